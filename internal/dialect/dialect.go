@@ -1,0 +1,197 @@
+package dialect
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Name identifies a dialect.
+type Name string
+
+// The dialects the library knows.
+const (
+	SQLite   Name = "sqlite"
+	Postgres Name = "postgres"
+	MySQL    Name = "mysql"
+)
+
+// ErrUnsupported is returned for a driver or dialect the library cannot
+// work with.
+var ErrUnsupported = errors.New("dialect: unsupported database")
+
+// Column describes one column in portable terms.
+type Column struct {
+	Name    string
+	Type    string // declared type as the catalog reports it
+	NotNull bool
+	Key     int    // 1-based position in the primary key; 0 if not part of it
+	Default string `json:",omitempty"` // default as an SQL expression; "" means none
+}
+
+// Table is a table's name and columns, in catalog order, without the
+// injected mastership field.
+type Table struct {
+	Name    string
+	Columns []Column
+}
+
+// Keys returns the primary key columns in key order.
+func (t Table) Keys() []Column {
+	var ks []Column
+	for i := 1; ; i++ {
+		found := false
+		for _, c := range t.Columns {
+			if c.Key == i {
+				ks = append(ks, c)
+				found = true
+			}
+		}
+		if !found {
+			return ks
+		}
+	}
+}
+
+// NonKeys returns the columns outside the primary key, in catalog order.
+func (t Table) NonKeys() []Column {
+	var cs []Column
+	for _, c := range t.Columns {
+		if c.Key == 0 {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// Column returns the column named name.
+func (t Table) Column(name string) (Column, bool) {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// IntegerKey reports whether the table has a single-column integer primary
+// key, the kind that gets a per-replica key range.
+func (t Table) IntegerKey() bool {
+	ks := t.Keys()
+	return len(ks) == 1 && strings.Contains(strings.ToUpper(ks[0].Type), "INT")
+}
+
+// Querier is what introspection needs: a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Dialect is the set of vendor differences the rest of the library uses.
+// Implementations are stateless values, safe for concurrent use.
+type Dialect interface {
+	Name() Name
+	// Quote quotes an identifier taken from the local catalog.
+	Quote(ident string) string
+	// Rebind turns '?' placeholders into the dialect's own.
+	Rebind(query string) string
+	// Setup prepares a database handle before activation or creation
+	// (journal mode and the like); it runs outside any transaction.
+	Setup(ctx context.Context, db *sql.DB) error
+	// Tables lists user tables, excluding the library's own.
+	Tables(ctx context.Context, q Querier) ([]string, error)
+	// Describe reads a table's columns from the catalog; ok is false if the
+	// table does not exist.
+	Describe(ctx context.Context, q Querier, table string) (t Table, ok bool, err error)
+	// Meta returns the DDL of the metadata tables.
+	Meta() []string
+	// DropMeta returns the DDL that removes the metadata tables.
+	DropMeta() []string
+	// CreateTable returns DDL creating a user table from its portable form,
+	// with the mastership field defaulting to local.
+	CreateTable(t Table, local string) string
+	// Inject returns the DDL that adds the mastership field (defaulting to
+	// local), the shadow and transfer-log tables, and fills the shadow with
+	// one entry per existing row mastered by local.
+	Inject(t Table, local string) []string
+	// ShadowDDL returns the DDL of the shadow and transfer-log tables alone,
+	// for a replica created from a packet.
+	ShadowDDL(t Table) []string
+	// TriggerNames lists the triggers Triggers creates.
+	TriggerNames(t Table) []string
+	// Triggers returns the DDL of the capture and enforcement triggers.
+	Triggers(t Table) []string
+	// Uninject returns the DDL that removes everything Inject and Triggers
+	// added, leaving the user's table and rows as they were.
+	Uninject(t Table) []string
+	// Stage returns the DDL of the temporary staging table an import fills.
+	Stage(t Table) []string
+	// DropStage removes the staging table.
+	DropStage(t Table) string
+	// Upsert returns an INSERT ... SELECT from query into t's columns that
+	// updates rows whose key exists.
+	Upsert(t Table, cols []string, query string) string
+	// UpsertShadow is Upsert for the shadow table.
+	UpsertShadow(t Table, query string) string
+	// SetApplying marks the transaction as applying a packet (capture and
+	// enforcement off) or not.
+	SetApplying(on bool) string
+	// Insert returns a multi-row INSERT of cols into table.
+	Insert(table string, cols []string, rows int) string
+	// MaxParams is the most placeholders one statement may carry.
+	MaxParams() int
+	// InsertIgnore returns an INSERT of cols into table that does nothing
+	// for a row whose key exists.
+	InsertIgnore(table string, cols []string, rows int) string
+	// Raw wraps a selected column so the driver returns the stored value
+	// as it is (no parsing of dates by declared type).
+	Raw(expr string) string
+	// DeferForeignKeys makes foreign keys checked at commit in the current
+	// transaction, so a packet's rows apply in any order.
+	DeferForeignKeys() string
+}
+
+// Shadow is the name of the shadow table that records each row's version,
+// master, origin, creator and epoch.
+func Shadow(table string) string { return "ms_row_" + table }
+
+// Xfer is the name of the transfer-log table of a table.
+func Xfer(table string) string { return "ms_xfer_" + table }
+
+// StageName is the name of the temporary staging table of a table.
+func StageName(table string) string { return "ms_stage_" + table }
+
+// MasterColumn is the injected mastership field.
+const MasterColumn = "ms_master"
+
+// Detect finds the dialect of db from its driver.
+func Detect(db *sql.DB) (Dialect, error) {
+	t := reflect.TypeOf(db.Driver()).String()
+	switch {
+	case strings.Contains(t, "sqlite"):
+		return SQLiteDialect{}, nil
+	}
+	return nil, fmt.Errorf("%w: driver %s (supported: modernc.org/sqlite)", ErrUnsupported, t)
+}
+
+// ByName returns the dialect called n.
+func ByName(n Name) (Dialect, error) {
+	switch n {
+	case SQLite:
+		return SQLiteDialect{}, nil
+	}
+	return nil, fmt.Errorf("%w: dialect %q", ErrUnsupported, n)
+}
+
+// joinMap formats each column with f and joins them with sep.
+func joinMap(cols []Column, sep string, f func(Column) string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = f(c)
+	}
+	return strings.Join(parts, sep)
+}

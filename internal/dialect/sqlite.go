@@ -1,0 +1,426 @@
+package dialect
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// SQLiteDialect is SQLite through modernc.org/sqlite (or any SQLite driver).
+type SQLiteDialect struct{}
+
+var _ Dialect = SQLiteDialect{}
+
+// Name returns SQLite.
+func (SQLiteDialect) Name() Name { return SQLite }
+
+// Quote quotes an identifier with double quotes.
+func (SQLiteDialect) Quote(ident string) string {
+	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+}
+
+// Rebind leaves '?' placeholders as they are.
+func (SQLiteDialect) Rebind(q string) string { return sqlx.Rebind(sqlx.QUESTION, q) }
+
+// Setup switches the database to WAL so that readers (a long export or a
+// replica-creation packet) never block writers and writers never block them.
+func (SQLiteDialect) Setup(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("set WAL journal mode: %w", err)
+	}
+	return nil
+}
+
+// Tables lists user tables, skipping SQLite's and the library's own.
+func (SQLiteDialect) Tables(ctx context.Context, q Querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE 'ms\_%' ESCAPE '\' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// Describe reads columns with PRAGMA table_xinfo (which reports declared
+// types, NOT NULL and key positions) and drops the mastership field.
+func (d SQLiteDialect) Describe(ctx context.Context, q Querier, table string) (Table, bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, type, "notnull", pk, hidden, coalesce(dflt_value, '') FROM pragma_table_xinfo(?)`, table)
+	if err != nil {
+		return Table{}, false, err
+	}
+	defer rows.Close()
+	t := Table{Name: table}
+	n := 0
+	for rows.Next() {
+		var c Column
+		var notnull, hidden int
+		if err := rows.Scan(&c.Name, &c.Type, &notnull, &c.Key, &hidden, &c.Default); err != nil {
+			return Table{}, false, err
+		}
+		n++
+		if hidden != 0 || c.Name == MasterColumn {
+			continue // generated columns are derived, not replicated
+		}
+		c.NotNull = notnull != 0
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return Table{}, false, err
+	}
+	return t, n > 0, nil
+}
+
+// Meta returns the metadata tables. ms_ctl has exactly one row; the
+// triggers read the local replica, its state and the applying flag there.
+func (SQLiteDialect) Meta() []string {
+	return []string{
+		`CREATE TABLE ms_ctl (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	format INTEGER NOT NULL,
+	family TEXT NOT NULL,
+	local TEXT NOT NULL,
+	state TEXT NOT NULL,
+	applying INTEGER NOT NULL DEFAULT 0,
+	epoch INTEGER NOT NULL DEFAULT 0,
+	key_lo INTEGER NOT NULL,
+	key_hi INTEGER NOT NULL,
+	code_page TEXT NOT NULL,
+	schema_version INTEGER NOT NULL DEFAULT 0,
+	private_key BLOB NOT NULL
+)`,
+		`CREATE TABLE ms_replica (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	number INTEGER NOT NULL UNIQUE,
+	public_key BLOB NOT NULL,
+	state TEXT NOT NULL,
+	version INTEGER NOT NULL
+)`,
+		`CREATE TABLE ms_vector (
+	holder TEXT NOT NULL,
+	origin TEXT NOT NULL,
+	epoch INTEGER NOT NULL,
+	PRIMARY KEY (holder, origin)
+)`,
+		`CREATE TABLE ms_table (
+	name TEXT PRIMARY KEY,
+	columns TEXT NOT NULL
+)`,
+		`CREATE TABLE ms_conflict (
+	tbl TEXT NOT NULL,
+	key TEXT NOT NULL,
+	creator TEXT NOT NULL,
+	winner TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	image TEXT NOT NULL,
+	detected TEXT NOT NULL,
+	PRIMARY KEY (tbl, key, creator)
+)`,
+	}
+}
+
+// DropMeta removes the metadata tables.
+func (SQLiteDialect) DropMeta() []string {
+	return []string{
+		"DROP TABLE IF EXISTS ms_conflict",
+		"DROP TABLE IF EXISTS ms_table",
+		"DROP TABLE IF EXISTS ms_vector",
+		"DROP TABLE IF EXISTS ms_replica",
+		"DROP TABLE IF EXISTS ms_ctl",
+	}
+}
+
+// literal quotes s as an SQL string literal. Only replica IDs the library
+// generated reach it.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (d SQLiteDialect) colDef(c Column) string {
+	s := d.Quote(c.Name)
+	if c.Type != "" {
+		s += " " + c.Type
+	}
+	if c.NotNull {
+		s += " NOT NULL"
+	}
+	if c.Default != "" {
+		s += " DEFAULT (" + c.Default + ")"
+	}
+	return s
+}
+
+func (d SQLiteDialect) keyList(t Table, prefix string) string {
+	return joinMap(t.Keys(), ", ", func(c Column) string { return prefix + d.Quote(c.Name) })
+}
+
+// keyMatch is "a.k1 = b.k1 AND a.k2 = b.k2".
+func (d SQLiteDialect) keyMatch(t Table, a, b string) string {
+	return joinMap(t.Keys(), " AND ", func(c Column) string {
+		return a + d.Quote(c.Name) + " = " + b + d.Quote(c.Name)
+	})
+}
+
+// keyText formats the key of NEW or OLD for messages: "k1,k2".
+func (d SQLiteDialect) keyText(t Table, row string) string {
+	return joinMap(t.Keys(), " || ',' || ", func(c Column) string { return row + "." + d.Quote(c.Name) })
+}
+
+// CreateTable creates a user table from its portable form.
+func (d SQLiteDialect) CreateTable(t Table, local string) string {
+	defs := joinMap(t.Columns, ",\n\t", d.colDef)
+	return fmt.Sprintf("CREATE TABLE %s (\n\t%s,\n\t%s TEXT NOT NULL DEFAULT %s,\n\tPRIMARY KEY (%s)\n)",
+		d.Quote(t.Name), defs, MasterColumn, literal(local), d.keyList(t, ""))
+}
+
+func (d SQLiteDialect) shadowDDL(t Table) []string {
+	keys := joinMap(t.Keys(), ",\n\t", func(c Column) string {
+		c.Default = ""
+		return d.colDef(c)
+	})
+	return []string{
+		fmt.Sprintf(`CREATE TABLE %s (
+	%s,
+	ms_version INTEGER NOT NULL,
+	ms_master TEXT NOT NULL,
+	ms_origin TEXT NOT NULL,
+	ms_creator TEXT NOT NULL,
+	ms_epoch INTEGER,
+	ms_deleted INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (%s)
+)`, d.Quote(Shadow(t.Name)), keys, d.keyList(t, "")),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(Shadow(t.Name)+"_epoch"), d.Quote(Shadow(t.Name))),
+		fmt.Sprintf(`CREATE TABLE %s (
+	%s,
+	ms_version INTEGER NOT NULL,
+	ms_from TEXT NOT NULL,
+	ms_to TEXT NOT NULL,
+	ms_epoch INTEGER,
+	PRIMARY KEY (%s, ms_version)
+)`, d.Quote(Xfer(t.Name)), keys, d.keyList(t, "")),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(Xfer(t.Name)+"_epoch"), d.Quote(Xfer(t.Name))),
+	}
+}
+
+// Inject adds the mastership field to an existing table, creates its shadow
+// and transfer log, and records every existing row as a local change so the
+// first export seals it.
+func (d SQLiteDialect) Inject(t Table, local string) []string {
+	stmts := []string{
+		fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s TEXT NOT NULL DEFAULT %s", d.Quote(t.Name), MasterColumn, literal(local)),
+	}
+	stmts = append(stmts, d.shadowDDL(t)...)
+	stmts = append(stmts, fmt.Sprintf(
+		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) SELECT %s, 1, %s, %s, %s, NULL, 0 FROM %s",
+		d.Quote(Shadow(t.Name)), d.keyList(t, ""), d.keyList(t, ""), literal(local), literal(local), literal(local), d.Quote(t.Name)))
+	return stmts
+}
+
+// ShadowDDL is the shadow and transfer-log DDL alone, for a replica created
+// from a packet, whose shadow is filled from the packet.
+func (d SQLiteDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
+
+// Messages raised by the triggers. The not-master one is parsed back by
+// mastership.FromDriver and must keep mastership.TriggerFormat's shape.
+func (d SQLiteDialect) raiseNotMaster(t Table, row, master string) string {
+	return fmt.Sprintf("RAISE(ABORT, 'multisite: not master: ' || %s || '[' || %s || '] is mastered by ' || %s || ' (' || coalesce((SELECT name FROM ms_replica WHERE id = %s), '?') || '), not ' || c.local || '; ask the master to transfer it')",
+		literal(t.Name), d.keyText(t, row), master, master)
+}
+
+const raiseState = `SELECT RAISE(ABORT, 'multisite: replica ' || c.local || ' is ' || c.state || '; local writes are refused until it is made active') FROM ms_ctl c WHERE c.state <> 'active';`
+
+// Triggers returns the enforcement (BEFORE) and capture (AFTER) triggers.
+// They stand aside while ms_ctl.applying is set, which only an import's own
+// transaction does.
+func (d SQLiteDialect) Triggers(t Table) []string {
+	q := d.Quote
+	T, S, X := q(t.Name), q(Shadow(t.Name)), q(Xfer(t.Name))
+	name := func(suffix string) string { return q("ms_" + t.Name + "_" + suffix) }
+	when := "WHEN (SELECT applying FROM ms_ctl) = 0"
+	keys := d.keyList(t, "")
+	newKeys := d.keyList(t, "NEW.")
+	pkChanged := joinMap(t.Keys(), " OR ", func(c Column) string {
+		return "NEW." + q(c.Name) + " IS NOT OLD." + q(c.Name)
+	})
+	var rangeCheck string
+	if t.IntegerKey() {
+		k := q(t.Keys()[0].Name)
+		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, 'multisite: key ' || %s || '[' || NEW.%s || '] is outside the key range [' || c.key_lo || ', ' || c.key_hi || '] of replica ' || c.local || '; allocate new keys with multisite.NextID') FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
+	`, literal(t.Name), k, k)
+	}
+	return []string{
+		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s %s BEGIN
+	%s
+	SELECT %s FROM ms_ctl c WHERE NEW.ms_master IS NOT c.local;
+	SELECT %s FROM %s r, ms_ctl c WHERE %s AND r.ms_master <> c.local;
+END`, name("bi"), T, when, raiseState,
+			d.raiseNotMaster(t, "NEW", "NEW.ms_master"),
+			d.raiseNotMaster(t, "NEW", "r.ms_master"), S, d.keyMatch(t, "r.", "NEW.")),
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s %s BEGIN
+	%sINSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
+	SELECT %s, 1, NEW.ms_master, c.local, c.local, NULL, 0 FROM ms_ctl c WHERE true
+	ON CONFLICT (%s) DO UPDATE SET ms_version = ms_version + 1, ms_master = excluded.ms_master,
+		ms_origin = excluded.ms_origin, ms_epoch = NULL, ms_deleted = 0;
+END`, name("ai"), T, when, rangeCheck, S, keys, newKeys, keys),
+		fmt.Sprintf(`CREATE TRIGGER %s BEFORE UPDATE ON %s %s BEGIN
+	%s
+	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
+	SELECT RAISE(ABORT, 'multisite: the primary key of replicated table ' || %s || ' cannot change; delete the row and insert a new one') WHERE %s;
+	SELECT RAISE(ABORT, 'multisite: cannot transfer ' || %s || '[' || %s || '] to unknown or removed replica ' || coalesce(NEW.ms_master, 'NULL')) WHERE NEW.ms_master IS NOT OLD.ms_master AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed');
+END`, name("bu"), T, when, raiseState,
+			d.raiseNotMaster(t, "OLD", "OLD.ms_master"),
+			literal(t.Name), pkChanged, literal(t.Name), d.keyText(t, "OLD")),
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s %s BEGIN
+	UPDATE %s SET ms_version = ms_version + 1, ms_master = NEW.ms_master,
+		ms_origin = (SELECT local FROM ms_ctl), ms_epoch = NULL WHERE %s;
+	INSERT INTO %s (%s, ms_version, ms_from, ms_to, ms_epoch)
+	SELECT %s, r.ms_version, OLD.ms_master, NEW.ms_master, NULL FROM %s r
+	WHERE %s AND OLD.ms_master IS NOT NEW.ms_master;
+END`, name("au"), T, when, S, d.keyMatch(t, "", "NEW."), X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW.")),
+		fmt.Sprintf(`CREATE TRIGGER %s BEFORE DELETE ON %s %s BEGIN
+	%s
+	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
+END`, name("bd"), T, when, raiseState, d.raiseNotMaster(t, "OLD", "OLD.ms_master")),
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s %s BEGIN
+	UPDATE %s SET ms_version = ms_version + 1, ms_origin = (SELECT local FROM ms_ctl),
+		ms_epoch = NULL, ms_deleted = 1 WHERE %s;
+END`, name("ad"), T, when, S, d.keyMatch(t, "", "OLD.")),
+	}
+}
+
+// TriggerNames lists the triggers Triggers creates.
+func (d SQLiteDialect) TriggerNames(t Table) []string {
+	var ns []string
+	for _, s := range []string{"bi", "ai", "bu", "au", "bd", "ad"} {
+		ns = append(ns, "ms_"+t.Name+"_"+s)
+	}
+	return ns
+}
+
+// Uninject drops the triggers, shadow and transfer log and the mastership
+// field.
+func (d SQLiteDialect) Uninject(t Table) []string {
+	var stmts []string
+	for _, n := range d.TriggerNames(t) {
+		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Quote(n))
+	}
+	return append(stmts,
+		"DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)),
+		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", d.Quote(t.Name), MasterColumn),
+	)
+}
+
+// Stage creates the temporary staging table of an import: the row image
+// plus the change's metadata and whether to apply it.
+func (d SQLiteDialect) Stage(t Table) []string {
+	cols := joinMap(t.Columns, ", ", func(c Column) string { return d.Quote(c.Name) })
+	return []string{
+		"DROP TABLE IF EXISTS temp." + d.Quote(StageName(t.Name)),
+		fmt.Sprintf(`CREATE TEMP TABLE %s (%s, ms_master, ms_version, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_apply INTEGER NOT NULL DEFAULT 0, ms_seq INTEGER PRIMARY KEY)`,
+			d.Quote(StageName(t.Name)), cols),
+	}
+}
+
+// DropStage drops the staging table.
+func (d SQLiteDialect) DropStage(t Table) string {
+	return "DROP TABLE IF EXISTS temp." + d.Quote(StageName(t.Name))
+}
+
+// Upsert inserts rows from query into t, replacing rows whose key exists.
+func (d SQLiteDialect) Upsert(t Table, cols []string, query string) string {
+	var set []string
+	for _, c := range cols {
+		if _, isKey := keyCol(t, c); !isKey {
+			set = append(set, fmt.Sprintf("%s = excluded.%s", d.Quote(c), d.Quote(c)))
+		}
+	}
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = d.Quote(c)
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) %s ON CONFLICT (%s) %s",
+		d.Quote(t.Name), strings.Join(quoted, ", "), query, d.keyList(t, ""), conflict)
+}
+
+// UpsertShadow inserts shadow entries from query (which must select the key
+// columns then ms_version, ms_master, ms_origin, ms_creator, ms_epoch,
+// ms_deleted), replacing entries whose key exists.
+func (d SQLiteDialect) UpsertShadow(t Table, query string) string {
+	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
+ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
+	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
+	ms_deleted = excluded.ms_deleted`, d.Quote(Shadow(t.Name)), d.keyList(t, ""), query, d.keyList(t, ""))
+}
+
+// SetApplying flips ms_ctl.applying. SQLite has one writer at a time, so
+// the flag set inside the import's transaction is seen by no other writer.
+func (SQLiteDialect) SetApplying(on bool) string {
+	if on {
+		return "UPDATE ms_ctl SET applying = 1"
+	}
+	return "UPDATE ms_ctl SET applying = 0"
+}
+
+// DeferForeignKeys defers foreign key checks to commit.
+func (SQLiteDialect) DeferForeignKeys() string { return "PRAGMA defer_foreign_keys = ON" }
+
+func keyCol(t Table, name string) (Column, bool) {
+	c, ok := t.Column(name)
+	return c, ok && c.Key > 0
+}
+
+// InsertIgnore inserts rows of placeholders, skipping keys that exist.
+func (d SQLiteDialect) InsertIgnore(table string, cols []string, rows int) string {
+	return d.insert(table, cols, rows) + " ON CONFLICT DO NOTHING"
+}
+
+// Insert returns a multi-row INSERT of cols into table with '?' placeholders.
+func (d SQLiteDialect) insert(table string, cols []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(d.Quote(table))
+	b.WriteString(" (")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(d.Quote(c))
+	}
+	b.WriteString(") VALUES ")
+	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// Insert returns a multi-row INSERT of cols into table.
+func (d SQLiteDialect) Insert(table string, cols []string, rows int) string {
+	return d.insert(table, cols, rows)
+}
+
+// Raw applies SQLite's no-op unary plus: the result has no declared type,
+// so the driver does not turn DATE or DATETIME text into time.Time.
+func (SQLiteDialect) Raw(expr string) string { return "+" + expr }
+
+// MaxParams is the most placeholders one statement may carry.
+func (SQLiteDialect) MaxParams() int { return 32000 }

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+)
+
+// ActivateOptions configures Activate.
+type ActivateOptions struct {
+	Name     string   // name of the first replica; required
+	CodePage string   // data code page; "" means UTF-8
+	Exclude  []string // tables not to replicate
+}
+
+// NewID returns a random replica or family ID.
+func NewID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// PlanActivation returns the schema plan Activate would apply, the tables
+// it would replicate, and the new replica's ID.
+func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, opt ActivateOptions, local replica.ID) (schema.Plan, []schema.Table, error) {
+	if _, err := LoadCtl(ctx, q, d); err == nil {
+		return schema.Plan{}, nil, ErrActivated
+	} else if err != ErrNotActivated {
+		return schema.Plan{}, nil, err
+	}
+	tables, err := schema.Inspect(ctx, q, d, schema.InspectOptions{Exclude: opt.Exclude})
+	if err != nil {
+		return schema.Plan{}, nil, err
+	}
+	return schema.Activation(d, tables, string(local)), tables, nil
+}
+
+// Activate makes db the first replica of a new family: it applies the
+// activation plan, records the replicated tables and the registry, and
+// creates the replica's signing key, all in one transaction.
+func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOptions) (replica.Info, string, error) {
+	if opt.Name == "" {
+		return replica.Info{}, "", fmt.Errorf("multisite: ActivateOptions.Name is empty: name the first replica (e.g. \"boston\")")
+	}
+	cp := codepage.UTF8
+	if opt.CodePage != "" {
+		var err error
+		if cp, err = codepage.Lookup(opt.CodePage); err != nil {
+			return replica.Info{}, "", err
+		}
+	}
+	id, err := NewID()
+	if err != nil {
+		return replica.Info{}, "", err
+	}
+	family, err := NewID()
+	if err != nil {
+		return replica.Info{}, "", err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return replica.Info{}, "", err
+	}
+	if err := d.Setup(ctx, db); err != nil {
+		return replica.Info{}, "", err
+	}
+	self := replica.Info{ID: replica.ID(id), Name: opt.Name, Number: 0, PublicKey: pub, State: replica.Active, Version: 1}
+	lo, hi := replica.KeyRange(0)
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		plan, tables, err := PlanActivation(ctx, tx, d, opt, self.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if err := checkKeys(ctx, tx, d, t, hi); err != nil {
+				return err
+			}
+		}
+		if err := schema.Apply(ctx, tx, plan); err != nil {
+			return err
+		}
+		c := &Ctl{Format: FormatVersion, Family: family, Local: self.ID, State: replica.Active,
+			KeyLo: lo, KeyHi: hi, CodePage: cp.Name(), PrivateKey: priv}
+		if err := insertCtl(ctx, tx, d, c); err != nil {
+			return err
+		}
+		if err := putReplica(ctx, tx, d, self, false); err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if err := insertTable(ctx, tx, d, t); err != nil {
+				return err
+			}
+		}
+		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: 0})
+	})
+	if err != nil {
+		return replica.Info{}, "", err
+	}
+	return self, family, nil
+}
+
+// checkKeys refuses an integer key beyond the first replica's range: rows
+// there would collide with keys a later replica allocates.
+func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t schema.Table, hi int64) error {
+	if !t.IntegerKey() {
+		return nil
+	}
+	var max sql.NullInt64
+	k := d.Quote(t.Keys()[0].Name)
+	if err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT max(%s) FROM %s", k, d.Quote(t.Name))).Scan(&max); err != nil {
+		return fmt.Errorf("multisite: read largest key of %s: %w", t.Name, err)
+	}
+	if max.Valid && max.Int64 > hi {
+		return fmt.Errorf("%w: %s has key %d above %d, the end of the first replica's key range", ErrKeyRange, t.Name, max.Int64, hi)
+	}
+	return nil
+}
+
+// inTx runs f in a transaction on one connection and commits if f returns
+// nil; otherwise it rolls back and the database is as it was.
+func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("multisite: begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("multisite: commit: %w", err)
+	}
+	return nil
+}

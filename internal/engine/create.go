@@ -1,0 +1,468 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+	"github.com/multisite-go/multisite/syncpkt"
+)
+
+// ReplicateOptions controls Replicate. The zero value logs nothing and
+// reports no progress.
+type ReplicateOptions struct {
+	Logger   *slog.Logger
+	Progress func(done, total int)
+}
+
+// Replicate registers a new replica called name and writes its creation
+// packet to w: schema, every row with its version and master, the transfer
+// log, the registry, and the new replica's signing key. The new replica is
+// receive-only until it is made active. Writers on db are not blocked: the
+// rows are read from one snapshot after a short registration transaction.
+func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, w io.Writer, opt ReplicateOptions) (replica.Info, ExportStats, error) {
+	var st ExportStats
+	if strings.TrimSpace(name) == "" {
+		return replica.Info{}, st, fmt.Errorf("multisite: the new replica needs a name")
+	}
+	c, err := LoadCtl(ctx, db, d)
+	if err != nil {
+		return replica.Info{}, st, err
+	}
+	if c.State != replica.Active {
+		return replica.Info{}, st, fmt.Errorf("%w: only an active replica creates replicas", replica.ErrReceiveOnly)
+	}
+	if _, err := Seal(ctx, db, d); err != nil {
+		return replica.Info{}, st, err
+	}
+	id, err := NewID()
+	if err != nil {
+		return replica.Info{}, st, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return replica.Info{}, st, err
+	}
+	info := replica.Info{ID: replica.ID(id), Name: name, PublicKey: pub, State: replica.ReceiveOnly, Version: 1}
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		reg, err := Registry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, i := range reg {
+			if i.Name == name {
+				return fmt.Errorf("multisite: the family already has a replica named %q (%s)", name, i.ID)
+			}
+			if i.Number >= info.Number {
+				info.Number = i.Number + 1
+			}
+		}
+		if err := putReplica(ctx, tx, d, info, false); err != nil {
+			return err
+		}
+		// What the new replica will hold is what this one holds now; the
+		// snapshot below can only hold more, which later packets resend.
+		v, err := LoadVector(ctx, tx, d, c.Local)
+		if err != nil {
+			return err
+		}
+		return raiseVector(ctx, tx, d, info.ID, v)
+	})
+	if err != nil {
+		return replica.Info{}, st, err
+	}
+	st.Target = info.ID
+	st.Tables = map[string]int{}
+	err = readTx(ctx, db, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		reg, err := Registry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		upto, err := LoadVector(ctx, tx, d, c.Local)
+		if err != nil {
+			return err
+		}
+		st.Epoch = upto[c.Local]
+		h := syncpkt.Header{Kind: syncpkt.KindCreation, Family: c.Family, Origin: string(c.Local), Target: id,
+			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: time.Now().UTC(),
+			Base: map[string]uint64{}, Upto: toMap(upto, nil)}
+		cw := &countWriter{w: w}
+		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey)})
+		if err != nil {
+			return err
+		}
+		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
+			return err
+		}
+		for _, i := range SortedRegistry(reg) {
+			if err := pw.Write(replicaRecord(i)); err != nil {
+				return err
+			}
+		}
+		if err := writeChanges(ctx, tx, d, pw, nil, &st, opt.Progress); err != nil {
+			return err
+		}
+		if err := pw.Close(); err != nil {
+			return err
+		}
+		st.Bytes = cw.n
+		return nil
+	})
+	if err != nil {
+		return replica.Info{}, st, err
+	}
+	if opt.Logger != nil {
+		opt.Logger.InfoContext(ctx, "multisite: wrote creation packet", "replica", info.String(), "rows", st.Rows, "bytes", st.Bytes)
+	}
+	return info, st, nil
+}
+
+// CreateOptions controls CreateReplica.
+type CreateOptions struct {
+	Logger *slog.Logger
+	// OriginKey, if set, is the public key the creating replica must have
+	// signed with. Without it the packet is checked against the key it
+	// carries for its origin, which proves it is intact but not who made it.
+	OriginKey     ed25519.PublicKey
+	MaxPacketSize int64 // 0 means no limit
+}
+
+// CreateReplica brings a new replica to life in an empty database from a
+// creation packet, in one transaction. The replica starts receive-only.
+func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt CreateOptions) (*ImportReport, error) {
+	if err := d.Setup(ctx, db); err != nil {
+		return nil, err
+	}
+	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindCreation.String()}
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := LoadCtl(ctx, tx, d); err == nil {
+			return ErrActivated
+		} else if err != ErrNotActivated {
+			return err
+		}
+		cr := &creator{ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
+		counted := &countReader{r: r}
+		pr := syncpkt.NewReader(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
+		h, err := pr.Header()
+		if err != nil {
+			return err
+		}
+		if h.Kind != syncpkt.KindCreation {
+			return &MismatchError{Field: "kind", Want: syncpkt.KindCreation.String(), Got: h.Kind.String(), Err: ErrKind}
+		}
+		cr.h = h
+		for {
+			rec, err := pr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := cr.record(rec); err != nil {
+				return err
+			}
+		}
+		if err := cr.finish(); err != nil {
+			return err
+		}
+		rep.Origin = replica.ID(h.Origin)
+		rep.Bytes = counted.n
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+type creator struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	d    dialect.Dialect
+	rep  *ImportReport
+	opt  CreateOptions
+	h    *syncpkt.Header
+	reg  map[replica.ID]replica.Info
+	priv ed25519.PrivateKey
+
+	metaDone bool
+	tables   []dialect.Table
+	cur      *dialect.Table
+	rows     [][]any // pending table rows
+	shadow   [][]any // pending shadow rows
+}
+
+// publicKey checks the signature against the origin's key as the packet's
+// own registry gives it (read by now: the check runs at the trailer), and
+// against OriginKey if the caller pinned one.
+func (c *creator) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
+	if c.opt.OriginKey != nil {
+		return c.opt.OriginKey, nil
+	}
+	i, ok := c.reg[replica.ID(h.Origin)]
+	if !ok {
+		return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
+	}
+	return i.PublicKey, nil
+}
+
+func (c *creator) record(rec syncpkt.Record) error {
+	switch r := rec.(type) {
+	case *syncpkt.Secret:
+		if len(r.PrivateKey) != ed25519.PrivateKeySize {
+			return fmt.Errorf("%w: private key has %d bytes", ErrPacket, len(r.PrivateKey))
+		}
+		c.priv = ed25519.PrivateKey(r.PrivateKey)
+	case *syncpkt.Replica:
+		i := replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey), State: replica.State(r.State), Version: r.Version}
+		if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
+		}
+		c.reg[i.ID] = i
+	case *syncpkt.Table:
+		if err := c.flush(); err != nil {
+			return err
+		}
+		return c.startTable(r)
+	case *syncpkt.Transfer:
+		return c.transfer(r)
+	case *syncpkt.Row:
+		return c.row(r)
+	default:
+		return fmt.Errorf("%w: %T record in a creation packet", ErrPacket, rec)
+	}
+	return nil
+}
+
+func (c *creator) meta() error {
+	if c.metaDone {
+		return nil
+	}
+	self, ok := c.reg[replica.ID(c.h.Target)]
+	if !ok || c.priv == nil {
+		return fmt.Errorf("%w: creation packet lacks the new replica's registry entry or key", ErrPacket)
+	}
+	if !bytes.Equal(c.priv.Public().(ed25519.PublicKey), self.PublicKey) {
+		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
+	}
+	if err := schema.Apply(c.ctx, c.tx, schema.Plan{Dialect: c.d.Name(), Steps: stepsOf(c.d.Meta())}); err != nil {
+		return err
+	}
+	lo, hi := replica.KeyRange(self.Number)
+	ctl := &Ctl{Format: FormatVersion, Family: c.h.Family, Local: self.ID, State: replica.ReceiveOnly,
+		KeyLo: lo, KeyHi: hi, CodePage: c.h.CodePage, SchemaVersion: c.h.SchemaVersion, PrivateKey: c.priv}
+	if err := insertCtl(c.ctx, c.tx, c.d, ctl); err != nil {
+		return err
+	}
+	for _, i := range SortedRegistry(c.reg) {
+		if err := putReplica(c.ctx, c.tx, c.d, i, false); err != nil {
+			return err
+		}
+	}
+	c.metaDone = true
+	return nil
+}
+
+func stepsOf(stmts []string) []schema.Step {
+	var s []schema.Step
+	for _, q := range stmts {
+		s = append(s, schema.Step{Comment: "metadata tables", SQL: q})
+	}
+	return s
+}
+
+// validName refuses names the library reserves or that no catalog holds.
+func validName(n string) bool {
+	return n != "" && !strings.ContainsRune(n, 0) && !strings.HasPrefix(strings.ToLower(n), "ms_") && !strings.HasPrefix(strings.ToLower(n), "sqlite_")
+}
+
+func (c *creator) startTable(pt *syncpkt.Table) error {
+	if err := c.meta(); err != nil {
+		return err
+	}
+	t := dialect.Table{Name: pt.Name}
+	if !validName(pt.Name) {
+		return fmt.Errorf("%w: table name %q is reserved or empty", ErrPacket, pt.Name)
+	}
+	for _, pc := range pt.Columns {
+		if !validName(pc.Name) || pc.Name == dialect.MasterColumn {
+			return fmt.Errorf("%w: column name %q of %s is reserved or empty", ErrPacket, pc.Name, pt.Name)
+		}
+		if !dialect.ValidType(pc.Type) || !dialect.ValidDefault(pc.Default) {
+			return fmt.Errorf("%w: column %q of %s has type %q, default %q: only plain types and literal defaults are accepted", ErrPacket, pc.Name, pt.Name, pc.Type, pc.Default)
+		}
+		if _, dup := t.Column(pc.Name); dup {
+			return fmt.Errorf("%w: column %q of %s appears twice", ErrPacket, pc.Name, pt.Name)
+		}
+		t.Columns = append(t.Columns, dialect.Column{Name: pc.Name, Type: pc.Type, NotNull: pc.NotNull, Key: pc.Key, Default: pc.Default})
+	}
+	if len(t.Keys()) == 0 {
+		return &schema.NoPrimaryKeyError{Tables: []string{t.Name}}
+	}
+	if _, exists, err := c.d.Describe(c.ctx, c.tx, t.Name); err != nil {
+		return err
+	} else if exists {
+		return fmt.Errorf("%w: %s; create the replica in an empty database", ErrTableExists, t.Name)
+	}
+	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
+	plan.Steps = plan.Steps[len(c.d.Meta()):] // metadata tables exist already
+	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
+		return err
+	}
+	if err := insertTable(c.ctx, c.tx, c.d, t); err != nil {
+		return err
+	}
+	c.tables = append(c.tables, t)
+	c.cur = &c.tables[len(c.tables)-1]
+	c.rep.Tables[t.Name] = &TableCounts{}
+	return nil
+}
+
+func (c *creator) transfer(x *syncpkt.Transfer) error {
+	var t *dialect.Table
+	for i := range c.tables {
+		if c.tables[i].Name == x.Table {
+			t = &c.tables[i]
+		}
+	}
+	if t == nil {
+		return &schema.UnknownTableError{Table: x.Table}
+	}
+	keys := t.Keys()
+	if len(x.Key) != len(keys) {
+		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(keys))
+	}
+	cols := []string{}
+	args := []any{}
+	for i, k := range keys {
+		cols = append(cols, k.Name)
+		args = append(args, x.Key[i].Any())
+	}
+	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
+	args = append(args, x.Version, x.From, x.To, x.Epoch)
+	_, err := c.tx.ExecContext(c.ctx, c.d.Rebind(c.d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...)
+	c.rep.Transfers++
+	return err
+}
+
+func (c *creator) row(r *syncpkt.Row) error {
+	t := c.cur
+	if t == nil {
+		return fmt.Errorf("%w: row before any table", ErrPacket)
+	}
+	if len(r.Values) != len(t.Columns) {
+		return fmt.Errorf("%w: row of %s has %d values, want %d", ErrPacket, t.Name, len(r.Values), len(t.Columns))
+	}
+	for _, id := range []string{r.Master, r.Origin, r.Creator} {
+		if _, ok := c.reg[replica.ID(id)]; !ok {
+			return &replica.UnknownError{ID: replica.ID(id)}
+		}
+	}
+	var key []any
+	for i, col := range t.Columns {
+		if col.Key > 0 {
+			if r.Values[i].Kind == syncpkt.ValueNull {
+				return fmt.Errorf("%w: row of %s has a NULL key", ErrPacket, t.Name)
+			}
+			key = append(key, r.Values[i].Any())
+		}
+	}
+	deleted := 0
+	if r.Deleted {
+		deleted = 1
+	} else {
+		vals := make([]any, 0, len(t.Columns)+1)
+		for _, v := range r.Values {
+			vals = append(vals, v.Any())
+		}
+		c.rows = append(c.rows, append(vals, r.Master))
+		c.rep.Tables[t.Name].Inserted++
+	}
+	c.shadow = append(c.shadow, append(key, r.Version, r.Master, r.Origin, r.Creator, r.Epoch, deleted))
+	if len(c.shadow) >= 400 {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *creator) flush() error {
+	t := c.cur
+	if t == nil {
+		return nil
+	}
+	cols := []string{}
+	for _, col := range t.Columns {
+		cols = append(cols, col.Name)
+	}
+	cols = append(cols, dialect.MasterColumn)
+	if err := insertRows(c.ctx, c.tx, c.d, t.Name, cols, c.rows); err != nil {
+		return err
+	}
+	var scols []string
+	for _, k := range t.Keys() {
+		scols = append(scols, k.Name)
+	}
+	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+	if err := insertRows(c.ctx, c.tx, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
+		return err
+	}
+	c.rows, c.shadow = c.rows[:0], c.shadow[:0]
+	return nil
+}
+
+// insertRows inserts rows with as few multi-row statements as the
+// dialect's placeholder limit allows.
+func insertRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, table string, cols []string, rows [][]any) error {
+	per := max(1, d.MaxParams()/len(cols))
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		args := make([]any, 0, n*len(cols))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := tx.ExecContext(ctx, d.Rebind(d.Insert(table, cols, n)), args...); err != nil {
+			return fmt.Errorf("multisite: load %s: %w", table, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (c *creator) finish() error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if err := c.meta(); err != nil { // a family with no tables
+		return err
+	}
+	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
+		return err
+	}
+	upto := replica.Vector{}
+	for o, e := range c.h.Upto {
+		upto[replica.ID(o)] = e
+	}
+	self := replica.ID(c.h.Target)
+	if _, ok := upto[self]; !ok {
+		upto[self] = 0
+	}
+	if err := raiseVector(c.ctx, c.tx, c.d, self, upto); err != nil {
+		return err
+	}
+	return raiseVector(c.ctx, c.tx, c.d, replica.ID(c.h.Origin), upto)
+}

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotActivated is returned for a database that is no replica.
+	ErrNotActivated = errors.New("multisite: database is not a replica; activate it or create it from a packet")
+	// ErrActivated is returned when activating or creating into a database
+	// that already is a replica.
+	ErrActivated = errors.New("multisite: database is already a replica")
+	// ErrFamily is returned for a packet of another family.
+	ErrFamily = errors.New("multisite: packet belongs to another family")
+	// ErrTarget is returned for a packet made for another replica.
+	ErrTarget = errors.New("multisite: packet is for another replica")
+	// ErrKind is returned for a creation packet given to ImportPacket or a
+	// sync packet given to CreateReplica.
+	ErrKind = errors.New("multisite: wrong kind of packet")
+	// ErrSchemaVersion is returned for a packet made at another schema
+	// version.
+	ErrSchemaVersion = errors.New("multisite: packet has another schema version")
+	// ErrCodePage is returned for a packet made under another data code page.
+	ErrCodePage = errors.New("multisite: packet has another data code page")
+	// ErrPacket is returned for a packet whose content breaks the rules of
+	// the format beyond what syncpkt checks (a row before its table, a
+	// record that does not belong in this kind of packet, a duplicate key).
+	ErrPacket = errors.New("multisite: malformed packet content")
+	// ErrTableExists is returned when a creation packet would create a table
+	// the database already has.
+	ErrTableExists = errors.New("multisite: table already exists")
+	// ErrKeyRange is returned when a replica's integer key range is used up
+	// or an existing key lies outside the first replica's range.
+	ErrKeyRange = errors.New("multisite: key outside this replica's range")
+	// ErrState is returned for a lifecycle change that is not allowed.
+	ErrState = errors.New("multisite: state change not allowed")
+)
+
+// MismatchError reports a packet header field that does not match the
+// local replica. It wraps one of ErrFamily, ErrTarget, ErrSchemaVersion,
+// ErrCodePage or ErrKind.
+type MismatchError struct {
+	Field     string
+	Want, Got string
+	Err       error
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%v: %s is %q, this replica expects %q", e.Err, e.Field, e.Got, e.Want)
+}
+
+// Unwrap returns the sentinel.
+func (e *MismatchError) Unwrap() error { return e.Err }

@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/syncpkt"
+)
+
+// ExportOptions controls Export. The zero value exports every change the
+// target lacks, logs nothing and reports no progress.
+type ExportOptions struct {
+	Logger   *slog.Logger          // nil means silent
+	Progress func(done, total int) // rows written so far, rows in all; nil means no callbacks
+}
+
+// ExportStats describes a written packet.
+type ExportStats struct {
+	Target    replica.ID
+	Epoch     uint64         // the origin's newest epoch, which the packet brings the target up to
+	Rows      int            // row images, tombstones included
+	Deletes   int            // tombstones
+	Transfers int            // mastership transfers
+	Tables    map[string]int // row images per table
+	Bytes     int64
+}
+
+// Export seals pending local changes, then writes a sync packet holding
+// every change the target lacks according to what this replica knows of
+// it. It reads from one snapshot, so writers are not blocked meanwhile.
+func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
+	st := ExportStats{Target: target, Tables: map[string]int{}}
+	c, err := LoadCtl(ctx, db, d)
+	if err != nil {
+		return st, err
+	}
+	if c.State != replica.Active {
+		return st, fmt.Errorf("%w: %s exports nothing until it is made active", replica.ErrReceiveOnly, c.Local)
+	}
+	reg, err := Registry(ctx, db)
+	if err != nil {
+		return st, err
+	}
+	ti, ok := reg[target]
+	if !ok || target == c.Local {
+		return st, &replica.UnknownError{ID: target}
+	}
+	if ti.State == replica.Removed {
+		return st, fmt.Errorf("%w: %s", replica.ErrRemoved, ti)
+	}
+	if _, err := Seal(ctx, db, d); err != nil {
+		return st, err
+	}
+	err = readTx(ctx, db, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		reg, err := Registry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		upto, err := LoadVector(ctx, tx, d, c.Local)
+		if err != nil {
+			return err
+		}
+		base, err := LoadVector(ctx, tx, d, target)
+		if err != nil {
+			return err
+		}
+		st.Epoch = upto[c.Local]
+		h := syncpkt.Header{Kind: syncpkt.KindSync, Family: c.Family, Origin: string(c.Local), Target: string(target),
+			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: time.Now().UTC(),
+			Base: toMap(base, upto), Upto: toMap(upto, nil)}
+		cw := &countWriter{w: w}
+		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey)})
+		if err != nil {
+			return err
+		}
+		for _, i := range SortedRegistry(reg) {
+			if err := pw.Write(replicaRecord(i)); err != nil {
+				return err
+			}
+		}
+		if err := writeChanges(ctx, tx, d, pw, since(upto, base), &st, opt.Progress); err != nil {
+			return err
+		}
+		if err := pw.Close(); err != nil {
+			return err
+		}
+		st.Bytes = cw.n
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if opt.Logger != nil {
+		opt.Logger.InfoContext(ctx, "multisite: exported packet", "target", target, "epoch", st.Epoch, "rows", st.Rows, "transfers", st.Transfers, "bytes", st.Bytes)
+	}
+	return st, nil
+}
+
+// toMap converts a vector to the packet's form. With limit, only origins of
+// limit are kept.
+func toMap(v, limit replica.Vector) map[string]uint64 {
+	m := map[string]uint64{}
+	for o, e := range v {
+		if limit != nil {
+			if _, ok := limit[o]; !ok {
+				continue
+			}
+		}
+		m[string(o)] = e
+	}
+	return m
+}
+
+// since returns, per origin, the epoch after which changes must be sent:
+// origins the target already holds up to upto are left out.
+func since(upto, base replica.Vector) map[replica.ID]uint64 {
+	m := map[replica.ID]uint64{}
+	for _, o := range upto.Origins() {
+		if base[o] < upto[o] {
+			m[o] = base[o]
+		}
+	}
+	return m
+}
+
+func signer(key ed25519.PrivateKey) func([]byte) ([]byte, error) {
+	return func(digest []byte) ([]byte, error) { return ed25519.Sign(key, digest), nil }
+}
+
+func replicaRecord(i replica.Info) *syncpkt.Replica {
+	return &syncpkt.Replica{ID: string(i.ID), Name: i.Name, Number: i.Number, PublicKey: []byte(i.PublicKey), State: string(i.State), Version: i.Version}
+}
+
+// changeFilter is the WHERE clause selecting stamped changes after the
+// given epoch of each origin; a nil map selects every stamped change.
+func changeFilter(d dialect.Dialect, alias, originCol string, after map[replica.ID]uint64) (string, []any) {
+	if after == nil {
+		return alias + "ms_epoch IS NOT NULL", nil
+	}
+	var parts []string
+	var args []any
+	for _, o := range replica.Vector(after).Origins() {
+		parts = append(parts, fmt.Sprintf("(%s%s = ? AND %sms_epoch > ?)", alias, originCol, alias))
+		args = append(args, string(o), after[o])
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
+}
+
+// writeChanges writes, table by table, the transfers and row images
+// stamped after the given epochs (all stamped ones if after is nil).
+func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, after map[replica.ID]uint64, st *ExportStats, progress func(int, int)) error {
+	if after != nil && len(after) == 0 {
+		return nil
+	}
+	tables, err := Tables(ctx, tx)
+	if err != nil {
+		return err
+	}
+	total := -1
+	if progress != nil {
+		total = 0
+		for _, t := range tables {
+			where, args := changeFilter(d, "", "ms_origin", after)
+			var n int
+			if err := tx.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(dialect.Shadow(t.Name)), where)), args...).Scan(&n); err != nil {
+				return err
+			}
+			total += n
+		}
+	}
+	for _, t := range tables {
+		started := false
+		start := func() error {
+			if started {
+				return nil
+			}
+			started = true
+			return pw.Write(tableRecord(t, after == nil))
+		}
+		if err := writeTransfers(ctx, tx, d, pw, t, after, st, start); err != nil {
+			return err
+		}
+		if err := writeRows(ctx, tx, d, pw, t, after, st, start, progress, total); err != nil {
+			return err
+		}
+		if after == nil && !started {
+			if err := start(); err != nil { // creation packets carry empty tables too
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func tableRecord(t dialect.Table, create bool) *syncpkt.Table {
+	cols := make([]syncpkt.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = syncpkt.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Key: c.Key, Default: c.Default}
+	}
+	return &syncpkt.Table{Name: t.Name, Columns: cols, Create: create}
+}
+
+func keyCols(d dialect.Dialect, t dialect.Table, alias string) string {
+	var s []string
+	for _, k := range t.Keys() {
+		s = append(s, d.Raw(alias+d.Quote(k.Name)))
+	}
+	return strings.Join(s, ", ")
+}
+
+func keyMatch(d dialect.Dialect, t dialect.Table, a, b string) string {
+	var s []string
+	for _, k := range t.Keys() {
+		s = append(s, a+d.Quote(k.Name)+" = "+b+d.Quote(k.Name))
+	}
+	return strings.Join(s, " AND ")
+}
+
+func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error) error {
+	where, args := changeFilter(d, "", "ms_from", after)
+	q := fmt.Sprintf("SELECT %s, ms_version, ms_from, ms_to, ms_epoch FROM %s WHERE %s ORDER BY ms_version",
+		keyCols(d, t, ""), d.Quote(dialect.Xfer(t.Name)), where)
+	rows, err := tx.QueryContext(ctx, d.Rebind(q), args...)
+	if err != nil {
+		return fmt.Errorf("multisite: read transfers of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	nk := len(t.Keys())
+	for rows.Next() {
+		key := make([]any, nk)
+		var x syncpkt.Transfer
+		dest := make([]any, 0, nk+4)
+		for i := range key {
+			dest = append(dest, &key[i])
+		}
+		dest = append(dest, &x.Version, &x.From, &x.To, &x.Epoch)
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		x.Table = t.Name
+		if x.Key, err = values(key); err != nil {
+			return err
+		}
+		if err := start(); err != nil {
+			return err
+		}
+		if err := pw.Write(&x); err != nil {
+			return err
+		}
+		st.Transfers++
+	}
+	return rows.Err()
+}
+
+func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error, progress func(int, int), total int) error {
+	where, args := changeFilter(d, "r.", "ms_origin", after)
+	// Key values come from the shadow (they outlive a delete), the rest
+	// from the table; missing is NULL for a tombstone.
+	var sel []string
+	for _, c := range t.Columns {
+		if c.Key > 0 {
+			sel = append(sel, d.Raw("r."+d.Quote(c.Name)))
+		} else {
+			sel = append(sel, d.Raw("t."+d.Quote(c.Name)))
+		}
+	}
+	q := fmt.Sprintf(`SELECT %s, r.ms_version, r.ms_master, r.ms_origin, r.ms_creator, r.ms_epoch, r.ms_deleted, t.%s IS NULL
+FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
+		strings.Join(sel, ", "), d.Quote(t.Keys()[0].Name),
+		d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
+	rows, err := tx.QueryContext(ctx, d.Rebind(q), args...)
+	if err != nil {
+		return fmt.Errorf("multisite: read changes of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	n := len(t.Columns)
+	raw := make([]any, n)
+	var row syncpkt.Row
+	var deleted, missing bool
+	dest := make([]any, 0, n+7)
+	for i := range raw {
+		dest = append(dest, &raw[i])
+	}
+	dest = append(dest, &row.Version, &row.Master, &row.Origin, &row.Creator, &row.Epoch, &deleted, &missing)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if !deleted && missing {
+			return fmt.Errorf("multisite: %s has a change record for a row that is gone without a delete; were the triggers dropped? run schema status and repair", t.Name)
+		}
+		row.Deleted = deleted
+		if row.Values, err = values(raw); err != nil {
+			return fmt.Errorf("multisite: %s: %w", t.Name, err)
+		}
+		if err := start(); err != nil {
+			return err
+		}
+		if err := pw.Write(&row); err != nil {
+			return err
+		}
+		st.Rows++
+		st.Tables[t.Name]++
+		if deleted {
+			st.Deletes++
+		}
+		if progress != nil && st.Rows%1000 == 0 {
+			progress(st.Rows, total)
+		}
+	}
+	if progress != nil {
+		progress(st.Rows, total)
+	}
+	return rows.Err()
+}
+
+func values(raw []any) ([]syncpkt.Value, error) {
+	vs := make([]syncpkt.Value, len(raw))
+	for i, x := range raw {
+		v, err := syncpkt.ValueOf(x)
+		if err != nil {
+			return nil, err
+		}
+		vs[i] = v
+	}
+	return vs, nil
+}
+
+// readTx runs f in a transaction that only reads: one snapshot, which in
+// SQLite's WAL mode blocks no writer.
+func readTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("multisite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,723 @@
+package engine
+
+import (
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+	"github.com/multisite-go/multisite/syncpkt"
+)
+
+// ImportOptions controls Import. The zero value imports with no size limit
+// and logs nothing.
+type ImportOptions struct {
+	Logger        *slog.Logger // nil means silent
+	MaxPacketSize int64        // 0 means no limit
+}
+
+// TableCounts counts what an import did to one table.
+type TableCounts struct {
+	Inserted, Updated, Deleted int
+	Unchanged                  int // images not newer than what was held
+}
+
+// Conflict is a creation conflict: two replicas created a row with the same
+// key independently. The winner's record stays in the table; the loser's is
+// kept in ms_conflict.
+type Conflict struct {
+	Table   string
+	Key     string
+	Winner  replica.ID // creator whose record stays in the table
+	Loser   replica.ID // creator whose record was moved to ms_conflict
+	Version uint64
+}
+
+// ImportReport describes an imported packet.
+type ImportReport struct {
+	Origin    replica.ID
+	Kind      string
+	Epochs    map[replica.ID][2]uint64 // per origin: (first, last] epochs the packet covers
+	Tables    map[string]*TableCounts
+	Transfers int
+	Conflicts []Conflict
+	Duplicate bool // the packet brought nothing this replica did not have
+	Bytes     int64
+}
+
+// batchRows is how many rows go into one multi-row INSERT; mergeRows is how
+// many staged rows are merged at once (bounds the staging table).
+const mergeRows = 8192
+
+// Import applies a sync packet in one transaction: every check passes and
+// the whole packet applies, or nothing does.
+func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt ImportOptions) (*ImportReport, error) {
+	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindSync.String()}
+	if _, err := LoadCtl(ctx, db, d); err != nil {
+		return nil, err
+	}
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		// The first statement writes, so the transaction holds the write
+		// lock from the start and no local write interleaves.
+		if _, err := tx.ExecContext(ctx, d.SetApplying(true)); err != nil {
+			return fmt.Errorf("multisite: begin import: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, d.DeferForeignKeys()); err != nil {
+			return err
+		}
+		imp, err := newImporter(ctx, tx, d, rep)
+		if err != nil {
+			return err
+		}
+		cr := &countReader{r: r}
+		// The key is looked up at the trailer, after header() has checked family,
+		// target and origin, so those get their own errors; the signature is
+		// still verified before anything commits.
+		pr := syncpkt.NewReader(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
+		if err := imp.header(pr); err != nil {
+			return err
+		}
+		for {
+			rec, err := pr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := imp.record(rec); err != nil {
+				return err
+			}
+		}
+		if err := imp.flush(); err != nil {
+			return err
+		}
+		if err := imp.finish(); err != nil {
+			return err
+		}
+		rep.Bytes = cr.n
+		_, err = tx.ExecContext(ctx, d.SetApplying(false))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opt.Logger != nil {
+		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
+	}
+	return rep, nil
+}
+
+type importer struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	d      dialect.Dialect
+	rep    *ImportReport
+	ctl    *Ctl
+	reg    map[replica.ID]replica.Info
+	tables map[string]dialect.Table
+	h      *syncpkt.Header
+	ours   replica.Vector
+
+	cur     *dialect.Table // local table the current rows belong to
+	order   []int          // packet column i -> local column order[i]
+	staged  int
+	pending [][]any // rows waiting for one multi-row INSERT
+}
+
+func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
+	c, err := LoadCtl(ctx, tx, d)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := Registry(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := Tables(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	tables := map[string]dialect.Table{}
+	for _, t := range ts {
+		tables[t.Name] = t
+	}
+	ours, err := LoadVector(ctx, tx, d, c.Local)
+	if err != nil {
+		return nil, err
+	}
+	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours}, nil
+}
+
+// publicKey is the key the origin must have signed with: the one in the
+// local registry, never one the packet brings.
+func (m *importer) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
+	i, ok := m.reg[replica.ID(h.Origin)]
+	if !ok {
+		return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
+	}
+	return i.PublicKey, nil
+}
+
+func (m *importer) header(pr *syncpkt.Reader) error {
+	h, err := pr.Header()
+	if err != nil {
+		return err
+	}
+	m.h = h
+	c := m.ctl
+	switch {
+	case h.Kind != syncpkt.KindSync:
+		return &MismatchError{Field: "kind", Want: syncpkt.KindSync.String(), Got: h.Kind.String(), Err: ErrKind}
+	case h.Family != c.Family:
+		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
+	case h.Target != string(c.Local):
+		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
+	case h.SchemaVersion != c.SchemaVersion:
+		return &MismatchError{Field: "schema version", Want: fmt.Sprint(c.SchemaVersion), Got: fmt.Sprint(h.SchemaVersion), Err: ErrSchemaVersion}
+	case h.CodePage != c.CodePage:
+		return &MismatchError{Field: "code page", Want: c.CodePage, Got: h.CodePage, Err: ErrCodePage}
+	}
+	origin, ok := m.reg[replica.ID(h.Origin)]
+	if !ok || origin.ID == c.Local {
+		return &replica.UnknownError{ID: replica.ID(h.Origin)}
+	}
+	if origin.State == replica.Removed {
+		return fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
+	}
+	for o, b := range h.Base {
+		if have := m.ours[replica.ID(o)]; b > have {
+			return &replica.GapError{Origin: replica.ID(o), Have: have, Base: b}
+		}
+	}
+	m.rep.Origin = origin.ID
+	dup := true
+	for o, u := range h.Upto {
+		if u > m.ours[replica.ID(o)] {
+			dup = false
+			m.rep.Epochs[replica.ID(o)] = [2]uint64{max(h.Base[o], m.ours[replica.ID(o)]), u}
+		}
+	}
+	m.rep.Duplicate = dup
+	return nil
+}
+
+func (m *importer) record(rec syncpkt.Record) error {
+	switch r := rec.(type) {
+	case *syncpkt.Replica:
+		return m.mergeReplica(r)
+	case *syncpkt.Table:
+		if err := m.flush(); err != nil {
+			return err
+		}
+		return m.startTable(r)
+	case *syncpkt.Transfer:
+		return m.transfer(r)
+	case *syncpkt.Row:
+		return m.row(r)
+	default:
+		return fmt.Errorf("%w: %T record in a sync packet", ErrPacket, rec)
+	}
+}
+
+// mergeReplica keeps the newer of the local and the packet's entry. The
+// local replica's own entry is its own to change.
+func (m *importer) mergeReplica(r *syncpkt.Replica) error {
+	i := replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey), State: replica.State(r.State), Version: r.Version}
+	if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
+	}
+	if i.ID == m.ctl.Local {
+		return nil
+	}
+	old, exists := m.reg[i.ID]
+	if exists && old.Version >= i.Version {
+		return nil
+	}
+	if err := putReplica(m.ctx, m.tx, m.d, i, exists); err != nil {
+		return err
+	}
+	m.reg[i.ID] = i
+	return nil
+}
+
+// startTable matches the packet's table and columns against the local
+// catalog; only local names are used in SQL from here on.
+func (m *importer) startTable(pt *syncpkt.Table) error {
+	t, ok := m.tables[pt.Name]
+	if !ok {
+		return &schema.UnknownTableError{Table: pt.Name}
+	}
+	if len(pt.Columns) != len(t.Columns) {
+		return fmt.Errorf("%w: packet has %d columns for %s, this replica %d", ErrSchemaVersion, len(pt.Columns), t.Name, len(t.Columns))
+	}
+	m.order = make([]int, len(pt.Columns))
+	seen := map[int]bool{}
+	for i, pc := range pt.Columns {
+		j := -1
+		for k, lc := range t.Columns {
+			if lc.Name == pc.Name {
+				j = k
+			}
+		}
+		if j < 0 || seen[j] {
+			return &schema.UnknownTableError{Table: t.Name, Column: pc.Name}
+		}
+		if (pc.Key > 0) != (t.Columns[j].Key > 0) {
+			return fmt.Errorf("%w: primary key of %s differs", ErrSchemaVersion, t.Name)
+		}
+		seen[j] = true
+		m.order[i] = j
+	}
+	m.cur = &t
+	for _, s := range m.d.Stage(t) {
+		if _, err := m.tx.ExecContext(m.ctx, s); err != nil {
+			return fmt.Errorf("multisite: stage %s: %w", t.Name, err)
+		}
+	}
+	if m.rep.Tables[t.Name] == nil {
+		m.rep.Tables[t.Name] = &TableCounts{}
+	}
+	return nil
+}
+
+func (m *importer) known(ids ...string) error {
+	for _, id := range ids {
+		if _, ok := m.reg[replica.ID(id)]; !ok {
+			return &replica.UnknownError{ID: replica.ID(id)}
+		}
+	}
+	return nil
+}
+
+func (m *importer) transfer(x *syncpkt.Transfer) error {
+	t, ok := m.tables[x.Table]
+	if !ok {
+		return &schema.UnknownTableError{Table: x.Table}
+	}
+	if err := m.known(x.From, x.To); err != nil {
+		return err
+	}
+	keys := t.Keys()
+	if len(x.Key) != len(keys) {
+		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(keys))
+	}
+	cols := make([]string, 0, len(keys)+4)
+	args := make([]any, 0, len(keys)+4)
+	for i, k := range keys {
+		cols = append(cols, k.Name)
+		args = append(args, x.Key[i].Any())
+	}
+	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
+	args = append(args, x.Version, x.From, x.To, x.Epoch)
+	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(m.d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
+		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
+	}
+	m.rep.Transfers++
+	return nil
+}
+
+func (m *importer) row(r *syncpkt.Row) error {
+	if m.cur == nil {
+		return fmt.Errorf("%w: row before any table", ErrPacket)
+	}
+	t := m.cur
+	if len(r.Values) != len(t.Columns) {
+		return fmt.Errorf("%w: row of %s has %d values, want %d", ErrPacket, t.Name, len(r.Values), len(t.Columns))
+	}
+	if r.Version == 0 || r.Epoch == 0 {
+		return fmt.Errorf("%w: row of %s has version %d, epoch %d", ErrPacket, t.Name, r.Version, r.Epoch)
+	}
+	if err := m.known(r.Master, r.Origin, r.Creator); err != nil {
+		return err
+	}
+	vals := make([]any, len(t.Columns)+6)
+	for i, v := range r.Values {
+		j := m.order[i]
+		if t.Columns[j].Key > 0 && v.Kind == syncpkt.ValueNull {
+			return fmt.Errorf("%w: row of %s has a NULL key", ErrPacket, t.Name)
+		}
+		if r.Deleted && t.Columns[j].Key == 0 {
+			continue // a tombstone carries its key only
+		}
+		vals[j] = v.Any()
+	}
+	n := len(t.Columns)
+	vals[n], vals[n+1], vals[n+2], vals[n+3], vals[n+4] = r.Master, r.Version, r.Origin, r.Creator, r.Epoch
+	if r.Deleted {
+		vals[n+5] = 1
+	} else {
+		vals[n+5] = 0
+	}
+	m.pending = append(m.pending, vals)
+	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= 500 {
+		if err := m.insertPending(); err != nil {
+			return err
+		}
+	}
+	if m.staged >= mergeRows {
+		return m.merge()
+	}
+	return nil
+}
+
+func stageCols(t *dialect.Table) []string {
+	cols := make([]string, 0, len(t.Columns)+6)
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	return append(cols, "ms_master", "ms_version", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+}
+
+func (m *importer) insertPending() error {
+	if len(m.pending) == 0 {
+		return nil
+	}
+	t := m.cur
+	args := make([]any, 0, len(m.pending)*len(m.pending[0]))
+	for _, p := range m.pending {
+		args = append(args, p...)
+	}
+	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
+	if _, err := m.tx.ExecContext(m.ctx, q, args...); err != nil {
+		return fmt.Errorf("multisite: stage rows of %s: %w", t.Name, err)
+	}
+	m.staged += len(m.pending)
+	m.pending = m.pending[:0]
+	return nil
+}
+
+func (m *importer) flush() error {
+	if m.cur == nil {
+		return nil
+	}
+	if err := m.merge(); err != nil {
+		return err
+	}
+	_, err := m.tx.ExecContext(m.ctx, m.d.DropStage(*m.cur))
+	m.cur = nil
+	return err
+}
+
+// merge applies the staged rows set-based: check each origin's right to
+// make its change, settle creation conflicts, then delete, upsert and
+// record the new versions in the shadow.
+func (m *importer) merge() error {
+	if err := m.insertPending(); err != nil {
+		return err
+	}
+	if m.staged == 0 {
+		return nil
+	}
+	t := m.cur
+	d, q := m.d, m.d.Quote
+	S, R, T := q(dialect.StageName(t.Name)), q(dialect.Shadow(t.Name)), q(t.Name)
+	if err := m.checkDuplicates(); err != nil {
+		return err
+	}
+	if err := m.checkMasters(); err != nil {
+		return err
+	}
+	// An image applies if its row is new here, newer on the same chain, or
+	// from a chain that wins a creation conflict (the smaller creator ID).
+	decide := fmt.Sprintf(`UPDATE %s SET ms_apply = 1 WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE %s)
+	OR EXISTS (SELECT 1 FROM %s r WHERE %s AND ((r.ms_creator = %s.ms_creator AND %s.ms_version > r.ms_version)
+		OR (r.ms_creator <> %s.ms_creator AND %s.ms_creator < r.ms_creator)))`,
+		S, R, keyMatch(d, *t, "r.", S+"."), R, keyMatch(d, *t, "r.", S+"."), S, S, S, S)
+	if _, err := m.tx.ExecContext(m.ctx, decide); err != nil {
+		return fmt.Errorf("multisite: merge %s: %w", t.Name, err)
+	}
+	if err := m.conflicts(); err != nil {
+		return err
+	}
+	counts := m.rep.Tables[t.Name]
+	var ins, upd, del, all sql.NullInt64
+	count := fmt.Sprintf(`SELECT
+	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 0 AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
+	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 0 AND EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
+	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 1 AND EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
+	count(*) FROM %s s`, T, keyMatch(d, *t, "t.", "s."), T, keyMatch(d, *t, "t.", "s."), T, keyMatch(d, *t, "t.", "s."), S)
+	if err := m.tx.QueryRowContext(m.ctx, count).Scan(&ins, &upd, &del, &all); err != nil {
+		return fmt.Errorf("multisite: count %s: %w", t.Name, err)
+	}
+	counts.Inserted += int(ins.Int64)
+	counts.Updated += int(upd.Int64)
+	counts.Deleted += int(del.Int64)
+	var applied int64
+	if err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_apply = 1", S)).Scan(&applied); err != nil {
+		return err
+	}
+	counts.Unchanged += int(all.Int64 - applied)
+	stmts := []string{
+		fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE s.ms_apply = 1 AND s.ms_deleted = 1 AND %s)", T, S, keyMatch(d, *t, "s.", T+".")),
+	}
+	cols := make([]string, 0, len(t.Columns)+1)
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	cols = append(cols, dialect.MasterColumn)
+	var sel []string
+	for _, c := range cols {
+		sel = append(sel, q(c))
+	}
+	stmts = append(stmts,
+		d.Upsert(*t, cols, fmt.Sprintf("SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 ORDER BY ms_seq", strings.Join(sel, ", "), S)),
+		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
+		fmt.Sprintf("DELETE FROM %s", S),
+	)
+	for _, s := range stmts {
+		if _, err := m.tx.ExecContext(m.ctx, s); err != nil {
+			return fmt.Errorf("multisite: apply rows of %s: %w", t.Name, err)
+		}
+	}
+	m.staged = 0
+	return nil
+}
+
+func (m *importer) checkDuplicates() error {
+	t := m.cur
+	d := m.d
+	var keys []string
+	for _, k := range t.Keys() {
+		keys = append(keys, d.Quote(k.Name))
+	}
+	var n int
+	err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) x",
+		d.Quote(dialect.StageName(t.Name)), strings.Join(keys, ", "))).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %d keys of %s appear more than once", ErrPacket, n, t.Name)
+	}
+	return nil
+}
+
+// checkMasters refuses the packet if it changes a row whose master, as far
+// as this replica can tell by following the transfer log, is not the
+// change's origin. Such a change cannot come from an honest member: a
+// sender always includes the transfers the receiver lacks.
+func (m *importer) checkMasters() error {
+	t := m.cur
+	d := m.d
+	S, R := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name))
+	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
+WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
+		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
+	rows, err := m.tx.QueryContext(m.ctx, q)
+	if err != nil {
+		return fmt.Errorf("multisite: check masters of %s: %w", t.Name, err)
+	}
+	type suspect struct {
+		key          []any
+		v, have      uint64
+		origin, mstr string
+	}
+	var sus []suspect
+	nk := len(t.Keys())
+	for rows.Next() {
+		s := suspect{key: make([]any, nk)}
+		dest := make([]any, 0, nk+4)
+		for i := range s.key {
+			dest = append(dest, &s.key[i])
+		}
+		dest = append(dest, &s.v, &s.origin, &s.mstr, &s.have)
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return err
+		}
+		sus = append(sus, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, s := range sus {
+		log, err := m.transferLog(s.key)
+		if err != nil {
+			return err
+		}
+		master := mastership.Chain(replica.ID(s.mstr), s.have, s.v, log)
+		if master != replica.ID(s.origin) {
+			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
+				&mastership.NotMasterError{Table: t.Name, Key: formatKey(s.key), Master: master, By: replica.ID(s.origin)})
+		}
+	}
+	return nil
+}
+
+func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
+	t := m.cur
+	d := m.d
+	var conds []string
+	for _, k := range t.Keys() {
+		conds = append(conds, d.Quote(k.Name)+" = ?")
+	}
+	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
+		d.Quote(dialect.Xfer(t.Name)), strings.Join(conds, " AND ")))
+	rows, err := m.tx.QueryContext(m.ctx, q, key...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var log []mastership.Transfer
+	for rows.Next() {
+		var x mastership.Transfer
+		var from, to string
+		if err := rows.Scan(&x.Version, &from, &to); err != nil {
+			return nil, err
+		}
+		x.From, x.To = replica.ID(from), replica.ID(to)
+		log = append(log, x)
+	}
+	return log, rows.Err()
+}
+
+// conflicts keeps the losing record of every creation conflict in
+// ms_conflict and reports it.
+func (m *importer) conflicts() error {
+	t := m.cur
+	d := m.d
+	S, R, T := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name)
+	var scols, tcols []string
+	for _, c := range t.Columns {
+		scols = append(scols, "s."+d.Quote(c.Name))
+		tcols = append(tcols, d.Raw("t."+d.Quote(c.Name)))
+	}
+	q := fmt.Sprintf(`SELECT s.ms_apply, %s, s.ms_creator, s.ms_version, s.ms_deleted, %s, r.ms_creator, r.ms_version, r.ms_deleted
+FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creator`,
+		strings.Join(scols, ", "), strings.Join(tcols, ", "), S, R, keyMatch(d, *t, "r.", "s."), T, keyMatch(d, *t, "t.", "s."))
+	rows, err := m.tx.QueryContext(m.ctx, q)
+	if err != nil {
+		return fmt.Errorf("multisite: find conflicts in %s: %w", t.Name, err)
+	}
+	type loser struct {
+		key             string
+		creator, winner string
+		version         uint64
+		image           map[string]any
+	}
+	var losers []loser
+	n := len(t.Columns)
+	for rows.Next() {
+		var apply int
+		in, local := make([]any, n), make([]any, n)
+		var sc, rc string
+		var sv, rv uint64
+		var sd, rd int
+		dest := []any{&apply}
+		for i := range in {
+			dest = append(dest, &in[i])
+		}
+		dest = append(dest, &sc, &sv, &sd)
+		for i := range local {
+			dest = append(dest, &local[i])
+		}
+		dest = append(dest, &rc, &rv, &rd)
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return err
+		}
+		var keyVals []any
+		for _, k := range t.Keys() {
+			for i, c := range t.Columns {
+				if c.Name == k.Name {
+					keyVals = append(keyVals, in[i])
+				}
+			}
+		}
+		l := loser{key: formatKey(keyVals), image: map[string]any{}}
+		img := in
+		if apply == 1 { // incoming wins; the local record loses
+			l.creator, l.winner, l.version, img = rc, sc, rv, local
+			if rd == 1 {
+				img = nil
+			}
+		} else {
+			l.creator, l.winner, l.version = sc, rc, sv
+			if sd == 1 {
+				img = nil
+			}
+		}
+		for i, c := range t.Columns {
+			if img != nil {
+				l.image[c.Name] = jsonable(img[i])
+			}
+		}
+		losers = append(losers, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, l := range losers {
+		image, err := json.Marshal(l.image)
+		if err != nil {
+			return err
+		}
+		// Keep the newest version of the losing chain's record.
+		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(`DELETE FROM ms_conflict WHERE tbl = ? AND key = ? AND creator = ? AND version < ?`), t.Name, l.key, l.creator, l.version); err != nil {
+			return err
+		}
+		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(d.InsertIgnore("ms_conflict", []string{"tbl", "key", "creator", "winner", "version", "image", "detected"}, 1)),
+			t.Name, l.key, l.creator, l.winner, l.version, string(image), time.Now().UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+		m.rep.Conflicts = append(m.rep.Conflicts, Conflict{Table: t.Name, Key: l.key, Winner: replica.ID(l.winner), Loser: replica.ID(l.creator), Version: l.version})
+	}
+	return nil
+}
+
+// finish records what this replica now holds and what the origin holds.
+func (m *importer) finish() error {
+	upto := replica.Vector{}
+	for o, e := range m.h.Upto {
+		upto[replica.ID(o)] = e
+	}
+	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
+		return err
+	}
+	return raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto)
+}
+
+func formatKey(vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case []byte:
+			parts[i] = fmt.Sprintf("%x", x)
+		case nil:
+			parts[i] = "NULL"
+		default:
+			parts[i] = fmt.Sprint(x)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func jsonable(v any) any {
+	if b, ok := v.([]byte); ok {
+		return fmt.Sprintf("\\x%x", b)
+	}
+	return v
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

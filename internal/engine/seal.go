@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/replica"
+)
+
+// Seal gives every captured change that has no epoch yet the next epoch of
+// the local replica, in one short write transaction, and returns the
+// replica's newest epoch. Changes committed after Seal wait for the next
+// one, so a change is never skipped whatever order transactions commit in:
+// an epoch is assigned to what is committed, not to what is begun.
+func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
+	var epoch uint64
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		// Taking the write lock first (the UPDATE) keeps SQLite from
+		// failing to upgrade a read transaction.
+		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch + 1`); err != nil {
+			return fmt.Errorf("multisite: seal: %w", err)
+		}
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		tables, err := Tables(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var n int64
+		for _, t := range tables {
+			for _, name := range []string{dialect.Shadow(t.Name), dialect.Xfer(t.Name)} {
+				res, err := tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("UPDATE %s SET ms_epoch = ? WHERE ms_epoch IS NULL", d.Quote(name))), c.Epoch)
+				if err != nil {
+					return fmt.Errorf("multisite: seal %s: %w", name, err)
+				}
+				k, _ := res.RowsAffected()
+				n += k
+			}
+		}
+		if n == 0 {
+			epoch = c.Epoch - 1
+			return errNothing
+		}
+		epoch = c.Epoch
+		return raiseVector(ctx, tx, d, c.Local, replica.Vector{c.Local: c.Epoch})
+	})
+	if err == errNothing {
+		return epoch, nil
+	}
+	return epoch, err
+}
+
+// errNothing rolls back a seal that found nothing to seal, so no epoch is
+// spent on an empty change set.
+var errNothing = fmt.Errorf("nothing to seal")

@@ -1,0 +1,15 @@
+// Package mastership says who may change a replicated row and what a write
+// that breaks the rule gets.
+//
+// Every replicated row has exactly one master replica, kept in the injected
+// mastership field (column ms_master). Only the master changes the row; it
+// hands the row to another replica by changing that field, which is an
+// ordinary captured change on the row's own chain. Because such a change may
+// reach a third replica after later edits by the new master, every transfer
+// is also kept in a log, and an importing replica proves an origin's right to
+// change a row by following that log ([Chain]).
+//
+// Writes refused by the database's enforcement triggers surface as driver
+// errors whose text names the master; [FromDriver] turns them into a
+// *[NotMasterError] so callers can use errors.Is and errors.As.
+package mastership

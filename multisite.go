@@ -1,0 +1,281 @@
+package multisite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/engine"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+)
+
+// Dialect names a database vendor. The zero value means: detect it from the
+// *sql.DB's driver.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite Dialect = "sqlite"
+)
+
+func dialectOf(db *sql.DB, d Dialect) (dialect.Dialect, error) {
+	if db == nil {
+		return nil, errors.New("multisite: nil *sql.DB")
+	}
+	if d != "" {
+		return dialect.ByName(dialect.Name(d))
+	}
+	return dialect.Detect(db)
+}
+
+// Errors returned by the façade. Packet-format errors come from syncpkt,
+// replica errors (unknown replica, gap, receive-only) from replica,
+// mastership errors from mastership and schema errors from schema; all can
+// be tested with errors.Is.
+var (
+	ErrNotActivated  = engine.ErrNotActivated
+	ErrActivated     = engine.ErrActivated
+	ErrFamily        = engine.ErrFamily
+	ErrTarget        = engine.ErrTarget
+	ErrKind          = engine.ErrKind
+	ErrSchemaVersion = engine.ErrSchemaVersion
+	ErrCodePage      = engine.ErrCodePage
+	ErrPacket        = engine.ErrPacket
+	ErrTableExists   = engine.ErrTableExists
+	ErrKeyRange      = engine.ErrKeyRange
+	ErrState         = engine.ErrState
+)
+
+// MismatchError reports a packet header field that does not match the
+// receiving replica (family, target, kind, schema version, code page).
+type MismatchError = engine.MismatchError
+
+// ActivateOptions configures Activate. Name is required; the zero value of
+// the rest replicates every table under the UTF-8 code page.
+type ActivateOptions struct {
+	Name     string   // name of the first replica, e.g. "boston"
+	CodePage string   // data code page by name or number ("UTF-8", "1252"); "" means UTF-8
+	Exclude  []string // tables not to replicate
+	Dialect  Dialect  // "" detects it
+	Logger   *slog.Logger
+}
+
+// Activate makes db, an existing database with tables and rows, the first
+// replica of a new family. Every table (but the excluded) gets the
+// mastership field, a shadow table of row versions, a transfer log, and
+// capture and enforcement triggers; the replica masters every existing row.
+// It is one transaction: on error, db is as it was. Tables without a
+// primary key are refused together with a *schema.NoPrimaryKeyError.
+func Activate(ctx context.Context, db *sql.DB, opt ActivateOptions) (replica.Info, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return replica.Info{}, err
+	}
+	info, family, err := engine.Activate(ctx, db, d, engine.ActivateOptions{Name: opt.Name, CodePage: opt.CodePage, Exclude: opt.Exclude})
+	if err != nil {
+		return replica.Info{}, err
+	}
+	if opt.Logger != nil {
+		opt.Logger.InfoContext(ctx, "multisite: activated", "replica", info.String(), "family", family)
+	}
+	return info, nil
+}
+
+// PlanActivation returns, without changing anything, the statements
+// Activate would run, for an administrator to read first.
+func PlanActivation(ctx context.Context, db *sql.DB, opt ActivateOptions) (schema.Plan, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return schema.Plan{}, err
+	}
+	plan, _, err := engine.PlanActivation(ctx, db, d, engine.ActivateOptions{Name: opt.Name, CodePage: opt.CodePage, Exclude: opt.Exclude}, "REPLICA-ID")
+	return plan, err
+}
+
+// ReplicateOptions controls Replicate. The zero value logs nothing and
+// reports no progress.
+type ReplicateOptions struct {
+	Dialect  Dialect
+	Logger   *slog.Logger
+	Progress func(done, total int) // rows written, rows in all
+}
+
+// ExportStats describes a written packet.
+type ExportStats = engine.ExportStats
+
+// Replicate registers a new replica called name in db's family and writes
+// its replica-creation packet to w. Writers on db are not blocked while the
+// packet is written. Carry the packet to the new site and give it to
+// CreateReplica there. The packet holds the whole database and the new
+// replica's private signing key: protect it like a backup.
+func Replicate(ctx context.Context, db *sql.DB, name string, w io.Writer, opt ReplicateOptions) (replica.Info, ExportStats, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return replica.Info{}, ExportStats{}, err
+	}
+	return engine.Replicate(ctx, db, d, name, w, engine.ReplicateOptions{Logger: opt.Logger, Progress: opt.Progress})
+}
+
+// ImportReport describes an imported packet: rows inserted, updated and
+// deleted per table, the origin, the epochs covered, and creation
+// conflicts.
+type ImportReport = engine.ImportReport
+
+// TableCounts counts what an import did to one table.
+type TableCounts = engine.TableCounts
+
+// Conflict is a creation conflict settled during an import.
+type Conflict = engine.Conflict
+
+// CreateOptions controls CreateReplica. The zero value checks the packet
+// against the key it carries for its origin.
+type CreateOptions = engine.CreateOptions
+
+// CreateReplica brings a new replica to life in db, which must hold no
+// tables the packet creates, from a creation packet made by Replicate. The
+// replica starts receive-only: it imports packets but refuses local writes
+// and exports nothing until SetState makes it active. One transaction.
+func CreateReplica(ctx context.Context, db *sql.DB, r io.Reader, opt CreateOptions) (*ImportReport, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return nil, err
+	}
+	return engine.CreateReplica(ctx, db, d, r, opt)
+}
+
+// ExportOptions controls ExportPacket. The zero value exports every change
+// the target lacks, logs nothing and reports no progress.
+type ExportOptions struct {
+	Dialect  Dialect
+	Logger   *slog.Logger          // nil means silent
+	Progress func(done, total int) // nil means no callbacks
+}
+
+// ExportPacket writes to w a packet with every change target lacks, by what
+// db knows of target's epoch vector (learned from target's own packets; a
+// packet that is lost is simply covered again by the next one). Pending
+// local changes are sealed into a new epoch first.
+func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress})
+}
+
+// ImportOptions controls ImportPacket. The zero value sets no size limit.
+type ImportOptions struct {
+	Dialect       Dialect
+	Logger        *slog.Logger
+	MaxPacketSize int64 // bytes; 0 means no limit
+}
+
+// ImportPacket applies a sync packet in one transaction. It checks the
+// format, family, target, origin, schema version, code page, the origin's
+// signature and its right to change every row it changes; any failure
+// returns a typed error and leaves db exactly as it was. Importing the same
+// packet again, or packets out of order, changes nothing more.
+func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOptions) (*ImportReport, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize})
+}
+
+// TransferMastership hands rows of table, named by their primary key
+// values, to replica to. Every row must exist and be mastered by db's
+// replica, or nothing changes (*mastership.NotMasterError,
+// mastership.ErrNoRow). The transfer travels in the next packet; once
+// to imports it, to may change the rows and db may not.
+func TransferMastership(ctx context.Context, db *sql.DB, table string, to replica.ID, keys ...[]any) (int, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return 0, err
+	}
+	if len(keys) == 0 {
+		return 0, fmt.Errorf("mastership: no rows named")
+	}
+	return engine.Transfer(ctx, db, d, table, to, keys)
+}
+
+// SetState changes the local replica's lifecycle state: a new replica goes
+// from replica.ReceiveOnly to replica.Active once validated.
+func SetState(ctx context.Context, db *sql.DB, state replica.State) error {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return err
+	}
+	return engine.SetState(ctx, db, d, state)
+}
+
+// NextID returns a new integer key for table from the local replica's key
+// range (see replica.KeyRange). Replicas never hand out the same key, so
+// rows created at different sites never collide. Pass the transaction that
+// will insert the row as tx (nil uses db), so two writers do not take the
+// same key.
+func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, table string) (int64, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return 0, err
+	}
+	if tx != nil {
+		return engine.NextID(ctx, tx, d, table)
+	}
+	return engine.NextID(ctx, db, d, table)
+}
+
+// ContentHash returns a hash of every replicated table's rows and masters.
+// Replicas holding the same replicated data have the same hash.
+func ContentHash(ctx context.Context, db *sql.DB) (string, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return "", err
+	}
+	return engine.ContentHash(ctx, db, d)
+}
+
+// CharsetViolation is one stored character a code page cannot represent.
+type CharsetViolation = engine.CharsetViolation
+
+// CharsetReport is the result of ValidateCharset.
+type CharsetReport = engine.CharsetReport
+
+// CharsetOptions controls ValidateCharset.
+type CharsetOptions = engine.CharsetOptions
+
+// ValidateCharset reports every string in db's tables that does not fit the
+// code page named codePage (by name, alias or number: "windows-1252",
+// "1252", "Shift_JIS"): table, key, column, byte offset and character. It
+// streams, so memory does not grow with the database. Run it before
+// Activate and fix what it finds; an unknown code page is a
+// *codepage.UnknownError.
+func ValidateCharset(ctx context.Context, db *sql.DB, codePage string, opt CharsetOptions) (*CharsetReport, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return nil, err
+	}
+	cp, err := codepage.Lookup(codePage)
+	if err != nil {
+		return nil, err
+	}
+	return engine.ValidateCharset(ctx, db, d, cp, opt)
+}
+
+// Status is what a replica knows of itself and its family.
+type Status = engine.Status
+
+// ReadStatus reads db's replica status.
+func ReadStatus(ctx context.Context, db *sql.DB) (*Status, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return nil, err
+	}
+	return engine.ReadStatus(ctx, db, d)
+}
