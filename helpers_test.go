@@ -160,3 +160,9 @@ func queryString(t testing.TB, db *sql.DB, q string, args ...any) string {
 	require.NoError(t, db.QueryRow(q, args...).Scan(&s), q)
 	return s.String
 }
+
+// openNew opens a new, empty SQLite database.
+func openNew(t testing.TB, name string) *sql.DB {
+	t.Helper()
+	return testdb.SQLite(t, name)
+}

@@ -19,6 +19,8 @@ type Violation struct {
 	Bytes string
 }
 
+var _ fmt.Stringer = Violation{}
+
 // Invalid reports whether v is malformed UTF-8 (a bad byte or an encoded
 // surrogate) rather than a character the code page lacks. Malformed UTF-8
 // fits no code page.
@@ -49,9 +51,9 @@ func (v Violation) String() string {
 // one per byte, reported with Rune utf8.RuneError; a surrogate half encoded
 // as three bytes (WTF-8, CESU-8) is one violation holding all three.
 //
-// Check allocates only for the violations it returns. The first call for a
-// code page other than UTF-8 or US-ASCII builds an 8 KiB table of the Basic
-// Multilingual Plane, which takes about a millisecond for multi-byte pages.
+// Check allocates only for the violations it returns. The first use of a
+// code page other than UTF-8 builds its 8 KiB table of the Basic
+// Multilingual Plane; for multi-byte pages that takes about a millisecond.
 func (c *CodePage) Check(s string) []Violation {
 	if c.kind == kindUTF8 && utf8.ValidString(s) {
 		return nil

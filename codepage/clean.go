@@ -1,6 +1,7 @@
 package codepage
 
 import (
+	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -29,6 +30,8 @@ const (
 	// Drop removes each character that does not fit.
 	Drop
 )
+
+var _ fmt.Stringer = Replace
 
 // String returns the name of the strategy, such as "Replace".
 func (s Strategy) String() string {

@@ -1,6 +1,7 @@
 package codepage
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -71,6 +72,8 @@ type CodePage struct {
 		dst [32]byte
 	}
 }
+
+var _ fmt.Stringer = (*CodePage)(nil)
 
 // Name returns the canonical name of c, such as "UTF-8", "windows-1252",
 // "Shift_JIS" or "US-ASCII". It is the IANA preferred MIME name where one

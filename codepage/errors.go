@@ -23,6 +23,8 @@ type UnknownError struct {
 	Suggestions []string
 }
 
+var _ error = (*UnknownError)(nil)
+
 // Error returns the name and any suggestions.
 func (e *UnknownError) Error() string {
 	msg := fmt.Sprintf("codepage: unknown code page %q", e.Name)
@@ -50,6 +52,8 @@ type ViolationError struct {
 	// Violations lists every offending character, in order; never empty.
 	Violations []Violation
 }
+
+var _ error = (*ViolationError)(nil)
 
 // Error names the code page and the first few violations.
 func (e *ViolationError) Error() string {

@@ -217,7 +217,17 @@ func TestAll(t *testing.T) {
 		t.Errorf("All() is not sorted by name")
 	}
 	numbers := make(map[int]string)
+	fold := strings.NewReplacer("-", "", "_", "", " ", "")
 	for _, c := range all {
+		// Aliases are real alternatives, not spelling variants of each other.
+		seen := map[string]bool{}
+		for _, name := range append([]string{c.Name()}, c.Aliases()...) {
+			k := strings.ToLower(fold.Replace(name))
+			if seen[k] {
+				t.Errorf("%s: alias %q only respells another name", c, name)
+			}
+			seen[k] = true
+		}
 		// Every name, alias and number leads back to the same page.
 		for _, name := range append([]string{c.Name()}, c.Aliases()...) {
 			got, err := codepage.Lookup(name)

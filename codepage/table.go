@@ -90,7 +90,7 @@ func defs() []def {
 		cm("ISO-8859-16", 28606, charmap.ISO8859_16, "latin10", "l10", "iso-ir-226"),
 
 		{name: "Shift_JIS", numbers: []int{932}, aliases: []string{"sjis", "MS_Kanji", "csShiftJIS", "windows-31j", "cp932", "ms932", "x-sjis"}, enc: japanese.ShiftJIS},
-		{name: "EUC-JP", numbers: []int{51932, 20932}, aliases: []string{"eucjp", "x-euc-jp", "Extended_UNIX_Code_Packed_Format_for_Japanese", "csEUCPkdFmtJapanese"}, enc: japanese.EUCJP},
+		{name: "EUC-JP", numbers: []int{51932, 20932}, aliases: []string{"x-euc-jp", "Extended_UNIX_Code_Packed_Format_for_Japanese", "csEUCPkdFmtJapanese"}, enc: japanese.EUCJP},
 		{name: "ISO-2022-JP", numbers: []int{50220}, aliases: []string{"csISO2022JP"}, enc: japanese.ISO2022JP},
 		{name: "EUC-KR", numbers: []int{949}, aliases: []string{"cp949", "windows-949", "uhc", "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601", "korean", "csEUCKR", "csKSC56011987", "iso-ir-149"}, enc: korean.EUCKR},
 		{name: "GBK", numbers: []int{936}, aliases: []string{"cp936", "ms936", "windows-936", "csGBK"}, enc: simplifiedchinese.GBK},
@@ -100,24 +100,26 @@ func defs() []def {
 	}
 }
 
-// hints are names that are not supported but have a close, supported
+// hintDefs maps folded names that are not supported to a close, supported
 // superset; they only ever appear as suggestions in an [UnknownError].
-var hints = map[string]string{
-	"gb2312":    "GBK",
-	"euccn":     "GBK",
-	"cp20936":   "GBK",
-	"tis620":    "windows-874",
-	"iso885911": "windows-874",
-	"cp28601":   "windows-874",
-	"utf16":     "UTF-8",
-	"utf16le":   "UTF-8",
-	"utf16be":   "UTF-8",
-	"ucs2":      "UTF-8",
-	"unicode":   "UTF-8",
-	"eucjpms":   "EUC-JP",
-	"cp51949":   "EUC-KR",
-	"iso2022kr": "EUC-KR",
-	"iso2022cn": "GBK",
+func hintDefs() map[string]string {
+	return map[string]string{
+		"gb2312":    "GBK",
+		"euccn":     "GBK",
+		"cp20936":   "GBK",
+		"tis620":    "windows-874",
+		"iso885911": "windows-874",
+		"cp28601":   "windows-874",
+		"utf16":     "UTF-8",
+		"utf16le":   "UTF-8",
+		"utf16be":   "UTF-8",
+		"ucs2":      "UTF-8",
+		"unicode":   "UTF-8",
+		"eucjpms":   "EUC-JP",
+		"cp51949":   "EUC-KR",
+		"iso2022kr": "EUC-KR",
+		"iso2022cn": "GBK",
+	}
 }
 
 // index holds the supported code pages and the keys that find them. It is
@@ -180,7 +182,7 @@ func newIndex(ds []def) *index {
 			x.byNumber[n] = c
 		}
 	}
-	for k, name := range hints {
+	for k, name := range hintDefs() {
 		x.hints[k] = x.byKey[key(name)]
 	}
 	slices.SortFunc(x.all, func(a, b *CodePage) int {

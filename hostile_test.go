@@ -1,0 +1,197 @@
+package multisite_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+	"github.com/multisite-go/multisite/syncpkt"
+	"github.com/stretchr/testify/require"
+)
+
+// forge writes a packet signed with s's own key, as a hostile member of the
+// family could, holding whatever records it likes.
+func forge(t *testing.T, s, target *site, recs ...syncpkt.Record) []byte {
+	t.Helper()
+	var key []byte
+	var family string
+	require.NoError(t, s.db.QueryRow(`SELECT private_key, family FROM ms_ctl`).Scan(&key, &family))
+	st, err := multisite.ReadStatus(ctx, s.db)
+	require.NoError(t, err)
+	upto := map[string]uint64{}
+	for o, e := range st.Matrix[s.id] {
+		upto[string(o)] = e
+	}
+	h := syncpkt.Header{Kind: syncpkt.KindSync, Family: family, Origin: string(s.id), Target: string(target.id),
+		CodePage: st.CodePage, Created: time.Now(), Base: map[string]uint64{}, Upto: upto}
+	var buf bytes.Buffer
+	w, err := syncpkt.NewWriter(&buf, h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(ed25519.PrivateKey(key))})
+	require.NoError(t, err)
+	for _, r := range recs {
+		require.NoError(t, w.Write(r))
+	}
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
+func projectTable() *syncpkt.Table {
+	return &syncpkt.Table{Name: "project", Columns: []syncpkt.Column{
+		{Name: "code", Type: "TEXT", Key: 1},
+		{Name: "title", Type: "TEXT", NotNull: true},
+	}}
+}
+
+func TestImport_HostileMemberCannotChangeRowsItDoesNotMaster(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore")
+	boston, blr := sites[0], sites[1]
+	before := dump(t, boston.db)
+	hostile := string(blr.id)
+	tests := []struct {
+		name string
+		recs []syncpkt.Record
+		want error
+	}{
+		{"update of a row boston masters", []syncpkt.Record{projectTable(),
+			&syncpkt.Row{Version: 99, Master: hostile, Origin: hostile, Creator: string(boston.id), Epoch: 1,
+				Values: []syncpkt.Value{syncpkt.Text("CORE"), syncpkt.Text("stolen")}}}, mastership.ErrNotMaster},
+		{"delete of a row boston masters", []syncpkt.Record{projectTable(),
+			&syncpkt.Row{Version: 99, Master: string(boston.id), Origin: hostile, Creator: string(boston.id), Epoch: 1, Deleted: true,
+				Values: []syncpkt.Value{syncpkt.Text("UI"), syncpkt.Null()}}}, mastership.ErrNotMaster},
+		{"forged transfer chain", []syncpkt.Record{projectTable(),
+			// A transfer "from" someone who is not the master does not make
+			// the forger master.
+			&syncpkt.Transfer{Table: "project", Key: []syncpkt.Value{syncpkt.Text("CORE")}, Version: 5, From: hostile, To: hostile, Epoch: 1},
+			&syncpkt.Row{Version: 6, Master: hostile, Origin: hostile, Creator: string(boston.id), Epoch: 1,
+				Values: []syncpkt.Value{syncpkt.Text("CORE"), syncpkt.Text("stolen")}}}, mastership.ErrNotMaster},
+		{"table not in the schema", []syncpkt.Record{&syncpkt.Table{Name: "defect; DROP TABLE defect", Columns: []syncpkt.Column{{Name: "id", Key: 1}}}}, schema.ErrUnknownTable},
+		{"quoted table name", []syncpkt.Record{&syncpkt.Table{Name: `project"`, Columns: projectTable().Columns}}, schema.ErrUnknownTable},
+		{"look-alike table name", []syncpkt.Record{&syncpkt.Table{Name: "prоject", Columns: projectTable().Columns}}, schema.ErrUnknownTable}, // Cyrillic о
+		{"unknown column", []syncpkt.Record{&syncpkt.Table{Name: "project", Columns: []syncpkt.Column{
+			{Name: "code", Type: "TEXT", Key: 1}, {Name: "title`; DROP TABLE project; --", Type: "TEXT"}}}}, schema.ErrUnknownTable},
+		{"row mastered by an unknown replica", []syncpkt.Record{projectTable(),
+			&syncpkt.Row{Version: 1, Master: "ghost", Origin: hostile, Creator: hostile, Epoch: 1,
+				Values: []syncpkt.Value{syncpkt.Text("NEW"), syncpkt.Text("x")}}}, replica.ErrUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkt := forge(t, blr, boston, tt.recs...)
+			_, err := multisite.ImportPacket(ctx, boston.db, bytes.NewReader(pkt), multisite.ImportOptions{})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("ImportPacket error = %v, want %v", err, tt.want)
+			}
+			if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {
+				t.Errorf("hostile packet changed data (-before +after):\n%s", diff)
+			}
+		})
+	}
+	// The tables are all still there.
+	for _, table := range []string{"project", "defect", "defect_tag"} {
+		queryString(t, boston.db, "SELECT count(*) FROM "+table)
+	}
+}
+
+func TestImport_PacketSignedByAnotherKeyIsRefused(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore")
+	boston, blr := sites[0], sites[1]
+	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B', 'bangalore project')`)
+	pkt := export(t, blr, boston)
+	// Re-sign the same content with another key: the origin's registry key
+	// no longer matches.
+	_, other, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	r := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{})
+	h, err := r.Header()
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
+	require.NoError(t, err)
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		require.NoError(t, w.Write(rec))
+	}
+	require.NoError(t, w.Close())
+	before := dump(t, boston.db)
+	if _, err := multisite.ImportPacket(ctx, boston.db, &buf, multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+		t.Fatalf("error = %v, want ErrSignature", err)
+	}
+	if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {
+		t.Errorf("data changed:\n%s", diff)
+	}
+	importInto(t, boston, pkt) // the genuine one applies
+}
+
+func TestImport_MaxPacketSize(t *testing.T) {
+	sites := newFamily(t, 200, "boston", "bangalore")
+	boston, blr := sites[0], sites[1]
+	mustExec(t, boston.db, `UPDATE defect SET headline = headline || ' (edited)'`)
+	pkt := export(t, boston, blr)
+	before := contentHash(t, blr)
+	_, err := multisite.ImportPacket(ctx, blr.db, bytes.NewReader(pkt), multisite.ImportOptions{MaxPacketSize: int64(len(pkt) / 2)})
+	if !errors.Is(err, syncpkt.ErrTooLarge) {
+		t.Fatalf("error = %v, want ErrTooLarge", err)
+	}
+	if contentHash(t, blr) != before {
+		t.Errorf("oversize packet changed data")
+	}
+}
+
+func TestCreateReplica_Refusals(t *testing.T) {
+	boston := &site{name: "boston", db: openNew(t, "boston")}
+	seedTracker(t, boston.db, 5)
+	info, err := multisite.Activate(ctx, boston.db, multisite.ActivateOptions{Name: "boston"})
+	require.NoError(t, err)
+	var pkt bytes.Buffer
+	_, _, err = multisite.Replicate(ctx, boston.db, "bangalore", &pkt, multisite.ReplicateOptions{})
+	require.NoError(t, err)
+	_, wrong, _ := ed25519.GenerateKey(nil)
+
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, s *site)
+		pkt   []byte
+		opt   multisite.CreateOptions
+		want  error
+	}{
+		{"database has the table already", func(t *testing.T, s *site) {
+			mustExec(t, s.db, `CREATE TABLE project (code TEXT PRIMARY KEY, title TEXT)`)
+		}, pkt.Bytes(), multisite.CreateOptions{}, multisite.ErrTableExists},
+		{"database is a replica already", func(t *testing.T, s *site) {
+			seedTracker(t, s.db, 1)
+			_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "x", Exclude: []string{"defect", "defect_tag", "project"}})
+			require.NoError(t, err)
+		}, pkt.Bytes(), multisite.CreateOptions{}, multisite.ErrActivated},
+		{"pinned origin key differs", nil, pkt.Bytes(), multisite.CreateOptions{OriginKey: wrong.Public().(ed25519.PublicKey)}, syncpkt.ErrSignature},
+		{"truncated", nil, pkt.Bytes()[:pkt.Len()-100], multisite.CreateOptions{}, syncpkt.ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &site{name: "bangalore", db: openNew(t, "bangalore")}
+			if tt.setup != nil {
+				tt.setup(t, s)
+			}
+			before := queryString(t, s.db, `SELECT coalesce(group_concat(name), '') FROM (SELECT name FROM sqlite_master ORDER BY name)`)
+			_, err := multisite.CreateReplica(ctx, s.db, bytes.NewReader(tt.pkt), tt.opt)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if after := queryString(t, s.db, `SELECT coalesce(group_concat(name), '') FROM (SELECT name FROM sqlite_master ORDER BY name)`); after != before {
+				t.Errorf("schema changed by a refused creation: %q -> %q", before, after)
+			}
+		})
+	}
+	t.Run("pinned key matches", func(t *testing.T) {
+		s := openNew(t, "bangalore")
+		_, err := multisite.CreateReplica(ctx, s, bytes.NewReader(pkt.Bytes()), multisite.CreateOptions{OriginKey: info.PublicKey})
+		require.NoError(t, err)
+	})
+}
