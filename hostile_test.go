@@ -195,3 +195,34 @@ func TestCreateReplica_Refusals(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+func TestImport_RefusesStringsOutsideTheCodePage(t *testing.T) {
+	boston := &site{name: "boston", db: openNew(t, "boston")}
+	seedTracker(t, boston.db, 2)
+	info, err := multisite.Activate(ctx, boston.db, multisite.ActivateOptions{Name: "boston", CodePage: "windows-1252"})
+	require.NoError(t, err)
+	boston.id = info.ID
+	var pkt bytes.Buffer
+	bi, _, err := multisite.Replicate(ctx, boston.db, "tokyo", &pkt, multisite.ReplicateOptions{})
+	require.NoError(t, err)
+	tokyo := &site{name: "tokyo", db: openNew(t, "tokyo"), id: bi.ID}
+	_, err = multisite.CreateReplica(ctx, tokyo.db, &pkt, multisite.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, multisite.SetState(ctx, tokyo.db, replica.Active))
+	// SQLite itself cannot check a code page, so a user at tokyo stores
+	// Japanese text; the import at boston refuses it, naming the spot.
+	mustExec(t, tokyo.db, `INSERT INTO project (code, title) VALUES ('JP', '東京のプロジェクト')`)
+	before := dump(t, boston.db)
+	_, err = multisite.ImportPacket(ctx, boston.db, bytes.NewReader(export(t, tokyo, boston)), multisite.ImportOptions{})
+	var ce *multisite.CharsetError
+	if !errors.As(err, &ce) || !errors.Is(err, multisite.ErrCharset) {
+		t.Fatalf("error = %v, want *CharsetError", err)
+	}
+	want := multisite.CharsetError{CodePage: "windows-1252", Table: "project", Key: "JP", Column: "title", Offset: 0, Rune: '東', Char: "東"}
+	if diff := cmp.Diff(want, *ce); diff != "" {
+		t.Errorf("CharsetError (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {
+		t.Errorf("data changed:\n%s", diff)
+	}
+}

@@ -50,7 +50,12 @@ var (
 	ErrTableExists   = engine.ErrTableExists
 	ErrKeyRange      = engine.ErrKeyRange
 	ErrState         = engine.ErrState
+	ErrCharset       = engine.ErrCharset
 )
+
+// CharsetError names a string in a packet that does not fit the family's
+// data code page.
+type CharsetError = engine.CharsetError
 
 // MismatchError reports a packet header field that does not match the
 // receiving replica (family, target, kind, schema version, code page).
@@ -278,4 +283,27 @@ func ReadStatus(ctx context.Context, db *sql.DB) (*Status, error) {
 		return nil, err
 	}
 	return engine.ReadStatus(ctx, db, d)
+}
+
+// PlanDeactivation returns, without changing anything, the statements
+// Deactivate would run.
+func PlanDeactivation(ctx context.Context, db *sql.DB) (schema.Plan, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return schema.Plan{}, err
+	}
+	return engine.PlanDeactivation(ctx, db, d)
+}
+
+// Deactivate removes everything the library added to db (triggers, shadow
+// tables, transfer logs, the mastership field, metadata tables), leaving
+// the user's tables and rows as they are. The replica leaves the family
+// without telling it; remove it from the family first if it masters rows
+// others need. One transaction.
+func Deactivate(ctx context.Context, db *sql.DB) error {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return err
+	}
+	return engine.Deactivate(ctx, db, d)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -661,5 +662,46 @@ func TestValidateCharset(t *testing.T) {
 	}
 	if _, err := multisite.ValidateCharset(ctx, db, "windows-1525", multisite.CharsetOptions{}); err == nil {
 		t.Errorf("unknown code page accepted")
+	}
+}
+
+// schemaOf returns the catalog of a SQLite database, normalized for
+// whitespace.
+func schemaOf(t *testing.T, s *site) map[string]string {
+	t.Helper()
+	rows, err := s.db.Query(`SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name`)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var n, q string
+		require.NoError(t, rows.Scan(&n, &q))
+		out[n] = strings.Join(strings.Fields(q), " ")
+	}
+	return out
+}
+
+func TestDeactivate_RestoresOriginalSchemaAndData(t *testing.T) {
+	s := &site{name: "boston", db: openNew(t, "boston")}
+	seedTracker(t, s.db, 10)
+	schemaBefore, dataBefore := schemaOf(t, s), dump(t, s.db)
+	_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})
+	require.NoError(t, err)
+	mustExec(t, s.db, `UPDATE defect SET state = 'fixed' WHERE id = 3`)
+	plan, err := multisite.PlanDeactivation(ctx, s.db)
+	require.NoError(t, err)
+	if len(plan.Steps) == 0 {
+		t.Fatal("empty deactivation plan")
+	}
+	require.NoError(t, multisite.Deactivate(ctx, s.db))
+	if diff := cmp.Diff(schemaBefore, schemaOf(t, s)); diff != "" {
+		t.Errorf("schema after deactivation (-original +after):\n%s", diff)
+	}
+	mustExec(t, s.db, `UPDATE defect SET state = 'open' WHERE id = 3`)
+	if diff := cmp.Diff(dataBefore, dump(t, s.db)); diff != "" {
+		t.Errorf("data after deactivation (-original +after):\n%s", diff)
+	}
+	if _, err := multisite.ReadStatus(ctx, s.db); !errors.Is(err, multisite.ErrNotActivated) {
+		t.Errorf("ReadStatus after deactivation = %v, want ErrNotActivated", err)
 	}
 }

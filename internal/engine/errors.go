@@ -33,6 +33,9 @@ var (
 	// ErrKeyRange is returned when a replica's integer key range is used up
 	// or an existing key lies outside the first replica's range.
 	ErrKeyRange = errors.New("multisite: key outside this replica's range")
+	// ErrCharset is returned for a packet carrying a string the family's
+	// data code page cannot represent.
+	ErrCharset = errors.New("multisite: string outside the data code page")
 	// ErrState is returned for a lifecycle change that is not allowed.
 	ErrState = errors.New("multisite: state change not allowed")
 )
@@ -52,3 +55,20 @@ func (e *MismatchError) Error() string {
 
 // Unwrap returns the sentinel.
 func (e *MismatchError) Unwrap() error { return e.Err }
+
+// CharsetError names the first string of a packet that does not fit the
+// family's data code page.
+type CharsetError struct {
+	CodePage           string
+	Table, Key, Column string
+	Offset             int
+	Rune               rune
+	Char               string
+}
+
+func (e *CharsetError) Error() string {
+	return fmt.Sprintf("multisite: %s[%s].%s has U+%04X %q at byte %d, outside code page %s", e.Table, e.Key, e.Column, e.Rune, e.Char, e.Offset, e.CodePage)
+}
+
+// Unwrap returns ErrCharset.
+func (e *CharsetError) Unwrap() error { return ErrCharset }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
@@ -127,6 +128,7 @@ type importer struct {
 	tables map[string]dialect.Table
 	h      *syncpkt.Header
 	ours   replica.Vector
+	cp     *codepage.CodePage // the family's data code page
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -155,7 +157,11 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 	if err != nil {
 		return nil, err
 	}
-	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours}, nil
+	cp, err := codepage.Lookup(c.CodePage)
+	if err != nil {
+		return nil, fmt.Errorf("multisite: the family's code page: %w", err)
+	}
+	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp}, nil
 }
 
 // publicKey is the key the origin must have signed with: the one in the
@@ -348,6 +354,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 		}
 		if r.Deleted && t.Columns[j].Key == 0 {
 			continue // a tombstone carries its key only
+		}
+		if v.Kind == syncpkt.ValueText && !m.cp.Valid(v.Text) {
+			bad := m.cp.Check(v.Text)[0]
+			return &CharsetError{CodePage: m.cp.Name(), Table: t.Name, Key: rowKeyOf(*t, m.order, r.Values), Column: t.Columns[j].Name,
+				Offset: bad.Offset, Rune: bad.Rune, Char: bad.Bytes}
 		}
 		vals[j] = v.Any()
 	}
@@ -687,6 +698,20 @@ func (m *importer) finish() error {
 		return err
 	}
 	return raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto)
+}
+
+// rowKeyOf formats the key of a packet row whose column i is local column
+// order[i].
+func rowKeyOf(t dialect.Table, order []int, vals []syncpkt.Value) string {
+	var kv []any
+	for _, k := range t.Keys() {
+		for i, j := range order {
+			if t.Columns[j].Name == k.Name {
+				kv = append(kv, vals[i].Any())
+			}
+		}
+	}
+	return formatKey(kv)
 }
 
 func formatKey(vals []any) string {
