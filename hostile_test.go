@@ -145,6 +145,22 @@ func TestImport_MaxPacketSize(t *testing.T) {
 	}
 }
 
+func TestImport_MaxRowSize(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore")
+	boston, blr := sites[0], sites[1]
+	mustExec(t, boston.db, `UPDATE defect SET attachment = zeroblob(100000) WHERE id = 1`)
+	pkt := export(t, boston, blr)
+	before := contentHash(t, blr)
+	_, err := multisite.ImportPacket(ctx, blr.db, bytes.NewReader(pkt), multisite.ImportOptions{MaxRowSize: 10000})
+	if !errors.Is(err, syncpkt.ErrTooLarge) {
+		t.Fatalf("error = %v, want ErrTooLarge", err)
+	}
+	if contentHash(t, blr) != before {
+		t.Errorf("oversize row changed data")
+	}
+	importInto(t, blr, pkt)
+}
+
 func TestCreateReplica_Refusals(t *testing.T) {
 	boston := &site{name: "boston", db: openNew(t, "boston")}
 	seedTracker(t, boston.db, 5)
@@ -225,4 +241,63 @@ func TestImport_RefusesStringsOutsideTheCodePage(t *testing.T) {
 	if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {
 		t.Errorf("data changed:\n%s", diff)
 	}
+}
+
+func TestRotateKey(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore", "dublin")
+	boston, blr, dub := sites[0], sites[1], sites[2]
+	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B1', 'before rotation')`)
+	old := export(t, blr, boston) // signed with the old key, not yet imported
+
+	info, err := multisite.RotateKey(ctx, blr.db)
+	require.NoError(t, err)
+	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B2', 'after rotation')`)
+	rep := syncPair(t, blr, boston) // signed with the new key, endorsed by the old
+	if len(rep.RefusedKeys) != 0 {
+		t.Fatalf("endorsed key refused: %v", rep.RefusedKeys)
+	}
+	st, err := multisite.ReadStatus(ctx, boston.db)
+	require.NoError(t, err)
+	for _, r := range st.Replicas {
+		if r.ID == blr.id && !r.PublicKey.Equal(info.PublicKey) {
+			t.Errorf("boston did not take bangalore's new key")
+		}
+	}
+	// The rotation travels on: dublin hears of it from boston.
+	syncPair(t, boston, dub)
+	syncPair(t, blr, dub)
+
+	// A packet signed with the old key after the change is refused.
+	before := dump(t, boston.db)
+	if _, err := multisite.ImportPacket(ctx, boston.db, bytes.NewReader(old), multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+		t.Fatalf("old-key packet: error = %v, want ErrSignature", err)
+	}
+	if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {
+		t.Errorf("data changed:\n%s", diff)
+	}
+}
+
+func TestRotateKey_ForgedRotationIsNotTaken(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore", "dublin")
+	boston, blr, dub := sites[0], sites[1], sites[2]
+	// Dublin, hostile, claims bangalore has a new key (one dublin holds).
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	st, err := multisite.ReadStatus(ctx, dub.db)
+	require.NoError(t, err)
+	var entry replica.Info
+	for _, r := range st.Replicas {
+		if r.ID == blr.id {
+			entry = r
+		}
+	}
+	forged := &syncpkt.Replica{ID: string(blr.id), Name: entry.Name, Number: entry.Number, PublicKey: pub,
+		State: string(entry.State), Version: entry.Version + 1, KeySig: ed25519.Sign(priv, []byte("anything"))}
+	rep, err := multisite.ImportPacket(ctx, boston.db, bytes.NewReader(forge(t, dub, boston, forged)), multisite.ImportOptions{})
+	require.NoError(t, err)
+	if diff := cmp.Diff([]replica.ID{blr.id}, rep.RefusedKeys); diff != "" {
+		t.Errorf("RefusedKeys (-want +got):\n%s", diff)
+	}
+	// Bangalore's genuine packets still verify; the forged key signs nothing.
+	syncPair(t, blr, boston)
 }

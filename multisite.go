@@ -179,6 +179,7 @@ type ImportOptions struct {
 	Dialect       Dialect
 	Logger        *slog.Logger
 	MaxPacketSize int64 // bytes; 0 means no limit
+	MaxRowSize    int64 // largest single row (record) in bytes; 0 means 64 MiB
 }
 
 // ImportPacket applies a sync packet in one transaction. It checks the
@@ -191,7 +192,7 @@ func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOption
 	if err != nil {
 		return nil, err
 	}
-	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize})
+	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize, MaxRowSize: opt.MaxRowSize})
 }
 
 // TransferMastership hands rows of table, named by their primary key
@@ -306,4 +307,17 @@ func Deactivate(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	return engine.Deactivate(ctx, db, d)
+}
+
+// RotateKey replaces db's replica's signing key pair. The new public key is
+// endorsed by the old one and reaches the family in the next packets; a
+// replica that has taken it refuses packets signed with the old key.
+// Rotate after creating a replica, since its creation packet carried its
+// first private key.
+func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return replica.Info{}, err
+	}
+	return engine.RotateKey(ctx, db, d)
 }

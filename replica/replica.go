@@ -45,6 +45,9 @@ type Info struct {
 	PublicKey ed25519.PublicKey
 	State     State
 	Version   uint64
+	// KeySig is the signature by the replica's previous key endorsing
+	// PublicKey after a key rotation; nil if the key never changed.
+	KeySig []byte
 }
 
 // String returns "name (id)".

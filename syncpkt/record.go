@@ -57,6 +57,10 @@ type Replica struct {
 	PublicKey []byte
 	State     string
 	Version   uint64
+	// KeySig endorses PublicKey after a key rotation: the replica's
+	// previous key signed it (see the package doc of multisite's engine
+	// for the message). Empty for an entry whose key never changed.
+	KeySig []byte
 }
 
 // Setting is one family-level key/value pair (code page, settings), mostly
@@ -292,7 +296,8 @@ func appendReplica(b []byte, r *Replica) []byte {
 	b = appendVarint(b, r.Number)
 	b = appendBytes(b, r.PublicKey)
 	b = appendString(b, r.State)
-	return appendUvarint(b, r.Version)
+	b = appendUvarint(b, r.Version)
+	return appendBytes(b, r.KeySig)
 }
 
 func decodeReplica(d *decoder) (*Replica, error) {
@@ -303,6 +308,7 @@ func decodeReplica(d *decoder) (*Replica, error) {
 		PublicKey: d.blob(),
 		State:     d.str(),
 		Version:   d.uvarint(),
+		KeySig:    d.blob(),
 	}
 	if err := d.finish(); err != nil {
 		return nil, err

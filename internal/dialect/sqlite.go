@@ -107,7 +107,8 @@ func (SQLiteDialect) Meta() []string {
 	number INTEGER NOT NULL UNIQUE,
 	public_key BLOB NOT NULL,
 	state TEXT NOT NULL,
-	version INTEGER NOT NULL
+	version INTEGER NOT NULL,
+	key_sig BLOB
 )`,
 		`CREATE TABLE ms_vector (
 	holder TEXT NOT NULL,

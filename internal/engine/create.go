@@ -229,7 +229,7 @@ func (c *creator) record(rec syncpkt.Record) error {
 		}
 		c.priv = ed25519.PrivateKey(r.PrivateKey)
 	case *syncpkt.Replica:
-		i := replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey), State: replica.State(r.State), Version: r.Version}
+		i := infoOf(r)
 		if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
 			return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
 		}

@@ -140,7 +140,7 @@ func signer(key ed25519.PrivateKey) func([]byte) ([]byte, error) {
 }
 
 func replicaRecord(i replica.Info) *syncpkt.Replica {
-	return &syncpkt.Replica{ID: string(i.ID), Name: i.Name, Number: i.Number, PublicKey: []byte(i.PublicKey), State: string(i.State), Version: i.Version}
+	return &syncpkt.Replica{ID: string(i.ID), Name: i.Name, Number: i.Number, PublicKey: []byte(i.PublicKey), State: string(i.State), Version: i.Version, KeySig: i.KeySig}
 }
 
 // changeFilter is the WHERE clause selecting stamped changes after the

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -24,6 +25,7 @@ import (
 type ImportOptions struct {
 	Logger        *slog.Logger // nil means silent
 	MaxPacketSize int64        // 0 means no limit
+	MaxRowSize    int64        // largest record in bytes; 0 means syncpkt.DefaultMaxFrame
 }
 
 // TableCounts counts what an import did to one table.
@@ -52,6 +54,9 @@ type ImportReport struct {
 	Transfers int
 	Conflicts []Conflict
 	Duplicate bool // the packet brought nothing this replica did not have
+	// RefusedKeys lists replicas whose new public key in the packet was not
+	// endorsed by the key this replica knows; their old key stays in force.
+	RefusedKeys []replica.ID
 	Bytes     int64
 }
 
@@ -83,7 +88,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		// The key is looked up at the trailer, after header() has checked family,
 		// target and origin, so those get their own errors; the signature is
 		// still verified before anything commits.
-		pr := syncpkt.NewReader(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
+		pr := syncpkt.NewReader(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
 		if err := imp.header(pr); err != nil {
 			return err
 		}
@@ -238,7 +243,7 @@ func (m *importer) record(rec syncpkt.Record) error {
 // mergeReplica keeps the newer of the local and the packet's entry. The
 // local replica's own entry is its own to change.
 func (m *importer) mergeReplica(r *syncpkt.Replica) error {
-	i := replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey), State: replica.State(r.State), Version: r.Version}
+	i := infoOf(r)
 	if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
 	}
@@ -247,6 +252,13 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 	}
 	old, exists := m.reg[i.ID]
 	if exists && old.Version >= i.Version {
+		return nil
+	}
+	if exists && !bytes.Equal(old.PublicKey, i.PublicKey) && !KeyEndorsed(old.PublicKey, i) {
+		// Only the replica's previous key can vouch for its new one. An
+		// entry this replica cannot verify (forged, or after a rotation it
+		// missed) is not taken; the old key stays in force.
+		m.rep.RefusedKeys = append(m.rep.RefusedKeys, i.ID)
 		return nil
 	}
 	if err := putReplica(m.ctx, m.tx, m.d, i, exists); err != nil {
