@@ -2,10 +2,12 @@ package multisite_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/internal/testdb"
@@ -166,3 +168,12 @@ func openNew(t testing.TB, name string) *sql.DB {
 	t.Helper()
 	return testdb.SQLite(t, name)
 }
+
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func nowNS() int64 { return time.Now().UnixNano() }

@@ -321,3 +321,47 @@ func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 	}
 	return engine.RotateKey(ctx, db, d)
 }
+
+// ChangeCodePage changes the data code page of db's family, by name or
+// number. db's replicated data must fit the new page (else a
+// *CharsetError names the first string to clean). The change travels in
+// the next packets; every replica takes it once its own data fits, and
+// until then refuses packets with a *CharsetError saying what to clean.
+// No replica is re-created.
+func ChangeCodePage(ctx context.Context, db *sql.DB, codePage string) error {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return err
+	}
+	_, err = engine.ChangeCodePage(ctx, db, d, codePage)
+	return err
+}
+
+// CleanOptions controls CleanCharset; the zero value is a dry run that
+// would replace each unrepresentable character with "?".
+type CleanOptions = engine.CleanOptions
+
+// CleanReport lists what CleanCharset changed or would change.
+type CleanReport = engine.CleanReport
+
+// CleanChange is one value CleanCharset changes or would change.
+type CleanChange = engine.CleanChange
+
+// CleanCharset makes stored strings fit the code page codePage by a
+// strategy (codepage.Replace, Transliterate or Drop). Without opt.Apply it
+// only reports, so an administrator can review the dry run first. With
+// Apply it changes, in one transaction, the values of rows db's replica
+// masters, as ordinary writes that replicate like any edit; values in rows
+// mastered elsewhere are reported (CleanReport.Elsewhere) for their master
+// to clean. Before activation every table is cleaned.
+func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOptions) (*CleanReport, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return nil, err
+	}
+	cp, err := codepage.Lookup(codePage)
+	if err != nil {
+		return nil, err
+	}
+	return engine.CleanCharset(ctx, db, d, cp, opt)
+}

@@ -98,6 +98,7 @@ func (SQLiteDialect) Meta() []string {
 	key_lo INTEGER NOT NULL,
 	key_hi INTEGER NOT NULL,
 	code_page TEXT NOT NULL,
+	code_page_version INTEGER NOT NULL DEFAULT 0,
 	schema_version INTEGER NOT NULL DEFAULT 0,
 	private_key BLOB NOT NULL
 )`,

@@ -105,6 +105,9 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err != nil {
 			return err
 		}
+		if err := pw.Write(codePageSetting(c)); err != nil {
+			return err
+		}
 		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
 			return err
 		}
@@ -200,6 +203,8 @@ type creator struct {
 	reg  map[replica.ID]replica.Info
 	priv ed25519.PrivateKey
 
+	cpVer    uint64 // the family code page's version and name
+	cpName   string
 	metaDone bool
 	tables   []dialect.Table
 	cur      *dialect.Table
@@ -223,6 +228,14 @@ func (c *creator) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
 
 func (c *creator) record(rec syncpkt.Record) error {
 	switch r := rec.(type) {
+	case *syncpkt.Setting:
+		if r.Key == settingCodePage {
+			ver, cp, err := parseCodePageSetting(r.Value)
+			if err != nil {
+				return err
+			}
+			c.cpVer, c.cpName = ver, cp.Name()
+		}
 	case *syncpkt.Secret:
 		if len(r.PrivateKey) != ed25519.PrivateKeySize {
 			return fmt.Errorf("%w: private key has %d bytes", ErrPacket, len(r.PrivateKey))
@@ -265,7 +278,7 @@ func (c *creator) meta() error {
 	}
 	lo, hi := replica.KeyRange(self.Number)
 	ctl := &Ctl{Format: FormatVersion, Family: c.h.Family, Local: self.ID, State: replica.ReceiveOnly,
-		KeyLo: lo, KeyHi: hi, CodePage: c.h.CodePage, SchemaVersion: c.h.SchemaVersion, PrivateKey: c.priv}
+		KeyLo: lo, KeyHi: hi, CodePage: c.h.CodePage, CodePageVer: c.cpVer, SchemaVersion: c.h.SchemaVersion, PrivateKey: c.priv}
 	if err := insertCtl(c.ctx, c.tx, c.d, ctl); err != nil {
 		return err
 	}

@@ -85,6 +85,9 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err != nil {
 			return err
 		}
+		if err := pw.Write(codePageSetting(c)); err != nil {
+			return err
+		}
 		for _, i := range SortedRegistry(reg) {
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err

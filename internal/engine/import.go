@@ -57,6 +57,8 @@ type ImportReport struct {
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
+	// CodePage is set when the packet changed the family's data code page.
+	CodePage string
 	Bytes     int64
 }
 
@@ -107,6 +109,9 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if err := imp.flush(); err != nil {
 			return err
 		}
+		if err := imp.checkCodePage(); err != nil {
+			return err
+		}
 		if err := imp.finish(); err != nil {
 			return err
 		}
@@ -134,6 +139,8 @@ type importer struct {
 	h      *syncpkt.Header
 	ours   replica.Vector
 	cp     *codepage.CodePage // the family's data code page
+
+	cpChecked bool // the header's code page was compared with ours
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -195,8 +202,6 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
 	case h.SchemaVersion != c.SchemaVersion:
 		return &MismatchError{Field: "schema version", Want: fmt.Sprint(c.SchemaVersion), Got: fmt.Sprint(h.SchemaVersion), Err: ErrSchemaVersion}
-	case h.CodePage != c.CodePage:
-		return &MismatchError{Field: "code page", Want: c.CodePage, Got: h.CodePage, Err: ErrCodePage}
 	}
 	origin, ok := m.reg[replica.ID(h.Origin)]
 	if !ok || origin.ID == c.Local {
@@ -222,7 +227,49 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	return nil
 }
 
+// checkCodePage refuses a packet made under another code page than the one
+// this replica has, once any code page change the packet carries is taken.
+func (m *importer) checkCodePage() error {
+	if m.cpChecked {
+		return nil
+	}
+	m.cpChecked = true
+	if m.h.CodePage != m.ctl.CodePage {
+		return &MismatchError{Field: "code page", Want: m.ctl.CodePage, Got: m.h.CodePage, Err: ErrCodePage}
+	}
+	return nil
+}
+
+// setting takes a family setting from the packet if it is newer.
+func (m *importer) setting(s *syncpkt.Setting) error {
+	if s.Key != settingCodePage {
+		return nil // settings of a newer library are not ours to apply
+	}
+	ver, cp, err := parseCodePageSetting(s.Value)
+	if err != nil {
+		return err
+	}
+	if ver <= m.ctl.CodePageVer {
+		return nil
+	}
+	if _, err := checkLocalCharset(m.ctx, m.tx, m.d, cp); err != nil {
+		return fmt.Errorf("multisite: the family changed its code page to %s but this replica's data does not fit it; clean it, then import again: %w", cp.Name(), err)
+	}
+	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET code_page = ?, code_page_version = ?`), cp.Name(), ver); err != nil {
+		return err
+	}
+	m.ctl.CodePage, m.ctl.CodePageVer, m.cp = cp.Name(), ver, cp
+	m.rep.CodePage = cp.Name()
+	return nil
+}
+
 func (m *importer) record(rec syncpkt.Record) error {
+	if s, ok := rec.(*syncpkt.Setting); ok {
+		return m.setting(s)
+	}
+	if err := m.checkCodePage(); err != nil {
+		return err
+	}
 	switch r := rec.(type) {
 	case *syncpkt.Replica:
 		return m.mergeReplica(r)

@@ -25,6 +25,7 @@ type Ctl struct {
 	Epoch         uint64
 	KeyLo, KeyHi  int64
 	CodePage      string
+	CodePageVer   uint64 // raised by every change of the family's code page
 	SchemaVersion int64
 	PrivateKey    ed25519.PrivateKey
 }
@@ -39,8 +40,8 @@ func LoadCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*Ctl, e
 	var c Ctl
 	var local, state string
 	var key []byte
-	err := q.QueryRowContext(ctx, `SELECT format, family, local, state, epoch, key_lo, key_hi, code_page, schema_version, private_key FROM ms_ctl`).
-		Scan(&c.Format, &c.Family, &local, &state, &c.Epoch, &c.KeyLo, &c.KeyHi, &c.CodePage, &c.SchemaVersion, &key)
+	err := q.QueryRowContext(ctx, `SELECT format, family, local, state, epoch, key_lo, key_hi, code_page, code_page_version, schema_version, private_key FROM ms_ctl`).
+		Scan(&c.Format, &c.Family, &local, &state, &c.Epoch, &c.KeyLo, &c.KeyHi, &c.CodePage, &c.CodePageVer, &c.SchemaVersion, &key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotActivated
 	}
@@ -55,9 +56,9 @@ func LoadCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*Ctl, e
 }
 
 func insertCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect, c *Ctl) error {
-	_, err := q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_ctl (id, format, family, local, state, applying, epoch, key_lo, key_hi, code_page, schema_version, private_key)
-		VALUES (1, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
-		c.Format, c.Family, string(c.Local), string(c.State), c.Epoch, c.KeyLo, c.KeyHi, c.CodePage, c.SchemaVersion, []byte(c.PrivateKey))
+	_, err := q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_ctl (id, format, family, local, state, applying, epoch, key_lo, key_hi, code_page, code_page_version, schema_version, private_key)
+		VALUES (1, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`),
+		c.Format, c.Family, string(c.Local), string(c.State), c.Epoch, c.KeyLo, c.KeyHi, c.CodePage, c.CodePageVer, c.SchemaVersion, []byte(c.PrivateKey))
 	return err
 }
 
