@@ -2,9 +2,9 @@ package multisite_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"

@@ -177,7 +177,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 				return err
 			}
 			if err := cr.record(rec); err != nil {
-				return err
+				return damaged(pr, err)
 			}
 		}
 		if err := cr.finish(); err != nil {

@@ -59,7 +59,7 @@ type ImportReport struct {
 	RefusedKeys []replica.ID
 	// CodePage is set when the packet changed the family's data code page.
 	CodePage string
-	Bytes     int64
+	Bytes    int64
 }
 
 // batchRows is how many rows go into one multi-row INSERT; mergeRows is how
@@ -103,7 +103,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 				return err
 			}
 			if err := imp.record(rec); err != nil {
-				return err
+				return damaged(pr, err)
 			}
 		}
 		if err := imp.flush(); err != nil {
@@ -793,6 +793,22 @@ func jsonable(v any) any {
 		return fmt.Sprintf("\\x%x", b)
 	}
 	return v
+}
+
+// damaged returns the reader's own error if the rest of the packet does not
+// verify: a record that failed to apply may just be a damaged one, and
+// the caller should hear that the packet is damaged, not what the damage
+// happened to look like. Otherwise it returns err.
+func damaged(pr *syncpkt.Reader, err error) error {
+	for {
+		_, rerr := pr.Next()
+		if rerr == io.EOF {
+			return err
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
 }
 
 type countReader struct {
