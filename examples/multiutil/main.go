@@ -1,0 +1,325 @@
+// Command multiutil is a thin administration tool over the multisite
+// library, with the verbs a ClearQuest MultiSite administrator knows:
+// activate, mkreplica, chstate, syncreplica, chmaster, lsreplica, lsepoch,
+// lspacket, describe and validatecharset.
+//
+//	go run ./examples/multiutil                       # usage, then a self-contained demo
+//	go run ./examples/multiutil activate --db boston.db --name boston --codepage 1252
+//	go run ./examples/multiutil mkreplica -export --db boston.db --name bangalore --out blr.pkt
+//	go run ./examples/multiutil syncreplica -export --db boston.db --to bangalore --bay /mnt/bay
+//	go run ./examples/multiutil lsreplica --db boston.db --json
+//
+// It uses only the library's public API and opens SQLite databases itself
+// with database/sql and modernc.org/sqlite, as a program of your own would.
+// Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/replica"
+	_ "modernc.org/sqlite"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// env is what a verb runs with: where to write and whether to draw progress.
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	progress       bool // draw progress bars on stderr
+}
+
+// command is one verb.
+type command struct {
+	name     string
+	synopsis string // one line for the overview
+	usage    string // argument summary after the verb
+	run      func(e *env, args []string) error
+	later    bool // provided by a later version: listed, refused
+}
+
+func commands() []command {
+	return []command{
+		{name: "activate", synopsis: "make a database the first replica of a new family",
+			usage: "--db F --name NAME [--codepage CP] [--exclude T1,T2] [--plan] [--json]", run: cmdActivate},
+		{name: "mkreplica", synopsis: "create a replica: -export writes a creation packet, -import creates the replica from it",
+			usage: "-export --db F --name NAME --out FILE [--json]\n       multiutil mkreplica -import --db F --in FILE [--origin-key HEX] [--json]", run: cmdMkreplica},
+		{name: "activate-replica", synopsis: "make a new (receive-only) replica active: bidirectional sync",
+			usage: "--db F", run: cmdActivateReplica},
+		{name: "chstate", synopsis: "change the local replica's state (active, receive-only)",
+			usage: "--db F --state STATE", run: cmdChstate},
+		{name: "syncreplica", synopsis: "-export writes sync packets into a storage bay, -import applies those addressed here",
+			usage: "-export --db F --to REPLICA[,REPLICA|all] --bay DIR [--json]\n       multiutil syncreplica -import --db F --bay DIR [--json]", run: cmdSyncreplica},
+		{name: "chmaster", synopsis: "transfer mastership of rows to another replica",
+			usage: "--db F --table T --to REPLICA --key V[,V2] [--key ...] [--json]", run: cmdChmaster},
+		{name: "lsreplica", synopsis: "list the family's replicas: states, numbers, key ranges, keys",
+			usage: "--db F [--json]", run: cmdLsreplica},
+		{name: "lsepoch", synopsis: "print the epoch matrix: what each replica holds of every origin",
+			usage: "--db F [--json]", run: cmdLsepoch},
+		{name: "lspacket", synopsis: "describe packet files (header and record counts; signatures not verified)",
+			usage: "[--json] FILE...", run: cmdLspacket},
+		{name: "describe", synopsis: "describe a replica: family, local replica, code page, tables, pending changes",
+			usage: "--db F [--json]", run: cmdDescribe},
+		{name: "validatecharset", synopsis: "report stored strings outside a data code page (exit 1 if any)",
+			usage: "--db F --codepage CP [--max N] [--json]", run: cmdValidatecharset},
+		{name: "recoverpacket", synopsis: "re-send packets a replica lost", later: true},
+		{name: "restorereplica", synopsis: "bring a replica restored from backup back in step", later: true},
+		{name: "rmreplica", synopsis: "remove a replica from the family", later: true},
+		{name: "schema", synopsis: "schema status / upgrade across the family", later: true},
+	}
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: multiutil VERB [flags]      (multiutil VERB --help for the verb's flags)")
+	fmt.Fprintln(w, "       multiutil                   (no arguments: run a self-contained demo)")
+	fmt.Fprintln(w, "\nverbs:")
+	for _, c := range commands() {
+		if !c.later {
+			fmt.Fprintf(w, "  %-17s %s\n", c.name, c.synopsis)
+		}
+	}
+	fmt.Fprintln(w, "\nnot yet available (a later version provides them):")
+	for _, c := range commands() {
+		if c.later {
+			fmt.Fprintf(w, "  %-17s %s\n", c.name, c.synopsis)
+		}
+	}
+	fmt.Fprintln(w, "\nflags may be written -flag or --flag; exit status: 0 ok, 1 the operation failed, 2 usage error")
+}
+
+// run is the whole program; main only passes os.Args and exits with its
+// result, so tests call run directly.
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, progress: isTerminal(stdout) && isTerminal(stderr)}
+	if len(args) == 0 {
+		printUsage(stdout)
+		fmt.Fprintln(stdout)
+		return demo(e)
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if c, ok := lookupCommand(args[1]); ok && !c.later {
+				return run([]string{c.name, "--help"}, stdout, stderr)
+			}
+		}
+		printUsage(stdout)
+		return exitOK
+	}
+	c, ok := lookupCommand(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "multiutil: unknown verb %q\n\n", args[0])
+		printUsage(stderr)
+		return exitUsage
+	}
+	if c.later {
+		fmt.Fprintf(stderr, "multiutil: %s is not yet available in this version\n", c.name)
+		return exitUsage
+	}
+	err := c.run(e, args[1:])
+	return report(e, c, err)
+}
+
+// report turns a verb's error into a message and an exit code.
+func report(e *env, c command, err error) int {
+	var ue *usageError
+	var xe *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errHelp):
+		return exitOK
+	case errors.Is(err, errFlag):
+		// The flag package already said what was wrong.
+		fmt.Fprintf(e.stderr, "usage: multiutil %s %s\nrun 'multiutil %s --help' for details\n", c.name, c.usage, c.name)
+		return exitUsage
+	case errors.As(err, &ue):
+		fmt.Fprintf(e.stderr, "multiutil %s: %s\nusage: multiutil %s %s\n", c.name, ue.msg, c.name, c.usage)
+		return exitUsage
+	case errors.As(err, &xe):
+		if xe.err != nil {
+			fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, xe.err)
+		}
+		return xe.code
+	default:
+		fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, err)
+		return exitFail
+	}
+}
+
+var (
+	errHelp = errors.New("help shown")
+	errFlag = errors.New("bad flag")
+)
+
+// usageError is a mistake on the command line: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitError fails with a given code; a nil err means the verb already
+// printed what went wrong.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// newFlags returns a flag set for verb whose --help goes to stdout.
+func newFlags(e *env, c string) *flag.FlagSet {
+	fs := flag.NewFlagSet("multiutil "+c, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {} // printed by parse, to stdout for --help
+	return fs
+}
+
+// parse parses args. Flags and positional arguments may be mixed; positional
+// arguments are returned, and refused unless allowed.
+func parse(e *env, fs *flag.FlagSet, args []string, positional bool) ([]string, error) {
+	var rest []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			c, _ := lookupCommand(strings.TrimPrefix(fs.Name(), "multiutil "))
+			fmt.Fprintf(e.stdout, "multiutil %s: %s\n\nusage: multiutil %s %s\n\nflags:\n", c.name, c.synopsis, c.name, c.usage)
+			fs.SetOutput(e.stdout)
+			fs.PrintDefaults()
+			return nil, errHelp
+		}
+		if err != nil {
+			return nil, errFlag
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(rest) > 0 && !positional {
+		return nil, usagef("unexpected argument %q", rest[0])
+	}
+	return rest, nil
+}
+
+func required(names ...string) func(fs *flag.FlagSet) error {
+	return func(fs *flag.FlagSet) error {
+		for _, n := range names {
+			if fs.Lookup(n).Value.String() == "" {
+				return usagef("--%s is required", n)
+			}
+		}
+		return nil
+	}
+}
+
+// dsn is how every example opens SQLite: wait for other writers, enforce
+// foreign keys. '?', '#' and '%' in the path are escaped for the URI.
+func dsn(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+}
+
+// openDB opens an existing database file; opening a missing one would
+// silently create it, so that is an error.
+func openDB(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, errors.Unwrap(err))
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// resolveReplica finds a replica of the family by name or ID.
+func resolveReplica(st *multisite.Status, s string) (replica.Info, error) {
+	for _, r := range st.Replicas {
+		if r.Name == s || string(r.ID) == s {
+			return r, nil
+		}
+	}
+	var known []string
+	for _, r := range st.Replicas {
+		known = append(known, r.String())
+	}
+	return replica.Info{}, &exitError{code: exitFail, err: fmt.Errorf("unknown replica %q; the family has: %s", s, strings.Join(known, ", "))}
+}
+
+// names maps replica IDs to names for printing.
+func names(st *multisite.Status) map[replica.ID]string {
+	m := map[replica.ID]string{}
+	for _, r := range st.Replicas {
+		m[r.ID] = r.Name
+	}
+	return m
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/syncpkt"
+)
+
+// sqlOpen opens (and, if missing, creates) a database file.
+func sqlOpen(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// tableCountsJS is what an import did to one table.
+type tableCountsJS struct {
+	Inserted  int `json:"inserted"`
+	Updated   int `json:"updated"`
+	Deleted   int `json:"deleted"`
+	Unchanged int `json:"unchanged"`
+}
+
+func countsJSON(rep *multisite.ImportReport) map[string]tableCountsJS {
+	m := map[string]tableCountsJS{}
+	for t, c := range rep.Tables {
+		m[t] = tableCountsJS{c.Inserted, c.Updated, c.Deleted, c.Unchanged}
+	}
+	return m
+}
+
+func cmdSyncreplica(e *env, args []string) error {
+	fs := newFlags(e, "syncreplica")
+	export := fs.Bool("export", false, "write a sync packet per target into the bay")
+	imp := fs.Bool("import", false, "import every packet in the bay addressed to this replica")
+	dbPath := fs.String("db", "", "database `file` of the local replica")
+	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
+	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(e, fs, args, false); err != nil {
+		return err
+	}
+	if *export == *imp {
+		return usagef("give exactly one of -export and -import")
+	}
+	if err := required("db", "bay")(fs); err != nil {
+		return err
+	}
+	if *export && *to == "" {
+		return usagef("--to is required with -export")
+	}
+	if *imp && *to != "" {
+		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
+	}
+	// The bay is checked before the database is touched.
+	if fi, err := os.Stat(*bay); err != nil {
+		return fmt.Errorf("storage bay %s: %w", *bay, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return fmt.Errorf("storage bay %s is not a directory", *bay)
+	}
+	db, err := openDB(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := multisite.ReadStatus(e.ctx, db)
+	if err != nil {
+		return err
+	}
+	if *export {
+		return syncExport(e, db, st, splitList(*to), *bay, *asJSON)
+	}
+	return syncImport(e, db, st, *bay, *asJSON)
+}
+
+type exportJSON struct {
+	Target    string         `json:"target"`
+	File      string         `json:"file"`
+	Epoch     uint64         `json:"epoch"`
+	Rows      int            `json:"rows"`
+	Deletes   int            `json:"deletes"`
+	Transfers int            `json:"transfers"`
+	Tables    map[string]int `json:"tables"`
+	Bytes     int64          `json:"bytes"`
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.]+`)
+
+// fileName is a replica's name made safe for a file name; the packet's
+// header, not its name, says where it goes.
+func fileName(i replica.Info) string {
+	if s := unsafeName.ReplaceAllString(i.Name, "_"); s != "" && s != "." && s != ".." {
+		return s
+	}
+	return string(i.ID)
+}
+
+func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, asJSON bool) error {
+	var targets []replica.Info
+	if len(to) == 1 && to[0] == "all" {
+		for _, r := range st.Replicas {
+			if r.ID != st.Local.ID && r.State != replica.Removed {
+				targets = append(targets, r)
+			}
+		}
+	} else {
+		for _, s := range to {
+			r, err := resolveReplica(st, s)
+			if err != nil {
+				return err
+			}
+			if r.ID == st.Local.ID {
+				return usagef("%s is the local replica; --to names the replicas to send to", r)
+			}
+			targets = append(targets, r)
+		}
+	}
+	out := []exportJSON{}
+	for _, t := range targets {
+		base := fmt.Sprintf("%s-%s-%d.pkt", fileName(st.Local), fileName(t), time.Now().UnixNano())
+		path := filepath.Join(bay, base)
+		b, progress := e.progressBar("export to " + t.Name)
+		stats, err := exportOne(e, db, t.ID, path, progress)
+		b.done()
+		if err != nil {
+			return fmt.Errorf("export to %s: %w", t, err)
+		}
+		out = append(out, exportJSON{string(t.ID), path, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Tables, stats.Bytes})
+		if !asJSON {
+			fmt.Fprintf(e.stdout, "%s -> %s: %s (epoch %d, %d rows, %d deletes, %d transfers, %d bytes)\n",
+				st.Local.Name, t.Name, path, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Bytes)
+		}
+	}
+	if asJSON {
+		return writeJSON(e.stdout, out)
+	}
+	return nil
+}
+
+// exportOne writes the packet as NAME.tmp and renames it to NAME once it is
+// complete and on disk, so an importer scanning for *.pkt never takes half
+// a packet.
+func exportOne(e *env, db *sql.DB, target replica.ID, path string, progress func(int, int)) (multisite.ExportStats, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return multisite.ExportStats{}, err
+	}
+	stats, err := multisite.ExportPacket(e.ctx, db, target, f, multisite.ExportOptions{Progress: progress})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return stats, err
+}
+
+type importJSON struct {
+	File      string                   `json:"file"`
+	Status    string                   `json:"status"` // imported, duplicate, failed
+	Origin    string                   `json:"origin,omitempty"`
+	Tables    map[string]tableCountsJS `json:"tables,omitempty"`
+	Transfers int                      `json:"transfers,omitempty"`
+	Conflicts int                      `json:"conflicts,omitempty"`
+	Error     string                   `json:"error,omitempty"`
+	MovedTo   string                   `json:"moved_to"`
+}
+
+func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON bool) error {
+	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	who := names(st)
+	out := []importJSON{}
+	failed, skipped := 0, 0
+	fail := func(path string, err error) error {
+		failed++
+		r := importJSON{File: path, Status: "failed", Error: err.Error()}
+		if !asJSON {
+			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %v\n", filepath.Base(path), err)
+		}
+		var merr error
+		r.MovedTo, merr = moveTo(path, bay, "failed")
+		out = append(out, r)
+		return merr
+	}
+	var pending []string
+	for _, path := range files {
+		ok, err := addressedHere(path, st)
+		switch {
+		case err != nil:
+			if err := fail(path, err); err != nil {
+				return err // the bay itself is broken: stop
+			}
+		case ok:
+			pending = append(pending, path)
+		default:
+			skipped++
+		}
+	}
+	// A packet from a replica this one does not know yet, or one that
+	// assumes changes not yet here, may become importable once another
+	// packet of the same run is in: retry those while the run makes
+	// progress.
+	for len(pending) > 0 {
+		var retry []string
+		var retryErr []error
+		progress := false
+		for _, path := range pending {
+			r, err := importOne(e, db, path)
+			if err != nil {
+				if errors.Is(err, replica.ErrUnknown) || errors.Is(err, replica.ErrGap) {
+					retry, retryErr = append(retry, path), append(retryErr, err)
+					continue
+				}
+				if err := fail(path, err); err != nil {
+					return err
+				}
+				continue
+			}
+			progress = true
+			if r.MovedTo, err = moveTo(path, bay, "done"); err != nil {
+				return err
+			}
+			out = append(out, r)
+			if !asJSON {
+				printImport(e, r, who)
+			}
+		}
+		if !progress {
+			for i, path := range retry {
+				if err := fail(path, retryErr[i]); err != nil {
+					return err
+				}
+			}
+			break
+		}
+		pending = retry
+	}
+	if asJSON {
+		sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
+	}
+	return nil
+}
+
+func printImport(e *env, r importJSON, who map[replica.ID]string) {
+	fmt.Fprintf(e.stdout, "%s: %s from %s", filepath.Base(r.File), r.Status, who[replica.ID(r.Origin)])
+	for _, t := range sortedKeys(r.Tables) {
+		c := r.Tables[t]
+		fmt.Fprintf(e.stdout, "; %s +%d ~%d -%d", t, c.Inserted, c.Updated, c.Deleted)
+	}
+	if r.Transfers > 0 {
+		fmt.Fprintf(e.stdout, "; %d transfers", r.Transfers)
+	}
+	if r.Conflicts > 0 {
+		fmt.Fprintf(e.stdout, "; %d creation conflicts (see ms_conflict)", r.Conflicts)
+	}
+	fmt.Fprintln(e.stdout)
+}
+
+// addressedHere reads only the packet's header to see whether it is a
+// sync packet for the local replica. The signature is checked by the
+// import itself.
+func addressedHere(path string, st *multisite.Status) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h, err := syncpkt.NewReader(f, syncpkt.ReaderOptions{}).Header()
+	if err != nil {
+		return false, err
+	}
+	return h.Target == string(st.Local.ID) && h.Kind == syncpkt.KindSync, nil
+}
+
+func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return importJSON{}, err
+	}
+	defer f.Close()
+	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{})
+	if err != nil {
+		return importJSON{}, err
+	}
+	status := "imported"
+	if rep.Duplicate {
+		status = "duplicate"
+	}
+	return importJSON{File: path, Status: status, Origin: string(rep.Origin), Tables: countsJSON(rep),
+		Transfers: rep.Transfers, Conflicts: len(rep.Conflicts)}, nil
+}
+
+// moveTo moves a handled packet into bay/sub/, so the next run does not
+// take it again.
+func moveTo(path, bay, sub string) (string, error) {
+	dir := filepath.Join(bay, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, filepath.Base(path))
+	return dst, os.Rename(path, dst)
+}
