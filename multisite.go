@@ -365,3 +365,19 @@ func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOpt
 	}
 	return engine.CleanCharset(ctx, db, d, cp, opt)
 }
+
+// RestoreReplica brings back a replica whose database was restored from an
+// older backup of itself. Run it on the restored database before anything
+// else. The replica refuses local writes and hands out no epoch until every
+// writing member has sent it a packet; those packets carry what it lost,
+// including the changes it made after the backup that others already have,
+// and it never reuses an epoch others have seen from it. It then becomes
+// active again by itself (ImportReport.Restored). Packets made for it
+// before the restore are refused with replica.ErrGap and are not needed.
+func RestoreReplica(ctx context.Context, db *sql.DB) (replica.Info, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return replica.Info{}, err
+	}
+	return engine.RestoreReplica(ctx, db, d)
+}

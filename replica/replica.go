@@ -28,11 +28,23 @@ const (
 	Active State = "active"
 	// Removed replicas have left the family; their packets are refused.
 	Removed State = "removed"
+	// Restoring replicas were restored from a backup: they refuse local
+	// writes and seal no epoch until every other member has sent them what
+	// they lost, then become active again.
+	Restoring State = "restoring"
 )
 
 // Valid reports whether s is one of the defined states.
 func (s State) Valid() bool {
-	return s == ReceiveOnly || s == Active || s == Removed
+	return s == ReceiveOnly || s == Active || s == Removed || s == Restoring
+}
+
+// Newer reports whether registry entry a supersedes b.
+func Newer(a, b Info) bool {
+	if a.Incarnation != b.Incarnation {
+		return a.Incarnation > b.Incarnation
+	}
+	return a.Version > b.Version
 }
 
 // Info is one entry of the family registry: what every member knows of a
@@ -45,6 +57,9 @@ type Info struct {
 	PublicKey ed25519.PublicKey
 	State     State
 	Version   uint64
+	// Incarnation counts restores from backup (RestoreReplica). Members
+	// order entries by (Incarnation, Version).
+	Incarnation uint64
 	// KeySig is the signature by the replica's previous key endorsing
 	// PublicKey after a key rotation; nil if the key never changed.
 	KeySig []byte

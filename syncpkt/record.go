@@ -61,6 +61,9 @@ type Replica struct {
 	// previous key signed it (see the package doc of multisite's engine
 	// for the message). Empty for an entry whose key never changed.
 	KeySig []byte
+	// Incarnation counts the replica's restores from backup; a higher
+	// incarnation replaces an entry whatever its Version.
+	Incarnation uint64
 }
 
 // Setting is one family-level key/value pair (code page, settings), mostly
@@ -297,18 +300,20 @@ func appendReplica(b []byte, r *Replica) []byte {
 	b = appendBytes(b, r.PublicKey)
 	b = appendString(b, r.State)
 	b = appendUvarint(b, r.Version)
-	return appendBytes(b, r.KeySig)
+	b = appendBytes(b, r.KeySig)
+	return appendUvarint(b, r.Incarnation)
 }
 
 func decodeReplica(d *decoder) (*Replica, error) {
 	r := &Replica{
-		ID:        d.str(),
-		Name:      d.str(),
-		Number:    d.varint(),
-		PublicKey: d.blob(),
-		State:     d.str(),
-		Version:   d.uvarint(),
-		KeySig:    d.blob(),
+		ID:          d.str(),
+		Name:        d.str(),
+		Number:      d.varint(),
+		PublicKey:   d.blob(),
+		State:       d.str(),
+		Version:     d.uvarint(),
+		KeySig:      d.blob(),
+		Incarnation: d.uvarint(),
 	}
 	if err := d.finish(); err != nil {
 		return nil, err

@@ -109,7 +109,11 @@ func (SQLiteDialect) Meta() []string {
 	public_key BLOB NOT NULL,
 	state TEXT NOT NULL,
 	version INTEGER NOT NULL,
-	key_sig BLOB
+	key_sig BLOB,
+	incarnation INTEGER NOT NULL DEFAULT 0
+)`,
+		`CREATE TABLE ms_restore (
+	peer TEXT PRIMARY KEY
 )`,
 		`CREATE TABLE ms_vector (
 	holder TEXT NOT NULL,
@@ -140,6 +144,7 @@ func (SQLiteDialect) DropMeta() []string {
 		"DROP TABLE IF EXISTS ms_conflict",
 		"DROP TABLE IF EXISTS ms_table",
 		"DROP TABLE IF EXISTS ms_vector",
+		"DROP TABLE IF EXISTS ms_restore",
 		"DROP TABLE IF EXISTS ms_replica",
 		"DROP TABLE IF EXISTS ms_ctl",
 	}

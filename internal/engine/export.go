@@ -42,7 +42,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	if err != nil {
 		return st, err
 	}
-	if c.State != replica.Active {
+	if c.State == replica.ReceiveOnly {
 		return st, fmt.Errorf("%w: %s exports nothing until it is made active", replica.ErrReceiveOnly, c.Local)
 	}
 	reg, err := Registry(ctx, db)
@@ -143,7 +143,7 @@ func signer(key ed25519.PrivateKey) func([]byte) ([]byte, error) {
 }
 
 func replicaRecord(i replica.Info) *syncpkt.Replica {
-	return &syncpkt.Replica{ID: string(i.ID), Name: i.Name, Number: i.Number, PublicKey: []byte(i.PublicKey), State: string(i.State), Version: i.Version, KeySig: i.KeySig}
+	return &syncpkt.Replica{ID: string(i.ID), Name: i.Name, Number: i.Number, PublicKey: []byte(i.PublicKey), State: string(i.State), Version: i.Version, KeySig: i.KeySig, Incarnation: i.Incarnation}
 }
 
 // changeFilter is the WHERE clause selecting stamped changes after the

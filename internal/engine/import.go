@@ -53,10 +53,13 @@ type ImportReport struct {
 	Tables    map[string]*TableCounts
 	Transfers int
 	Conflicts []Conflict
-	Duplicate bool // the packet brought nothing this replica did not have
+	Duplicate bool // the packet brought no epoch and no registry entry this replica did not have
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
+	// Restored is set when this import completed a restore from backup:
+	// every member has sent what the replica lost, and it is active again.
+	Restored bool
 	// CodePage is set when the packet changed the family's data code page.
 	CodePage string
 	Bytes    int64
@@ -141,6 +144,7 @@ type importer struct {
 	cp     *codepage.CodePage // the family's data code page
 
 	cpChecked bool // the header's code page was compared with ours
+	caughtUp  bool // a restoring replica got everything from this origin
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -295,11 +299,24 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 		return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
 	}
 	if i.ID == m.ctl.Local {
+		// A restored replica has caught up with this origin once the
+		// origin's packet shows it knows of the restore: it then sent all
+		// this replica lost.
+		if m.ctl.State == replica.Restoring && i.Incarnation == m.reg[m.ctl.Local].Incarnation {
+			m.caughtUp = true
+		}
 		return nil
 	}
 	old, exists := m.reg[i.ID]
-	if exists && old.Version >= i.Version {
+	if exists && !replica.Newer(i, old) {
 		return nil
+	}
+	if exists && i.Incarnation > old.Incarnation {
+		// Restored from a backup: it holds less than it told us. Forget
+		// what we believed, so the next export resends what it lost.
+		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`DELETE FROM ms_vector WHERE holder = ?`), string(i.ID)); err != nil {
+			return err
+		}
 	}
 	if exists && !bytes.Equal(old.PublicKey, i.PublicKey) && !KeyEndorsed(old.PublicKey, i) {
 		// Only the replica's previous key can vouch for its new one. An
@@ -312,6 +329,7 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 		return err
 	}
 	m.reg[i.ID] = i
+	m.rep.Duplicate = false // a registry entry is news too
 	return nil
 }
 
@@ -756,7 +774,49 @@ func (m *importer) finish() error {
 	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
 		return err
 	}
-	return raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto)
+	if err := raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto); err != nil {
+		return err
+	}
+	// Epochs are never reused: if others hold epochs of this replica
+	// beyond its counter (it was restored from a backup), skip past them.
+	if e := upto[m.ctl.Local]; e > m.ctl.Epoch {
+		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET epoch = ?`), e); err != nil {
+			return err
+		}
+	}
+	if m.caughtUp {
+		return m.restoreProgress()
+	}
+	return nil
+}
+
+// restoreProgress records that the packet's origin has sent a restoring
+// replica what it lost, and makes the replica active once every member
+// that writes has.
+func (m *importer) restoreProgress() error {
+	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(m.d.InsertIgnore("ms_restore", []string{"peer"}, 1)), m.h.Origin); err != nil {
+		return err
+	}
+	var missing int
+	err := m.tx.QueryRowContext(m.ctx, m.d.Rebind(`SELECT count(*) FROM ms_replica WHERE id <> ? AND state IN ('active', 'restoring')
+		AND id NOT IN (SELECT peer FROM ms_restore)`), string(m.ctl.Local)).Scan(&missing)
+	if err != nil || missing > 0 {
+		return err
+	}
+	self := m.reg[m.ctl.Local]
+	self.State = replica.Active
+	self.Version++
+	if err := putReplica(m.ctx, m.tx, m.d, self, true); err != nil {
+		return err
+	}
+	if _, err := m.tx.ExecContext(m.ctx, `DELETE FROM ms_restore`); err != nil {
+		return err
+	}
+	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET state = ?`), string(replica.Active)); err != nil {
+		return err
+	}
+	m.rep.Restored = true
+	return nil
 }
 
 // rowKeyOf formats the key of a packet row whose column i is local column

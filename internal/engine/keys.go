@@ -33,7 +33,7 @@ func KeyEndorsed(prev ed25519.PublicKey, entry replica.Info) bool {
 
 func infoOf(r *syncpkt.Replica) replica.Info {
 	return replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey),
-		State: replica.State(r.State), Version: r.Version, KeySig: r.KeySig}
+		State: replica.State(r.State), Version: r.Version, KeySig: r.KeySig, Incarnation: r.Incarnation}
 }
 
 // RotateKey replaces the local replica's signing key. The new public key,

@@ -64,7 +64,7 @@ func insertCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect, c *Ctl
 
 // Registry reads every registry entry, keyed by ID.
 func Registry(ctx context.Context, q dialect.Querier) (map[replica.ID]replica.Info, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, number, public_key, state, version, key_sig FROM ms_replica`)
+	rows, err := q.QueryContext(ctx, `SELECT id, name, number, public_key, state, version, key_sig, incarnation FROM ms_replica`)
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read registry: %w", err)
 	}
@@ -74,7 +74,7 @@ func Registry(ctx context.Context, q dialect.Querier) (map[replica.ID]replica.In
 		var i replica.Info
 		var id, state string
 		var key []byte
-		if err := rows.Scan(&id, &i.Name, &i.Number, &key, &state, &i.Version, &i.KeySig); err != nil {
+		if err := rows.Scan(&id, &i.Name, &i.Number, &key, &state, &i.Version, &i.KeySig, &i.Incarnation); err != nil {
 			return nil, err
 		}
 		i.ID, i.State, i.PublicKey = replica.ID(id), replica.State(state), ed25519.PublicKey(key)
@@ -96,11 +96,11 @@ func SortedRegistry(reg map[replica.ID]replica.Info) []replica.Info {
 func putReplica(ctx context.Context, q dialect.Querier, d dialect.Dialect, i replica.Info, exists bool) error {
 	var err error
 	if exists {
-		_, err = q.ExecContext(ctx, d.Rebind(`UPDATE ms_replica SET name = ?, number = ?, public_key = ?, state = ?, version = ?, key_sig = ? WHERE id = ?`),
-			i.Name, i.Number, []byte(i.PublicKey), string(i.State), i.Version, i.KeySig, string(i.ID))
+		_, err = q.ExecContext(ctx, d.Rebind(`UPDATE ms_replica SET name = ?, number = ?, public_key = ?, state = ?, version = ?, key_sig = ?, incarnation = ? WHERE id = ?`),
+			i.Name, i.Number, []byte(i.PublicKey), string(i.State), i.Version, i.KeySig, i.Incarnation, string(i.ID))
 	} else {
-		_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_replica (id, name, number, public_key, state, version, key_sig) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			string(i.ID), i.Name, i.Number, []byte(i.PublicKey), string(i.State), i.Version, i.KeySig)
+		_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_replica (id, name, number, public_key, state, version, key_sig, incarnation) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			string(i.ID), i.Name, i.Number, []byte(i.PublicKey), string(i.State), i.Version, i.KeySig, i.Incarnation)
 	}
 	if err != nil {
 		return fmt.Errorf("multisite: registry entry %s: %w", i, err)

@@ -26,6 +26,12 @@ func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
 		if err != nil {
 			return err
 		}
+		if c.State == replica.Restoring {
+			// A restored replica does not know yet which epochs it already
+			// handed out before the restore; it seals once it has caught up.
+			epoch = c.Epoch - 1
+			return errNothing
+		}
 		tables, err := Tables(ctx, tx)
 		if err != nil {
 			return err

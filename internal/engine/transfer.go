@@ -116,6 +116,9 @@ func SetState(ctx context.Context, db *sql.DB, d dialect.Dialect, state replica.
 		if state != replica.Active && state != replica.ReceiveOnly {
 			return fmt.Errorf("%w: %s to %s", ErrState, c.State, state)
 		}
+		if c.State == replica.Restoring || c.State == replica.Removed {
+			return fmt.Errorf("%w: %s is %s; a restore ends by itself once every member has sent a packet", ErrState, c.Local, c.State)
+		}
 		if c.State == state {
 			return nil
 		}
