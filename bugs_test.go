@@ -10,10 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// Regression tests for library bugs found by the simulation and fuzzing.
+
 // NextID must never hand out a key whose row once existed and was deleted
-// at another replica: the tombstone is mastered there, so the insert is
-// refused, and since NextID keeps returning the same key the replica can
-// never create a row in that table again. Found by TestSimulation.
+// at another replica: the tombstone is mastered there, so the insert was
+// refused, and since NextID kept returning the same key the replica could
+// never create a row in that table again. Found by TestSimulation; fixed.
 func TestBug_NextIDReusesKeyDeletedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	sites := newFamily(t, 5, "boston", "bangalore")

@@ -21,7 +21,9 @@ type Dialect string
 
 // The supported dialects.
 const (
-	SQLite Dialect = "sqlite"
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres" // PostgreSQL 12+ through github.com/jackc/pgx/v5/stdlib
+	MySQL    Dialect = "mysql"    // MariaDB 10.5+ or MySQL 8.0+ through github.com/go-sql-driver/mysql
 )
 
 func dialectOf(db *sql.DB, d Dialect) (dialect.Dialect, error) {
@@ -60,6 +62,18 @@ type CharsetError = engine.CharsetError
 // MismatchError reports a packet header field that does not match the
 // receiving replica (family, target, kind, schema version, code page).
 type MismatchError = engine.MismatchError
+
+// Errors about the database itself. ErrUnsupported matches a driver the
+// library does not know and a *ServerVersionError; ErrUnreachable matches
+// a server that cannot be reached when Activate or CreateReplica starts.
+var (
+	ErrUnsupported = dialect.ErrUnsupported
+	ErrUnreachable = dialect.ErrUnreachable
+)
+
+// ServerVersionError reports a database server older than the library
+// supports (PostgreSQL 12, MariaDB 10.5, MySQL 8.0).
+type ServerVersionError = dialect.ServerVersionError
 
 // ActivateOptions configures Activate. Name is required; the zero value of
 // the rest replicates every table under the UTF-8 code page.
@@ -380,4 +394,68 @@ func RestoreReplica(ctx context.Context, db *sql.DB) (replica.Info, error) {
 		return replica.Info{}, err
 	}
 	return engine.RestoreReplica(ctx, db, d)
+}
+
+// RemoveOptions controls RemoveReplica.
+type RemoveOptions = engine.RemoveOptions
+
+// MastersRowsError lists what a replica still masters when RemoveReplica
+// refuses to remove it; errors.Is(err, ErrMastersRows).
+type MastersRowsError = engine.MastersRowsError
+
+// ErrMastersRows is returned by RemoveReplica for a replica that still
+// masters rows.
+var ErrMastersRows = engine.ErrMastersRows
+
+// RemoveReplica takes db's replica out of its family. It refuses while the
+// replica masters rows (*MastersRowsError lists them) unless
+// opt.TransferTo names the replica that takes them over. The replica is
+// marked removed in the registry and refuses local writes; export to every
+// member once more so the family learns it (and gets the transfers), then
+// retire the database.
+func RemoveReplica(ctx context.Context, db *sql.DB, opt RemoveOptions) (replica.Info, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return replica.Info{}, err
+	}
+	return engine.RemoveReplica(ctx, db, d, opt)
+}
+
+// PruneStats counts what Prune removed.
+type PruneStats = engine.PruneStats
+
+// PrunedError reports a replica further behind than what was pruned;
+// errors.Is(err, ErrPruned). Re-create it from a creation packet.
+type PrunedError = engine.PrunedError
+
+// ErrPruned is returned when an export cannot bring a target up to date
+// because history it lacks was pruned.
+var ErrPruned = engine.ErrPruned
+
+// Prune removes tombstones and logged mastership transfers every other
+// member has acknowledged (by the vectors in the packets they sent), so the
+// change log stays bounded. A member that does not acknowledge holds
+// pruning back.
+func Prune(ctx context.Context, db *sql.DB) (PruneStats, error) {
+	d, err := dialectOf(db, "")
+	if err != nil {
+		return PruneStats{}, err
+	}
+	return engine.Prune(ctx, db, d)
+}
+
+// RecoverPacket writes a packet for target that resends every change after
+// the epochs in since (nil or empty: everything), whatever db believes
+// target holds — multiutil's recoverpacket, for a target that lost
+// packets and cannot wait for its acknowledgements to travel. Ordinary
+// exports already resend what was not acknowledged.
+func RecoverPacket(ctx context.Context, db *sql.DB, target replica.ID, since replica.Vector, w io.Writer, opt ExportOptions) (ExportStats, error) {
+	d, err := dialectOf(db, opt.Dialect)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	if since == nil {
+		since = replica.Vector{}
+	}
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since})
 }

@@ -224,6 +224,51 @@ func main() {
 		sync(boston, s)
 	}
 
+	say("Back up bangalore, keep working, then lose bangalore's disk and restore the backup")
+	backup := filepath.Join(dir, "bangalore-backup.db")
+	exec(blr, `VACUUM INTO ?`, backup)
+	id, err := multisite.NextID(ctx, blr.db, nil, "defect")
+	check(err, "next id")
+	exec(blr, `INSERT INTO defect (id, project, headline, owner) VALUES (?, 'WEB', 'Reported after the backup', 'bangalore')`, id)
+	sync(blr, boston)
+	check(blr.db.Close(), "close bangalore")
+	check(os.Rename(backup, filepath.Join(dir, "bangalore.db")), "restore backup")
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(filepath.Join(dir, "bangalore.db"+suffix))
+	}
+	old := blr.id
+	blr = open("bangalore")
+	blr.id = old
+	sites[1] = blr
+	ri, err := multisite.RestoreReplica(ctx, blr.db)
+	check(err, "restore replica")
+	detail("bangalore restored (incarnation %d, %s): local writes refused until it has caught up", ri.Incarnation, ri.State)
+	sync(blr, boston)
+	sync(blr, dub)
+	sync(boston, blr)
+	f, err := os.Create(filepath.Join(dir, "bay", "dublin-to-bangalore.pkt"))
+	check(err, "packet file")
+	_, err = multisite.ExportPacket(ctx, dub.db, blr.id, f, multisite.ExportOptions{})
+	check(err, "export dublin -> bangalore")
+	f.Close()
+	f, err = os.Open(filepath.Join(dir, "bay", "dublin-to-bangalore.pkt"))
+	check(err, "open packet")
+	rrep, err := multisite.ImportPacket(ctx, blr.db, f, multisite.ImportOptions{})
+	f.Close()
+	check(err, "import dublin -> bangalore")
+	if !rrep.Restored {
+		check(errors.New("bangalore did not finish its restore"), "restore")
+	}
+	var n int
+	check(blr.db.QueryRowContext(ctx, `SELECT count(*) FROM defect WHERE id = ?`, id).Scan(&n), "count")
+	detail("bangalore is active again; its defect %d from after the backup came back from the family (%d row)", id, n)
+	for _, s := range sites[1:] {
+		sync(s, boston)
+	}
+	for _, s := range sites[1:] {
+		sync(boston, s)
+	}
+
 	say("Compare the replicas (content hash of every replicated table)")
 	var first string
 	diverged := false

@@ -153,6 +153,24 @@ type Dialect interface {
 	// DeferForeignKeys makes foreign keys checked at commit in the current
 	// transaction, so a packet's rows apply in any order.
 	DeferForeignKeys() string
+	// Value turns a value scanned from column c (selected through Raw)
+	// into the portable form packets carry: nil, int64, float64, string or
+	// []byte, with booleans as 0/1 and temporal values as text (see
+	// [Canonical] for the forms).
+	Value(c Column, v any) (any, error)
+	// Arg turns a portable value (from a packet) into a query argument the
+	// driver can store in column c.
+	Arg(c Column, v any) any
+	// Seal returns the UPDATE that stamps every unsealed entry (ms_epoch
+	// NULL) of a shadow or transfer-log table with the epoch given as its
+	// one placeholder, without ever skipping a committed change.
+	Seal(table string) string
+	// SnapshotTx returns the options of a transaction that reads one
+	// consistent snapshot; nil means the default.
+	SnapshotTx() *sql.TxOptions
+	// TransactionalDDL reports whether DDL runs inside a transaction (and
+	// rolls back with it).
+	TransactionalDDL() bool
 }
 
 // Shadow is the name of the shadow table that records each row's version,
@@ -170,12 +188,21 @@ const MasterColumn = "ms_master"
 
 // Detect finds the dialect of db from its driver.
 func Detect(db *sql.DB) (Dialect, error) {
-	t := reflect.TypeOf(db.Driver()).String()
+	rt := reflect.TypeOf(db.Driver())
+	t := rt.String()
+	pkg := t
+	if rt.Kind() == reflect.Pointer {
+		pkg = rt.Elem().PkgPath()
+	}
 	switch {
 	case strings.Contains(t, "sqlite"):
 		return SQLiteDialect{}, nil
+	case strings.Contains(pkg, "jackc/pgx"):
+		return PostgresDialect{}, nil
+	case strings.Contains(pkg, "go-sql-driver/mysql"):
+		return MySQLDialect{}, nil
 	}
-	return nil, fmt.Errorf("%w: driver %s (supported: modernc.org/sqlite)", ErrUnsupported, t)
+	return nil, fmt.Errorf("%w: driver %s (supported: modernc.org/sqlite, github.com/jackc/pgx/v5/stdlib, github.com/go-sql-driver/mysql)", ErrUnsupported, t)
 }
 
 // ByName returns the dialect called n.
@@ -183,6 +210,10 @@ func ByName(n Name) (Dialect, error) {
 	switch n {
 	case SQLite:
 		return SQLiteDialect{}, nil
+	case Postgres:
+		return PostgresDialect{}, nil
+	case MySQL:
+		return MySQLDialect{}, nil
 	}
 	return nil, fmt.Errorf("%w: dialect %q", ErrUnsupported, n)
 }

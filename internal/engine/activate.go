@@ -76,6 +76,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 	}
 	self := replica.Info{ID: replica.ID(id), Name: opt.Name, Number: 0, PublicKey: pub, State: replica.Active, Version: 1}
 	lo, hi := replica.KeyRange(0)
+	var applied []schema.Table // tables the plan began to change
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		plan, tables, err := PlanActivation(ctx, tx, d, opt, self.ID)
 		if err != nil {
@@ -86,6 +87,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 				return err
 			}
 		}
+		applied = tables
 		if err := schema.Apply(ctx, tx, plan); err != nil {
 			return err
 		}
@@ -105,6 +107,13 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: 0})
 	})
 	if err != nil {
+		if applied != nil && !d.TransactionalDDL() {
+			// DDL committed by itself (MySQL): remove what the plan added.
+			// Errors are ignored; the activation's own is the one to report.
+			for _, st := range schema.Deactivation(d, applied).Steps {
+				_, _ = db.ExecContext(ctx, st.SQL)
+			}
+		}
 		return replica.Info{}, "", err
 	}
 	return self, family, nil

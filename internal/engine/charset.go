@@ -97,6 +97,9 @@ func validateTable(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp
 		}
 		n++
 		rep.Rows++
+		if err := portable(d, t.Columns, vals); err != nil {
+			return err
+		}
 		var key string
 		for i, c := range t.Columns {
 			s, ok := vals[i].(string)

@@ -159,6 +159,14 @@ func findDirty(ctx context.Context, db *sql.DB, d dialect.Dialect, cp *codepage.
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
+		if err := portable(d, t.Columns, vals[:len(t.Columns)]); err != nil {
+			return nil, err
+		}
+		if replicated {
+			if b, ok := vals[len(vals)-1].([]byte); ok { // MySQL returns text as bytes
+				vals[len(vals)-1] = string(b)
+			}
+		}
 		for i, c := range t.Columns {
 			s, ok := vals[i].(string)
 			if !ok || cp.Valid(s) {

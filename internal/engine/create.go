@@ -83,7 +83,7 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 	}
 	st.Target = info.ID
 	st.Tables = map[string]int{}
-	err = readTx(ctx, db, func(tx *sql.Tx) error {
+	err = readTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err
@@ -151,13 +151,14 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		return nil, err
 	}
 	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindCreation.String()}
+	var cr *creator
 	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := LoadCtl(ctx, tx, d); err == nil {
 			return ErrActivated
 		} else if err != ErrNotActivated {
 			return err
 		}
-		cr := &creator{ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
+		cr = &creator{ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
 		counted := &countReader{r: r}
 		pr := syncpkt.NewReader(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
 		h, err := pr.Header()
@@ -188,9 +189,31 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		return nil
 	})
 	if err != nil {
+		if cr != nil && !d.TransactionalDDL() {
+			cr.undo(ctx, db)
+		}
 		return nil, err
 	}
 	return rep, nil
+}
+
+// undo drops what a failed creation made, where DDL committed by itself
+// (MySQL), so the database is as empty as it was. Errors are ignored: the
+// creation's own error is the one to report.
+func (c *creator) undo(ctx context.Context, db *sql.DB) {
+	var stmts []string
+	for i := len(c.created) - 1; i >= 0; i-- {
+		n := c.created[i]
+		for _, name := range []string{dialect.Xfer(n), dialect.Shadow(n), n} {
+			stmts = append(stmts, "DROP TABLE IF EXISTS "+c.d.Quote(name))
+		}
+	}
+	if c.metaStarted {
+		stmts = append(stmts, c.d.DropMeta()...)
+	}
+	for _, s := range stmts {
+		_, _ = db.ExecContext(ctx, s)
+	}
 }
 
 type creator struct {
@@ -206,10 +229,13 @@ type creator struct {
 	cpVer    uint64 // the family code page's version and name
 	cpName   string
 	metaDone bool
-	tables   []dialect.Table
-	cur      *dialect.Table
-	rows     [][]any // pending table rows
-	shadow   [][]any // pending shadow rows
+	// What this creation made, for undoing it where DDL commits by itself.
+	metaStarted bool
+	created     []string
+	tables      []dialect.Table
+	cur         *dialect.Table
+	rows        [][]any // pending table rows
+	shadow      [][]any // pending shadow rows
 }
 
 // publicKey checks the signature against the origin's key as the packet's
@@ -273,6 +299,7 @@ func (c *creator) meta() error {
 	if !bytes.Equal(c.priv.Public().(ed25519.PublicKey), self.PublicKey) {
 		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
 	}
+	c.metaStarted = true
 	if err := schema.Apply(c.ctx, c.tx, schema.Plan{Dialect: c.d.Name(), Steps: stepsOf(c.d.Meta())}); err != nil {
 		return err
 	}
@@ -332,6 +359,7 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	} else if exists {
 		return fmt.Errorf("%w: %s; create the replica in an empty database", ErrTableExists, t.Name)
 	}
+	c.created = append(c.created, t.Name)
 	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
 	plan.Steps = plan.Steps[len(c.d.Meta()):] // metadata tables exist already
 	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
@@ -364,7 +392,7 @@ func (c *creator) transfer(x *syncpkt.Transfer) error {
 	args := []any{}
 	for i, k := range keys {
 		cols = append(cols, k.Name)
-		args = append(args, x.Key[i].Any())
+		args = append(args, c.d.Arg(k, x.Key[i].Any()))
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
@@ -387,12 +415,15 @@ func (c *creator) row(r *syncpkt.Row) error {
 		}
 	}
 	var key []any
-	for i, col := range t.Columns {
-		if col.Key > 0 {
+	for _, k := range t.Keys() {
+		for i, col := range t.Columns {
+			if col.Name != k.Name {
+				continue
+			}
 			if r.Values[i].Kind == syncpkt.ValueNull {
 				return fmt.Errorf("%w: row of %s has a NULL key", ErrPacket, t.Name)
 			}
-			key = append(key, r.Values[i].Any())
+			key = append(key, c.d.Arg(col, r.Values[i].Any()))
 		}
 	}
 	deleted := 0
@@ -400,8 +431,8 @@ func (c *creator) row(r *syncpkt.Row) error {
 		deleted = 1
 	} else {
 		vals := make([]any, 0, len(t.Columns)+1)
-		for _, v := range r.Values {
-			vals = append(vals, v.Any())
+		for i, v := range r.Values {
+			vals = append(vals, c.d.Arg(t.Columns[i], v.Any()))
 		}
 		c.rows = append(c.rows, append(vals, r.Master))
 		c.rep.Tables[t.Name].Inserted++

@@ -20,6 +20,11 @@ import (
 type ExportOptions struct {
 	Logger   *slog.Logger          // nil means silent
 	Progress func(done, total int) // rows written so far, rows in all; nil means no callbacks
+	// Recover, if set, replaces what this replica believes the target
+	// holds: the packet resends everything after these epochs (an empty
+	// vector: everything). Pruned history is never resent; the target
+	// acknowledged it.
+	Recover replica.Vector
 }
 
 // ExportStats describes a written packet.
@@ -59,7 +64,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	if _, err := Seal(ctx, db, d); err != nil {
 		return st, err
 	}
-	err = readTx(ctx, db, func(tx *sql.Tx) error {
+	err = readTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err
@@ -74,6 +79,21 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		}
 		base, err := LoadVector(ctx, tx, d, target)
 		if err != nil {
+			return err
+		}
+		if opt.Recover != nil {
+			pruned, err := LoadVector(ctx, tx, d, prunedHolder)
+			if err != nil {
+				return err
+			}
+			base = opt.Recover.Clone()
+			for o, p := range pruned {
+				if base[o] < p {
+					base[o] = p
+				}
+			}
+		}
+		if err := checkPruned(ctx, tx, d, target, base); err != nil {
 			return err
 		}
 		st.Epoch = upto[c.Local]
@@ -253,6 +273,9 @@ func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *sync
 			return err
 		}
 		x.Table = t.Name
+		if err := portable(d, t.Keys(), key); err != nil {
+			return fmt.Errorf("multisite: %s: %w", t.Name, err)
+		}
 		if x.Key, err = values(key); err != nil {
 			return err
 		}
@@ -305,6 +328,9 @@ FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 			return fmt.Errorf("multisite: %s has a change record for a row that is gone without a delete; were the triggers dropped? run schema status and repair", t.Name)
 		}
 		row.Deleted = deleted
+		if err := portable(d, t.Columns, raw); err != nil {
+			return fmt.Errorf("multisite: %s: %w", t.Name, err)
+		}
 		if row.Values, err = values(raw); err != nil {
 			return fmt.Errorf("multisite: %s: %w", t.Name, err)
 		}
@@ -329,6 +355,28 @@ FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 	return rows.Err()
 }
 
+// portable turns the values scanned from cols, in place, into the
+// portable forms packets carry (see dialect.Dialect.Value).
+func portable(d dialect.Dialect, cols []dialect.Column, vals []any) error {
+	for i, c := range cols {
+		v, err := d.Value(c, vals[i])
+		if err != nil {
+			return fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		vals[i] = v
+	}
+	return nil
+}
+
+// args turns portable values from a packet, in place, into arguments for
+// cols (see dialect.Dialect.Arg).
+func args(d dialect.Dialect, cols []dialect.Column, vals []any) []any {
+	for i, c := range cols {
+		vals[i] = d.Arg(c, vals[i])
+	}
+	return vals
+}
+
 func values(raw []any) ([]syncpkt.Value, error) {
 	vs := make([]syncpkt.Value, len(raw))
 	for i, x := range raw {
@@ -342,9 +390,9 @@ func values(raw []any) ([]syncpkt.Value, error) {
 }
 
 // readTx runs f in a transaction that only reads: one snapshot, which in
-// SQLite's WAL mode blocks no writer.
-func readTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// SQLite's WAL mode (and on the servers) blocks no writer.
+func readTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, d.SnapshotTx())
 	if err != nil {
 		return fmt.Errorf("multisite: begin: %w", err)
 	}

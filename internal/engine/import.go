@@ -145,6 +145,7 @@ type importer struct {
 
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
+	pruned    map[replica.ID]uint64
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -177,7 +178,11 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 	if err != nil {
 		return nil, fmt.Errorf("multisite: the family's code page: %w", err)
 	}
-	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp}, nil
+	pruned, err := LoadVector(ctx, tx, d, prunedHolder)
+	if err != nil {
+		return nil, err
+	}
+	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp, pruned: pruned}, nil
 }
 
 // publicKey is the key the origin must have signed with: the one in the
@@ -398,7 +403,7 @@ func (m *importer) transfer(x *syncpkt.Transfer) error {
 	args := make([]any, 0, len(keys)+4)
 	for i, k := range keys {
 		cols = append(cols, k.Name)
-		args = append(args, x.Key[i].Any())
+		args = append(args, m.d.Arg(k, x.Key[i].Any()))
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
@@ -437,7 +442,7 @@ func (m *importer) row(r *syncpkt.Row) error {
 			return &CharsetError{CodePage: m.cp.Name(), Table: t.Name, Key: rowKeyOf(*t, m.order, r.Values), Column: t.Columns[j].Name,
 				Offset: bad.Offset, Rune: bad.Rune, Char: bad.Bytes}
 		}
-		vals[j] = v.Any()
+		vals[j] = m.d.Arg(t.Columns[j], v.Any())
 	}
 	n := len(t.Columns)
 	vals[n], vals[n+1], vals[n+2], vals[n+3], vals[n+4] = r.Master, r.Version, r.Origin, r.Creator, r.Epoch
@@ -517,11 +522,23 @@ func (m *importer) merge() error {
 	}
 	// An image applies if its row is new here, newer on the same chain, or
 	// from a chain that wins a creation conflict (the smaller creator ID).
-	decide := fmt.Sprintf(`UPDATE %s SET ms_apply = 1 WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE %s)
+	// A row absent here whose stamp lies within the prune horizon is an
+	// old image of a row whose tombstone was pruned: it stays dead.
+	pruned := "1 = 1"
+	var pargs []any
+	if len(m.pruned) > 0 {
+		var parts []string
+		for _, o := range replica.Vector(m.pruned).Origins() {
+			parts = append(parts, "(ms_origin = ? AND ms_epoch <= ?)")
+			pargs = append(pargs, string(o), m.pruned[o])
+		}
+		pruned = "NOT (" + strings.Join(parts, " OR ") + ")"
+	}
+	decide := fmt.Sprintf(`UPDATE %s SET ms_apply = 1 WHERE (NOT EXISTS (SELECT 1 FROM %s r WHERE %s) AND `+pruned+`)
 	OR EXISTS (SELECT 1 FROM %s r WHERE %s AND ((r.ms_creator = %s.ms_creator AND %s.ms_version > r.ms_version)
 		OR (r.ms_creator <> %s.ms_creator AND %s.ms_creator < r.ms_creator)))`,
 		S, R, keyMatch(d, *t, "r.", S+"."), R, keyMatch(d, *t, "r.", S+"."), S, S, S, S)
-	if _, err := m.tx.ExecContext(m.ctx, decide); err != nil {
+	if _, err := m.tx.ExecContext(m.ctx, d.Rebind(decide), pargs...); err != nil {
 		return fmt.Errorf("multisite: merge %s: %w", t.Name, err)
 	}
 	if err := m.conflicts(); err != nil {
@@ -546,7 +563,9 @@ func (m *importer) merge() error {
 	}
 	counts.Unchanged += int(all.Int64 - applied)
 	stmts := []string{
-		fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE s.ms_apply = 1 AND s.ms_deleted = 1 AND %s)", T, S, keyMatch(d, *t, "s.", T+".")),
+		// Driven from the stage: a correlated EXISTS would scan the stage
+		// once per row of the table (quadratic; found by the benchmarks).
+		fmt.Sprintf("DELETE FROM %s WHERE (%s) IN (SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 1)", T, keyNames(d, *t), keyNames(d, *t), S),
 	}
 	cols := make([]string, 0, len(t.Columns)+1)
 	for _, c := range t.Columns {
@@ -636,8 +655,12 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		}
 		master := mastership.Chain(replica.ID(s.mstr), s.have, s.v, log)
 		if master != replica.ID(s.origin) {
+			key := append([]any{}, s.key...)
+			if err := portable(d, t.Keys(), key); err != nil {
+				return err
+			}
 			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
-				&mastership.NotMasterError{Table: t.Name, Key: formatKey(s.key), Master: master, By: replica.ID(s.origin)})
+				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: replica.ID(s.origin)})
 		}
 	}
 	return nil
@@ -715,6 +738,14 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 			rows.Close()
 			return err
 		}
+		if err := portable(d, t.Columns, in); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := portable(d, t.Columns, local); err != nil {
+			rows.Close()
+			return err
+		}
 		var keyVals []any
 		for _, k := range t.Keys() {
 			for i, c := range t.Columns {
@@ -753,7 +784,7 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 			return err
 		}
 		// Keep the newest version of the losing chain's record.
-		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(`DELETE FROM ms_conflict WHERE tbl = ? AND key = ? AND creator = ? AND version < ?`), t.Name, l.key, l.creator, l.version); err != nil {
+		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(`DELETE FROM ms_conflict WHERE tbl = ? AND `+d.Quote("key")+` = ? AND creator = ? AND version < ?`), t.Name, l.key, l.creator, l.version); err != nil {
 			return err
 		}
 		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(d.InsertIgnore("ms_conflict", []string{"tbl", "key", "creator", "winner", "version", "image", "detected"}, 1)),
@@ -880,4 +911,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// keyNames is the quoted key columns of t, in key order, for row values.
+func keyNames(d dialect.Dialect, t dialect.Table) string {
+	var s []string
+	for _, k := range t.Keys() {
+		s = append(s, d.Quote(k.Name))
+	}
+	return strings.Join(s, ", ")
 }

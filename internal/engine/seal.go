@@ -39,7 +39,7 @@ func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
 		var n int64
 		for _, t := range tables {
 			for _, name := range []string{dialect.Shadow(t.Name), dialect.Xfer(t.Name)} {
-				res, err := tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("UPDATE %s SET ms_epoch = ? WHERE ms_epoch IS NULL", d.Quote(name))), c.Epoch)
+				res, err := tx.ExecContext(ctx, d.Rebind(d.Seal(name)), c.Epoch)
 				if err != nil {
 					return fmt.Errorf("multisite: seal %s: %w", name, err)
 				}

@@ -25,7 +25,7 @@ type Status struct {
 // ReadStatus reads the replica's status from one snapshot.
 func ReadStatus(ctx context.Context, db *sql.DB, d dialect.Dialect) (*Status, error) {
 	var st Status
-	err := readTx(ctx, db, func(tx *sql.Tx) error {
+	err := readTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err
