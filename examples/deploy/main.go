@@ -27,9 +27,10 @@ import (
 )
 
 type site struct {
-	name string
-	db   *sql.DB
-	id   replica.ID
+	name   string
+	db     *sql.DB
+	id     replica.ID
+	vendor string // "sqlite", "pg" or "mysql"
 }
 
 var (
@@ -56,10 +57,15 @@ func open(name string) *site {
 	path := filepath.Join(dir, name+".db")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)")
 	check(err, "open "+path)
-	return &site{name: name, db: db}
+	return &site{name: name, db: db, vendor: "sqlite"}
 }
 
 func exec(s *site, q string, args ...any) {
+	if s.vendor == "pg" { // PostgreSQL numbers its placeholders
+		for i := 1; strings.Contains(q, "?"); i++ {
+			q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+		}
+	}
 	_, err := s.db.ExecContext(ctx, q, args...)
 	check(mastership.FromDriver(err), s.name+": "+q)
 }
@@ -87,7 +93,23 @@ func sync(from, to *site) {
 
 func main() {
 	keep := flag.Bool("keep", false, "keep the temporary directory")
+	pgDSN := flag.String("postgres", os.Getenv("MULTISITE_DEPLOY_POSTGRES"), "put dublin on this PostgreSQL server (URL DSN; env MULTISITE_DEPLOY_POSTGRES)")
+	myDSN := flag.String("mysql", os.Getenv("MULTISITE_DEPLOY_MYSQL"), "put bangalore on this MySQL/MariaDB server (env MULTISITE_DEPLOY_MYSQL)")
 	flag.Parse()
+	defer func() {
+		for _, drop := range dropServerDBs {
+			drop()
+		}
+	}()
+	openSite := func(name string) *site {
+		switch {
+		case name == "dublin" && *pgDSN != "":
+			return openServer("pgx", *pgDSN, name)
+		case name == "bangalore" && *myDSN != "":
+			return openServer("mysql", *myDSN, name)
+		}
+		return open(name)
+	}
 	var err error
 	dir, err = os.MkdirTemp("", "multisite-deploy-")
 	check(err, "temp dir")
@@ -157,7 +179,7 @@ func main() {
 		ri, st, err := multisite.Replicate(ctx, boston.db, name, f, multisite.ReplicateOptions{})
 		check(err, "replicate "+name)
 		check(f.Close(), "close")
-		s := open(name)
+		s := openSite(name)
 		s.id = ri.ID
 		f, err = os.Open(path)
 		check(err, "open packet")
@@ -165,7 +187,7 @@ func main() {
 		f.Close()
 		check(err, "create "+name)
 		check(os.Remove(path), "remove packet")
-		detail("%s is replica %s: %d rows, %d bytes, receive-only", name, ri.ID, st.Rows, st.Bytes)
+		detail("%s is replica %s on %s: %d rows, %d bytes, receive-only", name, ri.ID, s.vendor, st.Rows, st.Bytes)
 		sites = append(sites, s)
 	}
 	blr, dub := sites[1], sites[2]
@@ -224,6 +246,39 @@ func main() {
 		sync(boston, s)
 	}
 
+	if blr.vendor == "sqlite" {
+		restoreBangalore(&blr, sites, boston, dub)
+	}
+
+	say("Compare the replicas (content hash of every replicated table)")
+	var first string
+	diverged := false
+	for _, s := range sites {
+		h, err := multisite.ContentHash(ctx, s.db)
+		check(err, "hash")
+		detail("%-10s %s", s.name, h)
+		if first == "" {
+			first = h
+		} else if h != first {
+			diverged = true
+		}
+	}
+	for _, s := range sites {
+		s.db.Close()
+	}
+	if diverged {
+		fmt.Fprintln(os.Stderr, "deploy: replicas diverged")
+		os.Exit(1)
+	}
+	fmt.Println("\nall sites hold identical data; deployment complete")
+	_ = io.Discard
+}
+
+// restoreBangalore backs bangalore up, writes on, loses its disk, restores
+// the backup and brings it back with RestoreReplica (SQLite sites only: the
+// backup is a file copy).
+func restoreBangalore(blrp **site, sites []*site, boston, dub *site) {
+	blr := *blrp
 	say("Back up bangalore, keep working, then lose bangalore's disk and restore the backup")
 	backup := filepath.Join(dir, "bangalore-backup.db")
 	exec(blr, `VACUUM INTO ?`, backup)
@@ -238,6 +293,7 @@ func main() {
 	}
 	old := blr.id
 	blr = open("bangalore")
+	*blrp = blr
 	blr.id = old
 	sites[1] = blr
 	ri, err := multisite.RestoreReplica(ctx, blr.db)
@@ -269,26 +325,4 @@ func main() {
 		sync(boston, s)
 	}
 
-	say("Compare the replicas (content hash of every replicated table)")
-	var first string
-	diverged := false
-	for _, s := range sites {
-		h, err := multisite.ContentHash(ctx, s.db)
-		check(err, "hash")
-		detail("%-10s %s", s.name, h)
-		if first == "" {
-			first = h
-		} else if h != first {
-			diverged = true
-		}
-	}
-	for _, s := range sites {
-		s.db.Close()
-	}
-	if diverged {
-		fmt.Fprintln(os.Stderr, "deploy: replicas diverged")
-		os.Exit(1)
-	}
-	fmt.Println("\nall sites hold identical data; deployment complete")
-	_ = io.Discard
 }
