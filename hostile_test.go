@@ -301,3 +301,34 @@ func TestRotateKey_ForgedRotationIsNotTaken(t *testing.T) {
 	// Bangalore's genuine packets still verify; the forged key signs nothing.
 	syncPair(t, blr, boston)
 }
+
+func TestImport_DecompressionBombIsCutAtTheLimit(t *testing.T) {
+	sites := newFamily(t, 3, "boston", "bangalore")
+	boston, blr := sites[0], sites[1]
+	// A genuine, signed packet whose one row holds 256 MiB of zeros: a few
+	// hundred KB on the wire once compressed.
+	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('Z', 'z')`)
+	var key []byte
+	var family string
+	require.NoError(t, blr.db.QueryRow(`SELECT private_key, family FROM ms_ctl`).Scan(&key, &family))
+	h := syncpkt.Header{Kind: syncpkt.KindSync, Family: family, Origin: string(blr.id), Target: string(boston.id),
+		CodePage: "UTF-8", Created: time.Now(), Base: map[string]uint64{}, Upto: map[string]uint64{}}
+	var buf bytes.Buffer
+	w, err := syncpkt.NewWriter(&buf, h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(ed25519.PrivateKey(key)), Compress: true, MaxFrame: 1 << 30})
+	require.NoError(t, err)
+	require.NoError(t, w.Write(projectTable()))
+	require.NoError(t, w.Write(&syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
+		Values: []syncpkt.Value{syncpkt.Text("BOMB"), syncpkt.Text(string(make([]byte, 256<<20)))}}))
+	require.NoError(t, w.Close())
+	if buf.Len() > 4<<20 {
+		t.Fatalf("bomb is %d bytes compressed", buf.Len())
+	}
+	before := contentHash(t, boston)
+	_, err = multisite.ImportPacket(ctx, boston.db, bytes.NewReader(buf.Bytes()), multisite.ImportOptions{MaxPacketSize: 16 << 20})
+	if !errors.Is(err, syncpkt.ErrTooLarge) {
+		t.Fatalf("error = %v, want ErrTooLarge", err)
+	}
+	if contentHash(t, boston) != before {
+		t.Error("bomb changed data")
+	}
+}

@@ -123,6 +123,8 @@ type ReplicateOptions struct {
 	Dialect  Dialect
 	Logger   *slog.Logger
 	Progress func(done, total int) // rows written, rows in all
+	// Uncompressed turns off the zstd compression of the packet body.
+	Uncompressed bool
 }
 
 // ExportStats describes a written packet.
@@ -138,7 +140,7 @@ func Replicate(ctx context.Context, db *sql.DB, name string, w io.Writer, opt Re
 	if err != nil {
 		return replica.Info{}, ExportStats{}, err
 	}
-	return engine.Replicate(ctx, db, d, name, w, engine.ReplicateOptions{Logger: opt.Logger, Progress: opt.Progress})
+	return engine.Replicate(ctx, db, d, name, w, engine.ReplicateOptions{Logger: opt.Logger, Progress: opt.Progress, Uncompressed: opt.Uncompressed})
 }
 
 // ImportReport describes an imported packet: rows inserted, updated and
@@ -174,6 +176,8 @@ type ExportOptions struct {
 	Dialect  Dialect
 	Logger   *slog.Logger          // nil means silent
 	Progress func(done, total int) // nil means no callbacks
+	// Uncompressed turns off the zstd compression of the packet body.
+	Uncompressed bool
 }
 
 // ExportPacket writes to w a packet with every change target lacks, by what
@@ -185,7 +189,7 @@ func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Write
 	if err != nil {
 		return ExportStats{}, err
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress})
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Uncompressed: opt.Uncompressed})
 }
 
 // ImportOptions controls ImportPacket. The zero value sets no size limit.
@@ -457,5 +461,5 @@ func RecoverPacket(ctx context.Context, db *sql.DB, target replica.ID, since rep
 	if since == nil {
 		since = replica.Vector{}
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since})
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since, Uncompressed: opt.Uncompressed})
 }

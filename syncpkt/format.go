@@ -226,3 +226,7 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 func errf(format string, args ...any) error { return errString(fmt.Sprintf(format, args...)) }
+
+// FlagZstd, set in the preamble's flags byte, says everything after the
+// preamble is one zstd stream (SPEC.md). Other flag bits are reserved.
+const FlagZstd = 0x01

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"hash"
 	"io"
 )
@@ -70,7 +71,12 @@ type Reader struct {
 	head     [frameHeadMax]byte
 	names    map[string]string // replica IDs seen in rows, shared
 	err      error             // sticky; io.EOF after the trailer
+	dec      *zstd.Decoder     // nil unless the body is compressed
 }
+
+// maxZstdWindow caps the memory a compressed packet can make the reader
+// allocate for its window.
+const maxZstdWindow = 8 << 20
 
 // NewReader returns a Reader of the packet in r. Nothing is read until the
 // first call to [Reader.Header] or [Reader.Next]; r is read through a buffer,
@@ -155,13 +161,25 @@ func (r *Reader) readPreamble() error {
 		return fmt.Errorf("%w: starts with %q", ErrMagic, p[:m])
 	case n > 4 && p[4] != Version:
 		return &VersionError{Got: int(p[4]), Want: Version}
-	case n > 6 && p[6] != 0:
+	case n > 6 && p[6]&^FlagZstd != 0:
 		return fmt.Errorf("%w: preamble flags %#x", ErrFormat, p[6])
 	case err != nil:
 		return r.readError(err)
 	}
 	r.minor = p[5]
 	r.hash.Write(p[:])
+	if p[6]&FlagZstd != 0 {
+		// The rest is one zstd stream. Every limit (MaxFrame, MaxPacket)
+		// counts decompressed bytes, so a small packet that expands without
+		// bound is refused with ErrTooLarge; the window is capped too.
+		dec, err := zstd.NewReader(r.br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return fmt.Errorf("syncpkt: decompressor: %w", err)
+		}
+		r.dec = dec
+		r.br = bufio.NewReaderSize(dec, 64<<10)
+	}
 	return nil
 }
 
@@ -184,6 +202,9 @@ func (r *Reader) Next() (Record, error) {
 	rec, err := r.next()
 	if err != nil {
 		r.err = err
+		if r.dec != nil {
+			r.dec.Close()
+		}
 		return nil, err
 	}
 	r.count++
@@ -352,10 +373,16 @@ func (r *Reader) readPayload(n int) error {
 	return nil
 }
 
-// readError turns the end of the stream into ErrTruncated.
+// readError turns the end of the stream into ErrTruncated, and a
+// compressed body that does not decode into ErrChecksum.
 func (r *Reader) readError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: stream ends at offset %d", ErrTruncated, r.n)
+	}
+	if r.dec != nil {
+		// Most likely the compressed bytes were damaged (zstd checks its
+		// own frame checksum); the underlying error stays in the chain.
+		return fmt.Errorf("%w: compressed body does not decode after offset %d: %w", ErrChecksum, r.n, err)
 	}
 	return fmt.Errorf("syncpkt: read: %w", err)
 }

@@ -21,8 +21,9 @@ import (
 // ReplicateOptions controls Replicate. The zero value logs nothing and
 // reports no progress.
 type ReplicateOptions struct {
-	Logger   *slog.Logger
-	Progress func(done, total int)
+	Logger       *slog.Logger
+	Progress     func(done, total int)
+	Uncompressed bool // write the packet without zstd compression
 }
 
 // Replicate registers a new replica called name and writes its creation
@@ -101,7 +102,7 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: time.Now().UTC(),
 			Base: map[string]uint64{}, Upto: toMap(upto, nil)}
 		cw := &countWriter{w: w}
-		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey)})
+		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey), Compress: !opt.Uncompressed})
 		if err != nil {
 			return err
 		}

@@ -25,6 +25,9 @@ type ExportOptions struct {
 	// vector: everything). Pruned history is never resent; the target
 	// acknowledged it.
 	Recover replica.Vector
+	// Uncompressed writes the packet without zstd compression, which is
+	// otherwise on: rows of text shrink to about a third.
+	Uncompressed bool
 }
 
 // ExportStats describes a written packet.
@@ -101,7 +104,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: time.Now().UTC(),
 			Base: toMap(base, upto), Upto: toMap(upto, nil)}
 		cw := &countWriter{w: w}
-		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey)})
+		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey), Compress: !opt.Uncompressed})
 		if err != nil {
 			return err
 		}
