@@ -98,7 +98,8 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 	pw.out = pw.bw
 	pw.write(pre)
 	if opt.Compress {
-		zw, err := zstd.NewWriter(pw.bw, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		zw, err := zstd.NewWriter(pw.bw, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithWindowSize(1<<21), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return nil, fmt.Errorf("syncpkt: compressor: %w", err)
 		}
