@@ -166,7 +166,7 @@ func BenchmarkPacketSize(b *testing.B) {
 		require.NoError(b, err)
 		cs, _, err := workload.Changeset(filepath.Join(b.TempDir(), "cs.db"), rows)
 		require.NoError(b, err)
-		comps, err := workload.Compressors(pkt)
+		comps, err := workload.CompressorsOfPacket(pkt)
 		require.NoError(b, err)
 		cb := float64(len(cs))
 		m["x-changeset-bytes"] = float64(len(pkt)) / cb

@@ -315,7 +315,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	pr := float64(len(pkt)) / float64(len(cs))
 	sizeLines := []line{{what: fmt.Sprintf("sync packet, %s", mb(int64(len(pkt)))), ref: fmt.Sprintf("changeset, %s", mb(int64(len(cs)))),
 		ratio: pr, ratioNote: "bytes ÷ ref", target: "≤ 0.5", ok: pr <= 0.5}}
-	comps, err := workload.Compressors(pkt)
+	comps, err := workload.CompressorsOfPacket(pkt)
 	if err != nil {
 		return err
 	}

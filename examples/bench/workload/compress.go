@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/multisite-go/multisite/syncpkt"
 )
 
 // Compression is what one compressor does to a packet: its size after, and
@@ -83,4 +84,44 @@ func flateOf(data []byte) (Compression, error) {
 		return c, fmt.Errorf("workload: %s does not round-trip: %v", c.Name, err)
 	}
 	return c, nil
+}
+
+// Uncompressed re-encodes a packet without compression (and without a
+// signature), so the compressors above are compared on the raw format.
+func Uncompressed(pkt []byte) ([]byte, error) {
+	r := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{})
+	h, err := r.Header()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	w, err := syncpkt.NewWriter(&out, *h, syncpkt.WriterOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := w.Write(rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// CompressorsOfPacket runs Compressors on the uncompressed form of pkt.
+func CompressorsOfPacket(pkt []byte) ([]Compression, error) {
+	raw, err := Uncompressed(pkt)
+	if err != nil {
+		return nil, err
+	}
+	return Compressors(raw)
 }
