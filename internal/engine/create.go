@@ -385,21 +385,11 @@ func (c *creator) transfer(x *syncpkt.Transfer) error {
 	if t == nil {
 		return &schema.UnknownTableError{Table: x.Table}
 	}
-	keys := t.Keys()
-	if len(x.Key) != len(keys) {
-		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(keys))
+	if err := logTransfer(c.ctx, c.tx, c.d, *t, x); err != nil {
+		return err
 	}
-	cols := []string{}
-	args := []any{}
-	for i, k := range keys {
-		cols = append(cols, k.Name)
-		args = append(args, c.d.Arg(k, x.Key[i].Any()))
-	}
-	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
-	args = append(args, x.Version, x.From, x.To, x.Epoch)
-	_, err := c.tx.ExecContext(c.ctx, c.d.Rebind(c.d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...)
 	c.rep.Transfers++
-	return err
+	return nil
 }
 
 func (c *creator) row(r *syncpkt.Row) error {

@@ -395,6 +395,16 @@ func (m *importer) transfer(x *syncpkt.Transfer) error {
 	if err := m.known(x.From, x.To); err != nil {
 		return err
 	}
+	if err := logTransfer(m.ctx, m.tx, m.d, t, x); err != nil {
+		return err
+	}
+	m.rep.Transfers++
+	return nil
+}
+
+// logTransfer records a packet's transfer in t's transfer log, unless the
+// log has it already.
+func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.Table, x *syncpkt.Transfer) error {
 	keys := t.Keys()
 	if len(x.Key) != len(keys) {
 		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(keys))
@@ -403,14 +413,13 @@ func (m *importer) transfer(x *syncpkt.Transfer) error {
 	args := make([]any, 0, len(keys)+4)
 	for i, k := range keys {
 		cols = append(cols, k.Name)
-		args = append(args, m.d.Arg(k, x.Key[i].Any()))
+		args = append(args, d.Arg(k, x.Key[i].Any()))
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
-	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(m.d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
-	m.rep.Transfers++
 	return nil
 }
 
