@@ -226,3 +226,46 @@ func joinMap(cols []Column, sep string, f func(Column) string) string {
 	}
 	return strings.Join(parts, sep)
 }
+
+// keyList is "prefix.k1, prefix.k2" in key order, quoted with q.
+func keyList(q func(string) string, t Table, prefix string) string {
+	return joinMap(t.Keys(), ", ", func(c Column) string { return prefix + q(c.Name) })
+}
+
+// keyMatch is "a.k1 = b.k1 AND a.k2 = b.k2", quoted with q.
+func keyMatch(q func(string) string, t Table, a, b string) string {
+	return joinMap(t.Keys(), " AND ", func(c Column) string {
+		return a + q(c.Name) + " = " + b + q(c.Name)
+	})
+}
+
+// onConflictUpsert is INSERT ... query ON CONFLICT (key) DO UPDATE, the
+// upsert SQLite and PostgreSQL share.
+func onConflictUpsert(q func(string) string, t Table, cols []string, query string) string {
+	var set []string
+	for _, c := range cols {
+		if _, isKey := keyCol(t, c); !isKey {
+			set = append(set, fmt.Sprintf("%s = excluded.%s", q(c), q(c)))
+		}
+	}
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = q(c)
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) %s ON CONFLICT (%s) %s",
+		q(t.Name), strings.Join(quoted, ", "), query, keyList(q, t, ""), conflict)
+}
+
+// onConflictUpsertShadow is onConflictUpsert for the shadow table; query
+// selects the key columns, then ms_version, ms_master, ms_origin,
+// ms_creator, ms_epoch, ms_deleted.
+func onConflictUpsertShadow(q func(string) string, t Table, query string) string {
+	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
+ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
+	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
+	ms_deleted = excluded.ms_deleted`, q(Shadow(t.Name)), keyList(q, t, ""), query, keyList(q, t, ""))
+}

@@ -272,13 +272,11 @@ func (d MySQLDialect) colDef(c Column, withDefault bool) string {
 }
 
 func (d MySQLDialect) keyList(t Table, prefix string) string {
-	return joinMap(t.Keys(), ", ", func(c Column) string { return prefix + d.Quote(c.Name) })
+	return keyList(d.Quote, t, prefix)
 }
 
 func (d MySQLDialect) keyMatch(t Table, a, b string) string {
-	return joinMap(t.Keys(), " AND ", func(c Column) string {
-		return a + d.Quote(c.Name) + " = " + b + d.Quote(c.Name)
-	})
+	return keyMatch(d.Quote, t, a, b)
 }
 
 // CreateTable creates a user table from its portable form, with types

@@ -237,13 +237,11 @@ func (d PostgresDialect) colDef(c Column, withDefault bool) string {
 }
 
 func (d PostgresDialect) keyList(t Table, prefix string) string {
-	return joinMap(t.Keys(), ", ", func(c Column) string { return prefix + d.Quote(c.Name) })
+	return keyList(d.Quote, t, prefix)
 }
 
 func (d PostgresDialect) keyMatch(t Table, a, b string) string {
-	return joinMap(t.Keys(), " AND ", func(c Column) string {
-		return a + d.Quote(c.Name) + " = " + b + d.Quote(c.Name)
-	})
+	return keyMatch(d.Quote, t, a, b)
 }
 
 // CreateTable creates a user table from its portable form, with types
@@ -453,31 +451,13 @@ func (d PostgresDialect) DropStage(t Table) string {
 
 // Upsert inserts rows from query into t, replacing rows whose key exists.
 func (d PostgresDialect) Upsert(t Table, cols []string, query string) string {
-	var set []string
-	for _, c := range cols {
-		if _, isKey := keyCol(t, c); !isKey {
-			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", d.Quote(c), d.Quote(c)))
-		}
-	}
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = d.Quote(c)
-	}
-	conflict := "DO NOTHING"
-	if len(set) > 0 {
-		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
-	}
-	return fmt.Sprintf("INSERT INTO %s (%s) %s ON CONFLICT (%s) %s",
-		d.Quote(t.Name), strings.Join(quoted, ", "), query, d.keyList(t, ""), conflict)
+	return onConflictUpsert(d.Quote, t, cols, query)
 }
 
 // UpsertShadow inserts shadow entries from query, replacing entries whose
 // key exists.
 func (d PostgresDialect) UpsertShadow(t Table, query string) string {
-	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
-ON CONFLICT (%s) DO UPDATE SET ms_version = EXCLUDED.ms_version, ms_master = EXCLUDED.ms_master,
-	ms_origin = EXCLUDED.ms_origin, ms_creator = EXCLUDED.ms_creator, ms_epoch = EXCLUDED.ms_epoch,
-	ms_deleted = EXCLUDED.ms_deleted`, d.Quote(Shadow(t.Name)), d.keyList(t, ""), query, d.keyList(t, ""))
+	return onConflictUpsertShadow(d.Quote, t, query)
 }
 
 // SetApplying flips ms_ctl.applying. The update is uncommitted until the

@@ -169,14 +169,12 @@ func (d SQLiteDialect) colDef(c Column) string {
 }
 
 func (d SQLiteDialect) keyList(t Table, prefix string) string {
-	return joinMap(t.Keys(), ", ", func(c Column) string { return prefix + d.Quote(c.Name) })
+	return keyList(d.Quote, t, prefix)
 }
 
 // keyMatch is "a.k1 = b.k1 AND a.k2 = b.k2".
 func (d SQLiteDialect) keyMatch(t Table, a, b string) string {
-	return joinMap(t.Keys(), " AND ", func(c Column) string {
-		return a + d.Quote(c.Name) + " = " + b + d.Quote(c.Name)
-	})
+	return keyMatch(d.Quote, t, a, b)
 }
 
 // keyText formats the key of NEW or OLD for messages: "k1,k2".
@@ -351,32 +349,14 @@ func (d SQLiteDialect) DropStage(t Table) string {
 
 // Upsert inserts rows from query into t, replacing rows whose key exists.
 func (d SQLiteDialect) Upsert(t Table, cols []string, query string) string {
-	var set []string
-	for _, c := range cols {
-		if _, isKey := keyCol(t, c); !isKey {
-			set = append(set, fmt.Sprintf("%s = excluded.%s", d.Quote(c), d.Quote(c)))
-		}
-	}
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = d.Quote(c)
-	}
-	conflict := "DO NOTHING"
-	if len(set) > 0 {
-		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
-	}
-	return fmt.Sprintf("INSERT INTO %s (%s) %s ON CONFLICT (%s) %s",
-		d.Quote(t.Name), strings.Join(quoted, ", "), query, d.keyList(t, ""), conflict)
+	return onConflictUpsert(d.Quote, t, cols, query)
 }
 
 // UpsertShadow inserts shadow entries from query (which must select the key
 // columns then ms_version, ms_master, ms_origin, ms_creator, ms_epoch,
 // ms_deleted), replacing entries whose key exists.
 func (d SQLiteDialect) UpsertShadow(t Table, query string) string {
-	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
-ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
-	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
-	ms_deleted = excluded.ms_deleted`, d.Quote(Shadow(t.Name)), d.keyList(t, ""), query, d.keyList(t, ""))
+	return onConflictUpsertShadow(d.Quote, t, query)
 }
 
 // SetApplying flips ms_ctl.applying. SQLite has one writer at a time, so
