@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
@@ -42,7 +43,11 @@ func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, o
 	if err != nil {
 		return schema.Plan{}, nil, err
 	}
-	return schema.Activation(d, tables, string(local)), tables, nil
+	plan := schema.Activation(d, tables, string(local))
+	if err := foreignKeyActivation(ctx, q, d, tables, &plan); err != nil {
+		return schema.Plan{}, nil, err
+	}
+	return plan, tables, nil
 }
 
 // Activate makes db the first replica of a new family: it applies the
@@ -124,6 +129,11 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t schema.Table, hi int64) error {
 	if !t.IntegerKey() {
 		return nil
+	}
+	if typ := strings.ToLower(t.Keys()[0].Type); d.Name() != dialect.SQLite && !strings.Contains(typ, "bigint") && typ != "int8" {
+		// Replica n allocates keys from n<<40: a 32-bit column cannot hold
+		// the keys of any replica but the first.
+		return fmt.Errorf("%w: the key %s of %s is %s, which cannot hold the keys other replicas allocate (from 2^40 up); make it BIGINT first", ErrKeyRange, t.Keys()[0].Name, t.Name, t.Keys()[0].Type)
 	}
 	var max sql.NullInt64
 	k := d.Quote(t.Keys()[0].Name)

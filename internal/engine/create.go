@@ -112,6 +112,15 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
 			return err
 		}
+		fks, err := foreignKeySettings(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		for _, v := range fks {
+			if err := pw.Write(&syncpkt.Setting{Key: settingForeignKey, Value: v}); err != nil {
+				return err
+			}
+		}
 		for _, i := range SortedRegistry(reg) {
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err
@@ -235,8 +244,9 @@ type creator struct {
 	created     []string
 	tables      []dialect.Table
 	cur         *dialect.Table
-	rows        [][]any // pending table rows
-	shadow      [][]any // pending shadow rows
+	fks         []dialect.ForeignKey // foreign keys the packet carries
+	rows        [][]any              // pending table rows
+	shadow      [][]any              // pending shadow rows
 }
 
 // publicKey checks the signature against the origin's key as the packet's
@@ -262,6 +272,16 @@ func (c *creator) record(rec syncpkt.Record) error {
 				return err
 			}
 			c.cpVer, c.cpName = ver, cp.Name()
+		}
+		if r.Key == settingForeignKey {
+			fk, err := parseForeignKey(r.Value)
+			if err != nil {
+				return err
+			}
+			if err := checkActions(c.d, []dialect.ForeignKey{fk}); err != nil {
+				return err
+			}
+			c.fks = append(c.fks, fk)
 		}
 	case *syncpkt.Secret:
 		if len(r.PrivateKey) != ed25519.PrivateKeySize {
@@ -363,6 +383,21 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	c.created = append(c.created, t.Name)
 	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
 	plan.Steps = plan.Steps[len(c.d.Meta()):] // metadata tables exist already
+	if c.d.Name() == dialect.SQLite {
+		// SQLite cannot add a constraint to an existing table.
+		var own []dialect.ForeignKey
+		for _, fk := range c.fks {
+			if fk.Table == t.Name {
+				own = append(own, fk)
+			}
+		}
+		create := c.d.CreateTable(t, c.h.Target)
+		for i := range plan.Steps {
+			if plan.Steps[i].SQL == create {
+				plan.Steps[i].SQL = dialect.WithForeignKeys(c.d, create, own)
+			}
+		}
+	}
 	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
 		return err
 	}
@@ -484,6 +519,19 @@ func (c *creator) finish() error {
 	}
 	if err := c.meta(); err != nil { // a family with no tables
 		return err
+	}
+	if err := checkCreatedForeignKeys(c.fks, c.tables); err != nil {
+		return err
+	}
+	if c.d.Name() != dialect.SQLite {
+		// Added once the rows are in, which they are checked against.
+		for _, fk := range c.fks {
+			for _, s := range dialect.AddForeignKey(c.d, fk) {
+				if _, err := c.tx.ExecContext(c.ctx, s); err != nil {
+					return fmt.Errorf("multisite: add foreign key of %s: %w", fk.Table, err)
+				}
+			}
+		}
 	}
 	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
 		return err

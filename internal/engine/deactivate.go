@@ -19,7 +19,11 @@ func PlanDeactivation(ctx context.Context, q dialect.Querier, d dialect.Dialect)
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return schema.Deactivation(d, tables), nil
+	plan := schema.Deactivation(d, tables)
+	if err := foreignKeyDeactivation(ctx, q, d, tables, &plan); err != nil {
+		return schema.Plan{}, err
+	}
+	return plan, nil
 }
 
 // Deactivate takes the replica out of its family in one transaction,

@@ -194,6 +194,11 @@ func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpk
 	if err != nil {
 		return err
 	}
+	if after == nil { // a creation packet: tables are created in packet order
+		if tables, err = parentsFirst(ctx, tx, d, tables); err != nil {
+			return err
+		}
+	}
 	total := -1
 	if progress != nil {
 		total = 0

@@ -76,7 +76,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 	if _, err := LoadCtl(ctx, db, d); err != nil {
 		return nil, err
 	}
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := importTx(ctx, db, d, func(tx *sql.Tx) error {
 		// The first statement writes, so the transaction holds the write
 		// lock from the start and no local write interleaves.
 		if _, err := tx.ExecContext(ctx, d.SetApplying(true)); err != nil {
@@ -116,6 +116,9 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 			return err
 		}
 		if err := imp.finish(); err != nil {
+			return err
+		}
+		if err := checkForeignKeys(ctx, tx, d, rep); err != nil {
 			return err
 		}
 		rep.Bytes = cr.n
