@@ -69,6 +69,10 @@ type ImportReport struct {
 // many staged rows are merged at once (bounds the staging table).
 const mergeRows = 8192
 
+// stageBatch is how many rows one INSERT into a staging table carries, at
+// most (fewer where the dialect's placeholder limit says so).
+const stageBatch = 500
+
 // Import applies a sync packet in one transaction: every check passes and
 // the whole packet applies, or nothing does.
 func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt ImportOptions) (*ImportReport, error) {
@@ -154,6 +158,10 @@ type importer struct {
 	order   []int          // packet column i -> local column order[i]
 	staged  int
 	pending [][]any // rows waiting for one multi-row INSERT
+	// stageStmt is the prepared INSERT of a full batch into stageFor's
+	// staging table.
+	stageStmt *sql.Stmt
+	stageFor  string
 }
 
 func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
@@ -464,7 +472,7 @@ func (m *importer) row(r *syncpkt.Row) error {
 		vals[n+5] = 0
 	}
 	m.pending = append(m.pending, vals)
-	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= 500 {
+	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
 		if err := m.insertPending(); err != nil {
 			return err
 		}
@@ -492,8 +500,24 @@ func (m *importer) insertPending() error {
 	for _, p := range m.pending {
 		args = append(args, p...)
 	}
-	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
-	if _, err := m.tx.ExecContext(m.ctx, q, args...); err != nil {
+	var err error
+	if len(m.pending) == stageBatch {
+		// Full batches reuse one prepared statement per table.
+		if m.stageStmt == nil || m.stageFor != t.Name {
+			if m.stageStmt != nil {
+				_ = m.stageStmt.Close()
+			}
+			m.stageStmt, err = m.tx.PrepareContext(m.ctx, m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), stageBatch)))
+			if err != nil {
+				return fmt.Errorf("multisite: stage rows of %s: %w", t.Name, err)
+			}
+			m.stageFor = t.Name
+		}
+		_, err = m.stageStmt.ExecContext(m.ctx, args...)
+	} else {
+		_, err = m.tx.ExecContext(m.ctx, m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending))), args...)
+	}
+	if err != nil {
 		return fmt.Errorf("multisite: stage rows of %s: %w", t.Name, err)
 	}
 	m.staged += len(m.pending)
@@ -557,23 +581,34 @@ func (m *importer) merge() error {
 		return err
 	}
 	counts := m.rep.Tables[t.Name]
-	var ins, upd, del, all sql.NullInt64
-	count := fmt.Sprintf(`SELECT
-	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 0 AND NOT EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
-	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 0 AND EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
-	sum(CASE WHEN s.ms_apply = 1 AND s.ms_deleted = 1 AND EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END),
-	count(*) FROM %s s`, T, keyMatch(d, *t, "t.", "s."), T, keyMatch(d, *t, "t.", "s."), T, keyMatch(d, *t, "t.", "s."), S)
-	if err := m.tx.QueryRowContext(m.ctx, count).Scan(&ins, &upd, &del, &all); err != nil {
+	// One pass over the applying rows: tombstone or not, row present or not.
+	count := fmt.Sprintf(`SELECT s.ms_deleted, CASE WHEN EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END, count(*)
+	FROM %s s WHERE s.ms_apply = 1 GROUP BY 1, 2`, T, keyMatch(d, *t, "t.", "s."), S)
+	rows, err := m.tx.QueryContext(m.ctx, count)
+	if err != nil {
 		return fmt.Errorf("multisite: count %s: %w", t.Name, err)
 	}
-	counts.Inserted += int(ins.Int64)
-	counts.Updated += int(upd.Int64)
-	counts.Deleted += int(del.Int64)
-	var applied int64
-	if err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_apply = 1", S)).Scan(&applied); err != nil {
-		return err
+	applied := 0
+	for rows.Next() {
+		var deleted, present, n int
+		if err := rows.Scan(&deleted, &present, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("multisite: count %s: %w", t.Name, err)
+		}
+		applied += n
+		switch {
+		case deleted == 0 && present == 0:
+			counts.Inserted += n
+		case deleted == 0:
+			counts.Updated += n
+		case present == 1:
+			counts.Deleted += n
+		}
 	}
-	counts.Unchanged += int(all.Int64 - applied)
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("multisite: count %s: %w", t.Name, err)
+	}
+	counts.Unchanged += m.staged - applied
 	stmts := []string{
 		// Driven from the stage: a correlated EXISTS would scan the stage
 		// once per row of the table (quadratic; found by the benchmarks).
