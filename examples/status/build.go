@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/replica"
+)
+
+// BuildOptions controls BuildFamily. The zero value makes every replica
+// active.
+type BuildOptions struct {
+	// ReceiveOnly names replicas (bangalore, dublin) left receive-only.
+	ReceiveOnly []string
+}
+
+// familyCodePage is the data code page of the families built here: a
+// single-byte page, so a character such as "✓" is a charset violation.
+const familyCodePage = "windows-1252"
+
+// BuildFamily builds, in dir, a live three-replica family of a small
+// defect tracker on SQLite, the way examples/deploy does: boston is
+// activated, bangalore and dublin are created from creation packets and
+// made active (unless opt says otherwise), every active site creates a
+// defect, and a hub-and-spoke round through boston brings every replica up
+// to date. It returns the open family; on error it closes what it opened.
+func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, err error) {
+	f = &Family{now: time.Now}
+	defer func() {
+		if err != nil {
+			f.Close()
+			f = nil
+		}
+	}()
+	boston, err := f.create(dir, "boston")
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range []string{
+		`CREATE TABLE project (code TEXT PRIMARY KEY, title TEXT NOT NULL)`,
+		`CREATE TABLE defect (id INTEGER PRIMARY KEY, project TEXT NOT NULL, headline TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'open', owner TEXT)`,
+		`INSERT INTO project VALUES ('CORE', 'Core engine'), ('WEB', 'Web client')`,
+	} {
+		if err := Exec(ctx, boston, q); err != nil {
+			return nil, err
+		}
+	}
+	for i := 1; i <= 20; i++ {
+		if err := Exec(ctx, boston, `INSERT INTO defect (id, project, headline, owner) VALUES (?, ?, ?, 'alice')`,
+			i, []string{"CORE", "WEB"}[i%2], fmt.Sprintf("Defect %d: crash on save", i)); err != nil {
+			return nil, err
+		}
+	}
+	info, err := multisite.Activate(ctx, boston.DB, multisite.ActivateOptions{Name: "boston", CodePage: familyCodePage})
+	if err != nil {
+		return nil, fmt.Errorf("activate boston: %w", err)
+	}
+	boston.ID = info.ID
+	for _, name := range []string{"bangalore", "dublin"} {
+		var pkt bytes.Buffer
+		ri, _, err := multisite.Replicate(ctx, boston.DB, name, &pkt, multisite.ReplicateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("replicate %s: %w", name, err)
+		}
+		s, err := f.create(dir, name)
+		if err != nil {
+			return nil, err
+		}
+		s.ID = ri.ID
+		if _, err := multisite.CreateReplica(ctx, s.DB, &pkt, multisite.CreateOptions{OriginKey: info.PublicKey}); err != nil {
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+	for _, s := range f.Sites[1:] {
+		if slices.Contains(opt.ReceiveOnly, s.Name) {
+			continue
+		}
+		if err := multisite.SetState(ctx, s.DB, replica.Active); err != nil {
+			return nil, fmt.Errorf("activate %s: %w", s.Name, err)
+		}
+	}
+	for _, s := range f.Sites {
+		if slices.Contains(opt.ReceiveOnly, s.Name) {
+			continue
+		}
+		if err := f.NewDefect(ctx, s, "Reported in "+s.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.HubRound(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// create opens (creating) dir/name.db and adds it to the family.
+func (f *Family) create(dir, name string) (*Site, error) {
+	s, err := openSite(filepath.Join(dir, name+".db"), true)
+	if err != nil {
+		return nil, err
+	}
+	f.Sites = append(f.Sites, s)
+	return s, nil
+}
+
+// Exec writes with plain SQL, as any tool at the site would; a write to a
+// row another replica masters gives a *mastership.NotMasterError.
+func Exec(ctx context.Context, s *Site, q string, args ...any) error {
+	if _, err := s.DB.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("%s: %s: %w", s.Name, q, mastership.FromDriver(err))
+	}
+	return nil
+}
+
+// NewDefect creates a defect at s with a key from s's own range.
+func (f *Family) NewDefect(ctx context.Context, s *Site, headline string) error {
+	id, err := multisite.NextID(ctx, s.DB, nil, "defect")
+	if err != nil {
+		return fmt.Errorf("%s: next id: %w", s.Name, err)
+	}
+	return Exec(ctx, s, `INSERT INTO defect (id, project, headline, owner) VALUES (?, 'CORE', ?, ?)`, id, headline, s.Name)
+}
+
+// HubRound is one hub-and-spoke synchronization through the first site:
+// every active spoke sends to the hub, then the hub sends to every spoke.
+// A refused packet is logged and the round goes on; the first error is
+// returned.
+func (f *Family) HubRound(ctx context.Context) error {
+	var first error
+	keep := func(err error) {
+		if first == nil {
+			first = err
+		}
+	}
+	hub := f.Sites[0]
+	for _, s := range f.Sites[1:] {
+		st, err := multisite.ReadStatus(ctx, s.DB)
+		if err != nil {
+			keep(err)
+			continue
+		}
+		if st.Local.State == replica.ReceiveOnly {
+			continue // exports nothing until made active
+		}
+		if err := f.Sync(ctx, s, hub); err != nil {
+			keep(fmt.Errorf("%s -> %s: %w", s.Name, hub.Name, err))
+		}
+	}
+	for _, s := range f.Sites[1:] {
+		if err := f.Sync(ctx, hub, s); err != nil {
+			keep(fmt.Errorf("%s -> %s: %w", hub.Name, s.Name, err))
+		}
+	}
+	return first
+}
+
+// demo plays what the program shows when run without -dir: users keep
+// working at boston and bangalore, someone at dublin stores a character the
+// family's code page (windows-1252) cannot hold, and the next round
+// carries everything but dublin's packet, which boston refuses. The page
+// then shows the violation, the refused packet and boston lagging behind
+// dublin.
+func demo(ctx context.Context, f *Family) error {
+	for _, name := range []string{"boston", "bangalore"} {
+		if err := f.NewDefect(ctx, f.Site(name), "Follow-up from "+name); err != nil {
+			return err
+		}
+	}
+	if err := f.NewDefect(ctx, f.Site("dublin"), "Build ✓ on arm64"); err != nil {
+		return err
+	}
+	var ce *multisite.CharsetError
+	if err := f.HubRound(ctx); err != nil && !errors.As(err, &ce) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"time"
+)
+
+// Render writes p as a complete HTML document. Everything is rendered
+// here; the page's small script only keeps the "… ago" labels current.
+func Render(w io.Writer, p *Page) error {
+	return pageTemplate.Execute(w, p)
+}
+
+// stamp formats t for a data-time attribute: UTC with milliseconds, which
+// every browser's Date.parse reads.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// ago says how long before now t was, in the same words as the page's
+// script: "just now", "12 s ago", "3 min ago", "2 h ago", "4 days ago".
+func ago(t, now time.Time) string {
+	s := int64(now.Sub(t) / time.Second)
+	switch {
+	case s >= 2*86400:
+		return fmt.Sprintf("%d days ago", s/86400)
+	case s >= 2*3600:
+		return fmt.Sprintf("%d h ago", s/3600)
+	case s >= 2*60:
+		return fmt.Sprintf("%d min ago", s/60)
+	case s >= 1:
+		return fmt.Sprintf("%d s ago", s)
+	}
+	return "just now"
+}
+
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"stamp":         stamp,
+	"ago":           ago,
+	"maxViolations": func() int { return maxViolations },
+}).Parse(pageHTML))
+
+// The script must not contain "<" or "&": tests read the page with a
+// lenient XML tokenizer, and it keeps the script readable as plain text.
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{{- if .Refresh}}
+<meta http-equiv="refresh" content="{{.Refresh}}">
+{{- end}}
+<title>multisite family {{.Family}}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; } th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
+td.epoch, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.self { background: #f3f3f3; } td.behind, td.lagging { background: #fff3cd; }
+tr.refused { background: #fde2e1; } .clean { color: #176f2c; } .dirty, .err { color: #a11; }
+.state-active { color: #176f2c; } .state-receive-only, .state-restoring { color: #8a5a00; } .state-removed { color: #777; }
+small, .note { color: #666; } code { font-size: .95em; }
+</style>
+</head>
+<body data-generated="{{stamp .Generated}}">
+<header>
+<h1>Replica family <code id="family">{{.Family}}</code></h1>
+<p>Data code page <strong id="codepage">{{.CodePage}}</strong> · {{len .Replicas}} replicas · generated
+<time datetime="{{stamp .Generated}}">{{.Generated.Format "2006-01-02 15:04:05 MST"}}</time>
+(<span class="ago" data-time="{{stamp .Generated}}">just now</span>)</p>
+</header>
+{{- if .Problems}}
+<section id="problems">
+<h2>Problems</h2>
+<ul>{{range .Problems}}<li class="problem err">{{.}}</li>{{end}}</ul>
+</section>
+{{- end}}
+
+<section id="replicas">
+<h2>Replicas</h2>
+<table>
+<thead><tr><th>No</th><th>Name</th><th>ID</th><th>State</th><th>Key fingerprint</th><th>Epoch</th><th>Unsealed changes</th><th>Last packet in</th><th>Last packet out</th><th>Notes</th></tr></thead>
+<tbody>
+{{- range .Replicas}}
+<tr class="replica" data-id="{{.ID}}" data-name="{{.Name}}" data-state="{{.State}}">
+<td class="num">{{.Number}}</td><td class="name">{{.Name}}</td><td><code>{{.ID}}</code></td>
+<td class="state state-{{.State}}">{{.State}}</td>
+<td><code class="fingerprint">{{.Fingerprint}}</code>{{if .Rotated}} <small>(rotated)</small>{{end}}</td>
+<td class="num">{{.Epoch}}</td>
+<td class="num">{{if ge .Pending 0}}{{.Pending}}{{else}}<small>no database here</small>{{end}}</td>
+<td>{{with .LastIn}}from {{.From}} {{if .OK}}{{else}}<span class="err">(refused)</span> {{end}}<span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span>{{else}}<small>none moved here</small>{{end}}</td>
+<td>{{with .LastOut}}to {{.To}} {{if .OK}}{{else}}<span class="err">(refused)</span> {{end}}<span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span>{{else}}<small>none moved here</small>{{end}}</td>
+<td class="notes">{{if .Site}}<small>{{.Site}}</small>{{else}}<small>not open here: figures are what the other members know</small>{{end}}
+{{- if .Incarnation}}<br>restored from backup {{.Incarnation}}×{{end}}
+{{- range .Disagree}}<br><span class="disagree">{{.}}</span>{{end}}</td>
+</tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+
+<section id="matrix">
+<h2>Epoch matrix</h2>
+<p class="note">Row: holder. Column: origin. Cell: the newest epoch of the origin's changes the holder has.
+Each row is read from the holder's own database; a row marked * is the highest epoch any open database believes the holder has.</p>
+<table>
+<thead><tr><th>holder \ origin</th>{{range .Replicas}}<th>{{.Name}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Matrix}}
+<tr><th>{{.Holder.Name}}{{if not .Measured}}*{{end}}</th>
+{{- range .Cells}}<td class="epoch{{if .Self}} self{{end}}{{if .Behind}} behind{{end}}" data-holder="{{.Holder}}" data-origin="{{.Origin}}">{{.Epoch}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+
+<section id="lag">
+<h2>Lag</h2>
+<p class="note">Epochs each holder lacks of each origin's newest sealed epoch, and when this process last delivered new epochs of that origin to it.
+The library records no packet times; the times are of packets this process moved itself (with -dir it moves none).</p>
+<table>
+<thead><tr><th>holder \ origin</th>{{range .Replicas}}<th>{{.Name}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Matrix}}
+<tr><th>{{.Holder.Name}}{{if not .Measured}}*{{end}}</th>
+{{- range .Cells}}
+<td class="lag{{if .Behind}} lagging{{end}}" data-holder="{{.Holder}}" data-origin="{{.Origin}}" data-behind="{{.Behind}}">
+{{- if .Self}}<small>itself</small>{{else if .Behind}}{{.Behind}} behind{{else}}up to date{{end}}
+{{- if not .Self}}<br><small>{{with .LastNew}}new epochs <span class="ago" data-time="{{stamp .}}">{{ago . $.Generated}}</span>{{else}}none delivered here{{end}}</small>{{end}}</td>
+{{- end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+
+<section id="requests">
+<h2>Pending mastership requests</h2>
+<p class="untracked">{{.Requests.Note}}</p>
+</section>
+
+<section id="packets">
+<h2>Last packets</h2>
+<p class="note">Packets this process moved, newest first (at most 50, kept in memory). The library itself records no packet history.</p>
+{{- if .Packets}}
+<table>
+<thead><tr><th>When</th><th>From</th><th>To</th><th>Bytes</th><th>Rows</th><th>Transfers</th><th>Brings epoch</th><th>Result</th></tr></thead>
+<tbody>
+{{- range .Packets}}
+<tr class="packet{{if not .OK}} refused{{end}}" data-from="{{.From}}" data-to="{{.To}}" data-ok="{{.OK}}">
+<td><time datetime="{{stamp .Time}}">{{.Time.Format "15:04:05"}}</time> <small class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</small></td>
+<td>{{.From}}</td><td>{{.To}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.Rows}}</td><td class="num">{{.Transfers}}</td><td class="num">{{.Epoch}}</td>
+<td>{{if .OK}}applied: {{.Applied}}{{else}}<span class="err">refused: {{.Err}}</span>{{end}}</td>
+</tr>
+{{- end}}
+</tbody>
+</table>
+{{- else}}
+<p class="none">This process has moved no packets.</p>
+{{- end}}
+</section>
+
+<section id="charset">
+<h2>Charset validation</h2>
+<p class="note">ValidateCharset of every table at each open database against the family's data code page (at most {{maxViolations}} violations listed per replica).</p>
+{{- range .Charset}}
+<div class="charset" data-replica="{{.Replica}}"{{with .Report}} data-violations="{{len .Violations}}"{{end}}>
+<h3>{{.Replica}} <small>{{.Site}}</small></h3>
+{{- if .Err}}
+<p class="err">could not validate: {{.Err}}</p>
+{{- else if .Report.Violations}}
+<p class="dirty">{{len .Report.Violations}}{{if .Report.Truncated}}+{{end}} character{{if ne (len .Report.Violations) 1}}s{{end}} outside {{.Report.CodePage}} ({{.Report.Strings}} strings checked):</p>
+<ul>{{range .Report.Violations}}<li class="violation" data-table="{{.Table}}" data-key="{{.Key}}" data-column="{{.Column}}">{{.}}</li>{{end}}</ul>
+{{- else}}
+<p class="clean">clean: {{.Report.Strings}} strings in {{.Report.Tables}} tables fit {{.Report.CodePage}}</p>
+{{- end}}
+</div>
+{{- end}}
+</section>
+
+<section id="views">
+<h2>The matrix as each database believes it</h2>
+{{- range .Views}}
+<details class="view" data-replica="{{.Replica.Name}}"><summary>{{.Replica.Name}} <small>{{.Site}}</small></summary>
+<table>
+<thead><tr><th>holder \ origin</th>{{range $.Replicas}}<th>{{.Name}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr><th>{{.Holder.Name}}{{if .Measured}} (itself){{end}}</th>{{range .Cells}}<td class="epoch{{if .Self}} self{{end}}">{{.Epoch}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+</details>
+{{- end}}
+</section>
+
+<script>
+(function () {
+  // Keep the "... ago" labels current, counting from the server's clock.
+  function ago(ms) {
+    var s = Math.floor(ms / 1000);
+    if (s >= 172800) { return Math.floor(s / 86400) + " days ago"; }
+    if (s >= 7200) { return Math.floor(s / 3600) + " h ago"; }
+    if (s >= 120) { return Math.floor(s / 60) + " min ago"; }
+    if (s >= 1) { return s + " s ago"; }
+    return "just now";
+  }
+  var generated = Date.parse(document.body.dataset.generated);
+  var loaded = Date.now();
+  function tick() {
+    var now = generated + (Date.now() - loaded);
+    document.querySelectorAll(".ago[data-time]").forEach(function (e) {
+      e.textContent = ago(now - Date.parse(e.dataset.time));
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+  document.documentElement.dataset.clock = "running";
+})();
+</script>
+</body>
+</html>
+`
