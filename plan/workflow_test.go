@@ -1,0 +1,240 @@
+package plan_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multisite-go/multisite/plan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden workflow documents in testdata/")
+
+// plans are the testdata plans whose documents are kept as golden files.
+var plans = []string{"family.yaml", "ring.json"}
+
+func TestWorkflowGolden(t *testing.T) {
+	for _, f := range plans {
+		p, err := plan.LoadFile(filepath.Join("testdata", f))
+		require.NoError(t, err)
+		for _, s := range p.Sites {
+			name := fmt.Sprintf("%s-%s.md", strings.TrimSuffix(f, filepath.Ext(f)), s.ReplicaName())
+			t.Run(name, func(t *testing.T) {
+				var b bytes.Buffer
+				require.NoError(t, p.Workflow(&b, s.ReplicaName()))
+				golden := filepath.Join("testdata", "golden", name)
+				if *update {
+					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+					require.NoError(t, os.WriteFile(golden, b.Bytes(), 0o644))
+				}
+				want, err := os.ReadFile(golden)
+				require.NoError(t, err, "run go test ./plan -update to write the golden files")
+				if diff := cmp.Diff(string(want), b.String()); diff != "" {
+					t.Errorf("workflow of %s differs from %s (-want +got; go test ./plan -update rewrites it):\n%s", s.Name, golden, diff)
+				}
+			})
+		}
+	}
+}
+
+// seedStep is a numbered step of the seed procedure.
+type seedStep struct {
+	id       string // "3.13"
+	sentence string // its first sentence
+	top      bool
+}
+
+// seedSteps reads the numbered steps of the seed's deployment overview.
+func seedSteps(t *testing.T) []seedStep {
+	t.Helper()
+	f, err := os.Open("testdata/deployment-overview.txt")
+	require.NoError(t, err)
+	defer f.Close()
+	item := regexp.MustCompile(`^( +)(\d+)\. +(.+)$`)
+	sentence := regexp.MustCompile(`^.*?\.(?: |$)`)
+	var steps []seedStep
+	top := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := item.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		first := strings.TrimSpace(sentence.FindString(m[3]))
+		if len(m[1]) == 2 {
+			top = m[2]
+			steps = append(steps, seedStep{id: top + ".", sentence: first, top: true})
+		} else {
+			steps = append(steps, seedStep{id: top + "." + m[2], sentence: first})
+		}
+	}
+	require.NoError(t, sc.Err())
+	require.Len(t, steps, 5+5+7+17, "the seed's steps")
+	return steps
+}
+
+// TestWorkflowFollowsSeed: every step of the seed procedure is a heading
+// of every site's document, numbered as in the seed, in the seed's order,
+// each with a body.
+func TestWorkflowFollowsSeed(t *testing.T) {
+	steps := seedSteps(t)
+	solo := &plan.Plan{Family: "solo", CodePage: "UTF-8", Sites: []plan.Site{{Name: "only", Vendor: plan.Postgres, Working: true}},
+		Transport: plan.Transport{Kind: plan.Custom, Description: "none yet"}}
+	custom := base()
+	custom.Sync = plan.Sync{Pattern: plan.Links, Links: []plan.Link{{From: "boston", To: "bangalore", Every: "90s"}, {From: "bangalore", To: "dublin", Every: "2h"}}}
+	custom.Transport = plan.Transport{Kind: plan.FTP, Bay: "/bay"}
+	custom.Mastership = plan.Mastership{Policy: plan.ByTable, Tables: map[string]string{"defect": "dublin"}}
+	for _, f := range append(plans, "solo", "custom") {
+		var p *plan.Plan
+		switch f {
+		case "solo":
+			p = solo
+		case "custom":
+			p = custom
+		default:
+			var err error
+			p, err = plan.LoadFile(filepath.Join("testdata", f))
+			require.NoError(t, err)
+		}
+		for _, s := range p.Sites {
+			var b bytes.Buffer
+			require.NoError(t, p.Workflow(&b, s.Name))
+			doc := b.String()
+			at := 0
+			for i, st := range steps {
+				heading := "\n#### " + st.id + " " + st.sentence + "\n"
+				if st.top {
+					heading = "\n### " + st.id + " " + st.sentence + "\n"
+				}
+				j := strings.Index(doc[at:], heading)
+				if j < 0 {
+					t.Errorf("%s, %s: step %s %q missing or out of order", f, s.Name, st.id, st.sentence)
+					continue
+				}
+				at += j + len(heading)
+				// A step with sub-steps is only a heading; every other step says what to do.
+				if !st.top || i+1 == len(steps) || steps[i+1].top {
+					body := doc[at:]
+					if k := strings.Index(body, "\n#"); k >= 0 {
+						body = body[:k]
+					}
+					if strings.TrimSpace(body) == "" {
+						t.Errorf("%s, %s: step %s has no body", f, s.Name, st.id)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWorkflowNames: each document is filled with the plan's names: every
+// site, the site's commands on its own database and bay, its schedule,
+// who masters what; and never a password.
+func TestWorkflowNames(t *testing.T) {
+	p, err := plan.LoadFile("testdata/family.yaml")
+	require.NoError(t, err)
+	doc := func(site string) string {
+		var b bytes.Buffer
+		require.NoError(t, p.Workflow(&b, site))
+		return b.String()
+	}
+	boston, blr, dublin := doc("boston"), doc("Bangalore"), doc("dublin")
+	for _, d := range []string{boston, blr, dublin} {
+		for _, want := range []string{"`defects`", "windows-1252", "`boston`", "`bangalore`", "`dublin`", "/mnt/multisite/bay", "| ann | `boston` |"} {
+			if !strings.Contains(d, want) {
+				t.Errorf("a document lacks %q", want)
+			}
+		}
+		if strings.Contains(d, "secret") {
+			t.Errorf("a document prints bangalore's password")
+		}
+	}
+	checks := []struct {
+		doc  string
+		want []string
+	}{
+		{boston, []string{
+			"Boston is the **working site**",
+			"*/15 * * * * multiutil syncreplica -export --db /srv/cq/boston.db --to bangalore --bay /mnt/multisite/bay",
+			"0 * * * * multiutil syncreplica -export --db /srv/cq/boston.db --to dublin --bay /mnt/multisite/bay",
+			"*/15 * * * * multiutil syncreplica -import --db /srv/cq/boston.db --bay /mnt/multisite/bay",
+			"multiutil activate --db /srv/cq/boston.db --name boston --codepage windows-1252 --exclude scratch\n",
+			"multiutil mkreplica -export --db /srv/cq/boston.db --name dublin --out dublin-create.pkt",
+			"Users of this site: ann.",
+		}},
+		{blr, []string{
+			"Bangalore is a **new site**",
+			"--db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects'",
+			`sql.Open("mysql", "cq:***@tcp(db.blr.example.com:3306)/defects")`,
+			"*/15 * * * * multiutil syncreplica -export --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --to boston --bay /mnt/multisite/bay",
+			"multiutil mkreplica -import --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --in bangalore-create.pkt --origin-key ORIGIN_KEY",
+			"multiutil chstate --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --state active",
+			"Users of this site: bala.",
+			"mysqldump --single-transaction --routines --triggers defects > bangalore-backup.sql",
+		}},
+		{dublin, []string{
+			"0 * * * * multiutil syncreplica -export --db postgres://cq@db.dub.example.com:5432/defects --to boston",
+			"0 * * * * multiutil syncreplica -import --db postgres://cq@db.dub.example.com:5432/defects",
+			`_ "github.com/jackc/pgx/v5/stdlib"`,
+			"arrive with the packets of this site's links (every 1h here)",
+		}},
+	}
+	for i, c := range checks {
+		for _, w := range c.want {
+			if !strings.Contains(c.doc, w) {
+				t.Errorf("document %d lacks %q", i, w)
+			}
+		}
+	}
+	if strings.Contains(blr, "multiutil activate --db") || strings.Contains(boston, "mkreplica -import") {
+		t.Errorf("a step of the working site is in a new site's document, or the other way round")
+	}
+}
+
+func TestWorkflowErrors(t *testing.T) {
+	p, err := plan.LoadFile("testdata/family.yaml")
+	require.NoError(t, err)
+	var b bytes.Buffer
+	err = p.Workflow(&b, "paris")
+	if !errors.Is(err, plan.ErrUnknownSite) || !strings.Contains(err.Error(), "boston, bangalore, dublin") || b.Len() > 0 {
+		t.Errorf("unknown site: %v, %d bytes written", err, b.Len())
+	}
+	p.Sync.Hub = "paris"
+	err = p.Workflow(&b, "boston")
+	var ve *plan.ValidationError
+	if !errors.As(err, &ve) || b.Len() > 0 {
+		t.Errorf("invalid plan: %v, %d bytes written", err, b.Len())
+	}
+}
+
+// A custom transport without bays and server sites without DSNs: the
+// commands take them from environment variables the document names.
+func TestWorkflowPlaceholders(t *testing.T) {
+	p := base()
+	p.Transport = plan.Transport{Kind: plan.Custom, Description: "Our courier service uploads them."}
+	var b bytes.Buffer
+	require.NoError(t, p.Workflow(&b, "bangalore"))
+	doc := b.String()
+	for _, want := range []string{
+		`multiutil syncreplica -import --db "$BANGALORE_DSN" --bay "$BANGALORE_BAY"`,
+		"set the environment\nvariable `BANGALORE_DSN`",
+		"`BANGALORE_BAY`",
+		`sql.Open("mysql", strings.TrimPrefix(os.Getenv("BANGALORE_DSN"), "mysql://"))`,
+		"\t\"os\"\n\t\"strings\"\n",
+		"Our courier service uploads them.",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("document lacks %q", want)
+		}
+	}
+}
