@@ -1,6 +1,7 @@
-// Command bench measures the multisite library on SQLite against the
-// references a user would otherwise reach for, and prints each figure with
-// its reference, measured in the same run, and the ratio between them:
+// Command bench measures the multisite library on SQLite (or, given a DSN,
+// on PostgreSQL or MariaDB) against the references a user would otherwise
+// reach for, and prints each figure with its reference, measured in the
+// same run, and the ratio between them:
 //
 //   - writes with change capture on, against the same table not activated
 //   - ExportPacket of every row, against ImportPacket of the same packet
@@ -14,15 +15,31 @@
 //   - peak RSS while writing and importing packets at two sizes, each in a
 //     child process of its own
 //
+// With -postgres DSN and/or -mysql DSN the same figures run on those
+// servers instead of SQLite, one server after the other, each path and
+// reference in a fresh database the program creates (the DSN's user must
+// be allowed to) and drops before it exits. There the references are the
+// servers' own: a prepared upsert loop in one transaction (INSERT ... ON
+// CONFLICT DO UPDATE on PostgreSQL, INSERT ... ON DUPLICATE KEY UPDATE on
+// MariaDB) and the bulk path, COPY through pgx's CopyFrom on PostgreSQL and
+// LOAD DATA LOCAL INFILE on MariaDB (multi-row INSERTs if the server
+// refuses local files; the report says which); replica creation is
+// compared with streaming a SELECT of the origin's table into the bulk
+// path of a new database, and the packet's size with the row payload and
+// the rows' COPY/LOAD DATA text. The servers have no targets and no peak
+// RSS children; the default is 5,000 rows.
+//
 // Usage:
 //
 //	go run ./examples/bench                                   # 8,000 rows, a few seconds (CI runs this)
 //	go run ./examples/bench -rows 100000 -incremental-rows 1000000 -repeat 3   # the real figures
 //	go run ./examples/bench -rows 100000 -cpuprofile /tmp/prof   # one CPU profile per phase
+//	go run ./examples/bench -postgres "$MULTISITE_TEST_POSTGRES" -mysql "$MULTISITE_TEST_MYSQL"   # 5,000 rows on each, seconds
 //
 // Ratios are what to read: the machine is shared and absolute figures move
-// from run to run. Every database is a SQLite file in a temporary directory
-// (removed unless -keep) opened through modernc.org/sqlite in WAL mode; the
+// from run to run (the server reports print the load average). On SQLite
+// every database is a file in a temporary directory (removed unless
+// -keep) opened through modernc.org/sqlite in WAL mode; the
 // changeset reference uses zombiezen.com/go/sqlite, the session extension
 // over the same SQLite translation.
 package main
@@ -36,6 +53,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -43,6 +61,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -55,6 +74,7 @@ type config struct {
 	rssRows                []int
 	dir, cpuprofile        string
 	keep                   bool
+	dbPrefix               string // server mode: names of the databases made ("" is random)
 }
 
 func main() {
@@ -65,23 +85,22 @@ func main() {
 		mysql    string
 		childRSS int
 	)
-	flag.IntVar(&cfg.rows, "rows", 8000, "rows of about 600 bytes for the write, export, import and creation figures (100000 for the real figures; the default stays below the import's 8192-row merge batch so CI is quick)")
+	flag.IntVar(&cfg.rows, "rows", 8000, "rows of about 600 bytes for the write, export, import and creation figures (100000 for the real figures; the default stays below the import's 8192-row merge batch so CI is quick; 5000 when a server is named)")
 	flag.IntVar(&cfg.incRows, "incremental-rows", 0, "rows in the database the incremental export reads from; 0 means -rows, -1 skips it (1000000 for the real figure)")
 	flag.IntVar(&cfg.repeat, "repeat", 1, "rounds of every path and reference; each figure is the best of its rounds (3 for the real figures)")
 	flag.IntVar(&cfg.changed, "changed", 100, "rows changed before each incremental export")
 	flag.StringVar(&rss, "rss-rows", "", "comma-separated sizes for the peak-RSS children; empty means -rows/10 and -rows, \"off\" skips them")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the databases; empty means a new temporary one")
-	flag.BoolVar(&cfg.keep, "keep", false, "keep the databases")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory to write one CPU profile per phase into (capture.pprof, export.pprof, import.pprof, create.pprof, incremental.pprof)")
-	// TODO(issue: PostgreSQL and MySQL dialects): run the same figures
-	// against a server, with COPY / multi-row upserts as the references.
-	flag.StringVar(&postgres, "postgres", "", "PostgreSQL DSN to measure against (not yet supported)")
-	flag.StringVar(&mysql, "mysql", "", "MySQL/MariaDB DSN to measure against (not yet supported)")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the SQLite databases (server databases are always dropped)")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory to write one CPU profile per phase into (capture.pprof, export.pprof, import.pprof, create.pprof, incremental.pprof; on a server postgres-capture.pprof and so on)")
+	flag.StringVar(&postgres, "postgres", "", "PostgreSQL DSN (a user who may create databases) to measure on instead of SQLite (empty: not used), e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	flag.StringVar(&mysql, "mysql", "", "MariaDB/MySQL DSN (a user who may create databases) to measure on instead of SQLite (empty: not used), e.g. root@tcp(127.0.0.1:3306)/test")
 	flag.IntVar(&childRSS, "child-rss", 0, "internal: measure peak RSS at this many rows and print it as JSON")
 	flag.Parse()
 
-	if postgres != "" || mysql != "" {
-		fail(errors.New("bench: -postgres and -mysql are not yet supported: the library has only the SQLite dialect so far"))
+	servers := serverDSNs(postgres, mysql)
+	if len(servers) > 0 && !flagSet("rows") {
+		cfg.rows = serverDefaultRows
 	}
 	if cfg.rows < 1 || cfg.changed < 1 {
 		fail(errors.New("bench: -rows and -changed must be at least 1"))
@@ -120,6 +139,18 @@ func main() {
 		if err := os.MkdirAll(cfg.cpuprofile, 0o755); err != nil {
 			fail(err)
 		}
+	}
+	if len(servers) > 0 {
+		// On Ctrl-C, stop measuring but still drop the databases made.
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := runServers(ctx, cfg, servers, os.Stdout); err != nil {
+			if !cfg.keep {
+				os.RemoveAll(cfg.dir)
+			}
+			fail(err)
+		}
+		return
 	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		if !cfg.keep {
@@ -348,7 +379,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		rssRes = append(rssRes, res)
 	}
 
-	printReport(out, cfg, n, size, lines, sizeLines, incLine, rssRes, notes)
+	printReport(out, sqliteHeader(cfg, n, size), lines, sizeLines, incLine, rssRes, notes)
 	return nil
 }
 
@@ -377,6 +408,12 @@ func incremental(ctx context.Context, cfg config) (line, error) {
 	if err != nil {
 		return line{}, err
 	}
+	return incrementalLine(cfg, ds, refDs, small), nil
+}
+
+// incrementalLine compares the median incremental export from the large
+// database, ds, with the median from a small one of small rows, refDs.
+func incrementalLine(cfg config, ds, refDs []time.Duration, small int) line {
 	d, refD := median(ds), median(refDs)
 	l := line{what: fmt.Sprintf("incremental ExportPacket, %d of %d rows changed", cfg.changed, cfg.incRows), rows: cfg.changed, d: d,
 		ref: fmt.Sprintf("same, from a %d-row database", small), refRows: cfg.changed, refD: refD,
@@ -384,7 +421,7 @@ func incremental(ctx context.Context, cfg config) (line, error) {
 	if cfg.incRows >= 1_000_000 { // the target is set for a database of a million rows
 		l.target, l.ok = "< 50 ms", d < 50*time.Millisecond
 	}
-	return l, nil
+	return l
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -413,10 +450,22 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
-func printReport(out io.Writer, cfg config, n int, size int64, lines, sizeLines []line, inc *line, rss []rssResult, notes []string) {
-	fmt.Fprintf(out, "multisite benchmark on SQLite: %d rows of ~%d bytes (%s payload); %s, GOMAXPROCS=%d, %s\n",
-		n, size/int64(n), mb(size), runtime.Version(), runtime.GOMAXPROCS(0), deps())
-	fmt.Fprintf(out, "reproduce: go run ./examples/bench -rows %d -incremental-rows %d -repeat %d\n\n", cfg.rows, cfg.incRows, max(1, cfg.repeat))
+// sqliteHeader is the heading of the SQLite report.
+func sqliteHeader(cfg config, n int, size int64) []string {
+	return []string{
+		fmt.Sprintf("multisite benchmark on SQLite: %d rows of ~%d bytes (%s payload); %s, GOMAXPROCS=%d, %s",
+			n, size/int64(n), mb(size), runtime.Version(), runtime.GOMAXPROCS(0), deps()),
+		fmt.Sprintf("reproduce: go run ./examples/bench -rows %d -incremental-rows %d -repeat %d", cfg.rows, cfg.incRows, max(1, cfg.repeat)),
+	}
+}
+
+// printReport prints the header lines, the table of figures, the peak RSS
+// table if any and the notes.
+func printReport(out io.Writer, header []string, lines, sizeLines []line, inc *line, rss []rssResult, notes []string) {
+	for _, h := range header {
+		fmt.Fprintln(out, h)
+	}
+	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "path\ttime\trows/s\tMB/s\treference\ttime\trows/s\tMB/s\tratio\t\ttarget\t")
 	verdict := func(l line) string {
@@ -479,15 +528,17 @@ func printReport(out io.Writer, cfg config, n int, size int64, lines, sizeLines 
 func mib(kb int64) string { return fmt.Sprintf("%.0f MiB", float64(kb)/1024) }
 
 // deps names the SQLite builds measured.
-func deps() string {
+func deps() string { return depsOf("modernc.org/sqlite", "zombiezen.com/go/sqlite") }
+
+// depsOf names the modules paths with their versions, as built.
+func depsOf(paths ...string) string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "modernc.org/sqlite"
+		return paths[0]
 	}
 	var s []string
 	for _, m := range bi.Deps {
-		switch m.Path {
-		case "modernc.org/sqlite", "zombiezen.com/go/sqlite":
+		if slices.Contains(paths, m.Path) {
 			s = append(s, m.Path+" "+m.Version)
 		}
 	}

@@ -22,6 +22,8 @@ type Family struct {
 	Dir                 string
 	Origin, Replica     *sql.DB
 	OriginID, ReplicaID replica.ID
+
+	close func() error // set by Server.Family: closes and drops both
 }
 
 // NewFamily builds a Family in dir: boston.db activated over an empty
@@ -32,32 +34,41 @@ func NewFamily(ctx context.Context, dir string) (*Family, error) {
 	if f.Origin, err = OpenWithTable(ctx, filepath.Join(dir, "boston.db")); err != nil {
 		return nil, err
 	}
-	info, err := multisite.Activate(ctx, f.Origin, multisite.ActivateOptions{Name: "boston"})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	f.OriginID = info.ID
-	var pkt bytes.Buffer
-	r, _, err := multisite.Replicate(ctx, f.Origin, "bangalore", &pkt, multisite.ReplicateOptions{})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	f.ReplicaID = r.ID
-	if f.Replica, err = Open(ctx, filepath.Join(dir, "bangalore.db")); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if _, err := multisite.CreateReplica(ctx, f.Replica, &pkt, multisite.CreateOptions{OriginKey: info.PublicKey}); err != nil {
+	if err := f.build(ctx, func() (*sql.DB, error) { return Open(ctx, filepath.Join(dir, "bangalore.db")) }); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-// Close closes both databases.
+// build activates f.Origin as "boston" and creates "bangalore" from its
+// creation packet in the database openReplica opens, setting the rest of
+// f. The caller closes f on error.
+func (f *Family) build(ctx context.Context, openReplica func() (*sql.DB, error)) error {
+	info, err := multisite.Activate(ctx, f.Origin, multisite.ActivateOptions{Name: "boston"})
+	if err != nil {
+		return err
+	}
+	f.OriginID = info.ID
+	var pkt bytes.Buffer
+	r, _, err := multisite.Replicate(ctx, f.Origin, "bangalore", &pkt, multisite.ReplicateOptions{})
+	if err != nil {
+		return err
+	}
+	f.ReplicaID = r.ID
+	if f.Replica, err = openReplica(); err != nil {
+		return err
+	}
+	_, err = multisite.CreateReplica(ctx, f.Replica, &pkt, multisite.CreateOptions{OriginKey: info.PublicKey})
+	return err
+}
+
+// Close closes both databases (and drops them, for a family on a
+// [Server]).
 func (f *Family) Close() error {
+	if f.close != nil {
+		return f.close()
+	}
 	var err error
 	for _, db := range []*sql.DB{f.Origin, f.Replica} {
 		if db != nil {
@@ -177,12 +188,18 @@ func Large(ctx context.Context, path string, n int) (*sql.DB, replica.ID, error)
 // Touch updates changed rows spread evenly over keys 1..n (the same ones
 // every call) in one transaction.
 func Touch(ctx context.Context, db *sql.DB, n, changed int, round int) error {
+	return touch(ctx, db, `UPDATE defect SET title = ?, updated = ? WHERE id = ?`, n, changed, round)
+}
+
+// touch is Touch with the UPDATE of a dialect: q takes the title, the
+// time and the key.
+func touch(ctx context.Context, db *sql.DB, q string, n, changed int, round int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `UPDATE defect SET title = ?, updated = ? WHERE id = ?`)
+	stmt, err := tx.PrepareContext(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -204,9 +221,13 @@ func Touch(ctx context.Context, db *sql.DB, n, changed int, round int) error {
 // never acknowledges, so every packet carries exactly those rows' newest
 // images. n is the number of rows in db.
 func Incremental(ctx context.Context, db *sql.DB, target replica.ID, n, changed, rounds int) ([]time.Duration, error) {
+	return incremental(ctx, db, `UPDATE defect SET title = ?, updated = ? WHERE id = ?`, target, n, changed, rounds)
+}
+
+func incremental(ctx context.Context, db *sql.DB, touchSQL string, target replica.ID, n, changed, rounds int) ([]time.Duration, error) {
 	var ds []time.Duration
 	for r := range rounds {
-		if err := Touch(ctx, db, n, changed, r); err != nil {
+		if err := touch(ctx, db, touchSQL, n, changed, r); err != nil {
 			return nil, err
 		}
 		var cw countWriter
