@@ -9,8 +9,10 @@ import (
 	"log/slog"
 
 	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/internal/engine"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 )
@@ -136,7 +138,7 @@ type ExportStats = engine.ExportStats
 // CreateReplica there. The packet holds the whole database and the new
 // replica's private signing key: protect it like a backup.
 func Replicate(ctx context.Context, db *sql.DB, name string, w io.Writer, opt ReplicateOptions) (replica.Info, ExportStats, error) {
-	d, err := dialectOf(db, opt.Dialect)
+	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return replica.Info{}, ExportStats{}, err
 	}
@@ -178,6 +180,14 @@ type ExportOptions struct {
 	Progress func(done, total int) // nil means no callbacks
 	// Uncompressed turns off the zstd compression of the packet body.
 	Uncompressed bool
+	// Policy, if set, decides before sealing which replica masters each
+	// row this replica masters and changed (mastership.Field,
+	// mastership.PerTable, ...); the transfers travel in this packet. Nil
+	// keeps rows with their creator.
+	Policy mastership.Policy
+	// Hooks, if set, runs BeforeExport in the export's transaction; its
+	// error aborts the export with a *hooks.Error and nothing changed.
+	Hooks *hooks.Hooks
 }
 
 // ExportPacket writes to w a packet with every change target lacks, by what
@@ -185,11 +195,11 @@ type ExportOptions struct {
 // packet that is lost is simply covered again by the next one). Pending
 // local changes are sealed into a new epoch first.
 func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
-	d, err := dialectOf(db, opt.Dialect)
+	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Uncompressed: opt.Uncompressed})
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Uncompressed: opt.Uncompressed, Policy: opt.Policy, Hooks: opt.Hooks})
 }
 
 // ImportOptions controls ImportPacket. The zero value sets no size limit.
@@ -198,6 +208,10 @@ type ImportOptions struct {
 	Logger        *slog.Logger
 	MaxPacketSize int64 // bytes; 0 means no limit
 	MaxRowSize    int64 // largest single row (record) in bytes; 0 means 64 MiB
+	// Hooks, if set, runs AfterImportChange, AfterImportPacket,
+	// OnCollision and OnRequest in the import's transaction; a hook error
+	// aborts the import with a *hooks.Error and nothing changed.
+	Hooks *hooks.Hooks
 }
 
 // ImportPacket applies a sync packet in one transaction. It checks the
@@ -206,11 +220,11 @@ type ImportOptions struct {
 // returns a typed error and leaves db exactly as it was. Importing the same
 // packet again, or packets out of order, changes nothing more.
 func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOptions) (*ImportReport, error) {
-	d, err := dialectOf(db, opt.Dialect)
+	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return nil, err
 	}
-	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize, MaxRowSize: opt.MaxRowSize})
+	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize, MaxRowSize: opt.MaxRowSize, Hooks: opt.Hooks})
 }
 
 // TransferMastership hands rows of table, named by their primary key
@@ -219,7 +233,7 @@ func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOption
 // mastership.ErrNoRow). The transfer travels in the next packet; once
 // to imports it, to may change the rows and db may not.
 func TransferMastership(ctx context.Context, db *sql.DB, table string, to replica.ID, keys ...[]any) (int, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return 0, err
 	}
@@ -232,7 +246,7 @@ func TransferMastership(ctx context.Context, db *sql.DB, table string, to replic
 // SetState changes the local replica's lifecycle state: a new replica goes
 // from replica.ReceiveOnly to replica.Active once validated.
 func SetState(ctx context.Context, db *sql.DB, state replica.State) error {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return err
 	}
@@ -245,7 +259,7 @@ func SetState(ctx context.Context, db *sql.DB, state replica.State) error {
 // will insert the row as tx (nil uses db), so two writers do not take the
 // same key.
 func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, table string) (int64, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return 0, err
 	}
@@ -258,7 +272,7 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, table string) (int64, e
 // ContentHash returns a hash of every replicated table's rows and masters.
 // Replicas holding the same replicated data have the same hash.
 func ContentHash(ctx context.Context, db *sql.DB) (string, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return "", err
 	}
@@ -281,7 +295,7 @@ type CharsetOptions = engine.CharsetOptions
 // Activate and fix what it finds; an unknown code page is a
 // *codepage.UnknownError.
 func ValidateCharset(ctx context.Context, db *sql.DB, codePage string, opt CharsetOptions) (*CharsetReport, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +311,7 @@ type Status = engine.Status
 
 // ReadStatus reads db's replica status.
 func ReadStatus(ctx context.Context, db *sql.DB) (*Status, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +321,7 @@ func ReadStatus(ctx context.Context, db *sql.DB) (*Status, error) {
 // PlanDeactivation returns, without changing anything, the statements
 // Deactivate would run.
 func PlanDeactivation(ctx context.Context, db *sql.DB) (schema.Plan, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return schema.Plan{}, err
 	}
@@ -320,7 +334,7 @@ func PlanDeactivation(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 // without telling it; remove it from the family first if it masters rows
 // others need. One transaction.
 func Deactivate(ctx context.Context, db *sql.DB) error {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return err
 	}
@@ -333,7 +347,7 @@ func Deactivate(ctx context.Context, db *sql.DB) error {
 // Rotate after creating a replica, since its creation packet carried its
 // first private key.
 func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return replica.Info{}, err
 	}
@@ -347,7 +361,7 @@ func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 // until then refuses packets with a *CharsetError saying what to clean.
 // No replica is re-created.
 func ChangeCodePage(ctx context.Context, db *sql.DB, codePage string) error {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return err
 	}
@@ -373,7 +387,7 @@ type CleanChange = engine.CleanChange
 // mastered elsewhere are reported (CleanReport.Elsewhere) for their master
 // to clean. Before activation every table is cleaned.
 func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOptions) (*CleanReport, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +407,7 @@ func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOpt
 // active again by itself (ImportReport.Restored). Packets made for it
 // before the restore are refused with replica.ErrGap and are not needed.
 func RestoreReplica(ctx context.Context, db *sql.DB) (replica.Info, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return replica.Info{}, err
 	}
@@ -418,7 +432,7 @@ var ErrMastersRows = engine.ErrMastersRows
 // member once more so the family learns it (and gets the transfers), then
 // retire the database.
 func RemoveReplica(ctx context.Context, db *sql.DB, opt RemoveOptions) (replica.Info, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return replica.Info{}, err
 	}
@@ -441,7 +455,7 @@ var ErrPruned = engine.ErrPruned
 // change log stays bounded. A member that does not acknowledge holds
 // pruning back.
 func Prune(ctx context.Context, db *sql.DB) (PruneStats, error) {
-	d, err := dialectOf(db, "")
+	d, err := ready(ctx, db, "")
 	if err != nil {
 		return PruneStats{}, err
 	}
@@ -454,12 +468,12 @@ func Prune(ctx context.Context, db *sql.DB) (PruneStats, error) {
 // packets and cannot wait for its acknowledgements to travel. Ordinary
 // exports already resend what was not acknowledged.
 func RecoverPacket(ctx context.Context, db *sql.DB, target replica.ID, since replica.Vector, w io.Writer, opt ExportOptions) (ExportStats, error) {
-	d, err := dialectOf(db, opt.Dialect)
+	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return ExportStats{}, err
 	}
 	if since == nil {
 		since = replica.Vector{}
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since, Uncompressed: opt.Uncompressed})
+	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since, Uncompressed: opt.Uncompressed, Policy: opt.Policy, Hooks: opt.Hooks})
 }

@@ -2,8 +2,8 @@ package multisite_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/multisite-go/multisite"
@@ -14,81 +14,85 @@ import (
 )
 
 func TestRestoreReplica_FromBackupLosesNothingAndReusesNoEpoch(t *testing.T) {
-	sites := newFamily(t, 5, "boston", "bangalore", "dublin")
-	boston, blr, dub := sites[0], sites[1], sites[2]
-	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B0', 'before the backup')`)
-	syncPair(t, blr, boston)
-	syncPair(t, blr, dub)
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 5, "boston", "bangalore", "dublin")
+		boston, blr, dub := sites[0], sites[1], sites[2]
+		mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B0', 'before the backup')`)
+		syncPair(t, blr, boston)
+		syncPair(t, blr, dub)
 
-	backup := filepath.Join(t.TempDir(), "bangalore-backup.db")
-	mustExec(t, blr.db, `VACUUM INTO ?`, backup)
+		// A backup: a copy of bangalore's database as it is now (testdb.Clone:
+		// VACUUM INTO, CREATE DATABASE ... TEMPLATE, or a copy of every
+		// table and trigger on MariaDB).
+		backup, _ := testdb.Clone(t, blr.db, "bangalore-backup")
 
-	// Life goes on after the backup: bangalore writes, and everyone has it.
-	mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B1', 'after the backup')`)
-	id, err := multisite.NextID(ctx, blr.db, nil, "defect")
-	require.NoError(t, err)
-	mustExec(t, blr.db, `INSERT INTO defect (id, project, headline) VALUES (?, 'B1', 'bangalore defect')`, id)
-	syncPair(t, blr, boston)
-	syncPair(t, blr, dub)
-	mustExec(t, boston.db, `UPDATE defect SET state = 'fixed' WHERE id = 1`)
-	syncPair(t, boston, blr)
-	staleForBlr := export(t, boston, blr) // made for the pre-restore bangalore
-	before, err := multisite.ReadStatus(ctx, blr.db)
-	require.NoError(t, err)
-	usedEpoch := before.Epoch
+		// Life goes on after the backup: bangalore writes, and everyone has it.
+		mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B1', 'after the backup')`)
+		id, err := multisite.NextID(ctx, blr.db, nil, "defect")
+		require.NoError(t, err)
+		mustExec(t, blr.db, `INSERT INTO defect (id, project, headline) VALUES (?, 'B1', 'bangalore defect')`, id)
+		syncPair(t, blr, boston)
+		syncPair(t, blr, dub)
+		mustExec(t, boston.db, `UPDATE defect SET state = 'fixed' WHERE id = 1`)
+		syncPair(t, boston, blr)
+		staleForBlr := export(t, boston, blr) // made for the pre-restore bangalore
+		before, err := multisite.ReadStatus(ctx, blr.db)
+		require.NoError(t, err)
+		usedEpoch := before.Epoch
 
-	// The disk dies; bangalore is restored from the backup.
-	restored := &site{name: "bangalore", db: testdb.SQLiteAt(t, backup), id: blr.id}
-	info, err := multisite.RestoreReplica(ctx, restored.db)
-	require.NoError(t, err)
-	if info.State != replica.Restoring || info.Incarnation != 1 {
-		t.Fatalf("after RestoreReplica: %+v", info)
-	}
-	if n := queryString(t, restored.db, `SELECT count(*) FROM project WHERE code = 'B1'`); n != "0" {
-		t.Fatalf("backup already has B1")
-	}
-	// Locked for writes until it has caught up.
-	_, err = restored.db.Exec(`UPDATE project SET title = 'x' WHERE code = 'B0'`)
-	if err == nil {
-		t.Fatal("a restoring replica accepted a write")
-	}
-	// A packet made for its earlier incarnation is refused as a gap.
-	if _, err := multisite.ImportPacket(ctx, restored.db, bytes.NewReader(staleForBlr), multisite.ImportOptions{}); !errors.Is(err, replica.ErrGap) {
-		t.Fatalf("stale packet: error = %v, want ErrGap", err)
-	}
+		// The disk dies; bangalore is restored from the backup.
+		restored := &site{name: "bangalore", db: backup, id: blr.id}
+		info, err := multisite.RestoreReplica(ctx, restored.db)
+		require.NoError(t, err)
+		if info.State != replica.Restoring || info.Incarnation != 1 {
+			t.Fatalf("after RestoreReplica: %+v", info)
+		}
+		if n := queryString(t, restored.db, `SELECT count(*) FROM project WHERE code = 'B1'`); n != "0" {
+			t.Fatalf("backup already has B1")
+		}
+		// Locked for writes until it has caught up.
+		err = sqlExec(t, restored.db, `UPDATE project SET title = 'x' WHERE code = 'B0'`)
+		if err == nil {
+			t.Fatal("a restoring replica accepted a write")
+		}
+		// A packet made for its earlier incarnation is refused as a gap.
+		if _, err := multisite.ImportPacket(ctx, restored.db, bytes.NewReader(staleForBlr), multisite.ImportOptions{}); !errors.Is(err, replica.ErrGap) {
+			t.Fatalf("stale packet: error = %v, want ErrGap", err)
+		}
 
-	// It tells the family; the family resends what it lost.
-	syncPair(t, restored, boston)
-	syncPair(t, restored, dub)
-	if rep := syncPair(t, boston, restored); rep.Restored {
-		t.Fatal("restore finished before every member sent its packet")
-	}
-	rep := syncPair(t, dub, restored)
-	if !rep.Restored {
-		t.Fatal("restore did not finish after every member sent its packet")
-	}
-	if n := queryString(t, restored.db, `SELECT count(*) FROM project WHERE code = 'B1'`); n != "1" {
-		t.Errorf("bangalore's own change after the backup did not come back")
-	}
-	requireConverged(t, boston, restored)
+		// It tells the family; the family resends what it lost.
+		syncPair(t, restored, boston)
+		syncPair(t, restored, dub)
+		if rep := syncPair(t, boston, restored); rep.Restored {
+			t.Fatal("restore finished before every member sent its packet")
+		}
+		rep := syncPair(t, dub, restored)
+		if !rep.Restored {
+			t.Fatal("restore did not finish after every member sent its packet")
+		}
+		if n := queryString(t, restored.db, `SELECT count(*) FROM project WHERE code = 'B1'`); n != "1" {
+			t.Errorf("bangalore's own change after the backup did not come back")
+		}
+		requireConverged(t, boston, restored)
 
-	// Active again, with an epoch counter past everything handed out before.
-	mustExec(t, restored.db, `UPDATE project SET title = 'after the restore' WHERE code = 'B1'`)
-	var buf bytes.Buffer
-	st, err := multisite.ExportPacket(ctx, restored.db, boston.id, &buf, multisite.ExportOptions{})
-	require.NoError(t, err)
-	if st.Epoch <= usedEpoch {
-		t.Errorf("restored replica sealed epoch %d, but epochs up to %d were already handed out", st.Epoch, usedEpoch)
-	}
-	importInto(t, boston, buf.Bytes())
-	syncPair(t, boston, dub)
-	requireConverged(t, boston, restored, dub)
-	if got := queryString(t, dub.db, `SELECT title FROM project WHERE code = 'B1'`); got != "after the restore" {
-		t.Errorf("dublin has %q", got)
-	}
-	// Mastership still holds.
-	_, err = restored.db.Exec(`UPDATE defect SET state = 'x' WHERE id = 1`)
-	if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
-		t.Errorf("restored replica wrote a row it does not master: %v", err)
-	}
+		// Active again, with an epoch counter past everything handed out before.
+		mustExec(t, restored.db, `UPDATE project SET title = 'after the restore' WHERE code = 'B1'`)
+		var buf bytes.Buffer
+		st, err := multisite.ExportPacket(ctx, restored.db, boston.id, &buf, multisite.ExportOptions{})
+		require.NoError(t, err)
+		if st.Epoch <= usedEpoch {
+			t.Errorf("restored replica sealed epoch %d, but epochs up to %d were already handed out", st.Epoch, usedEpoch)
+		}
+		importInto(t, boston, buf.Bytes())
+		syncPair(t, boston, dub)
+		requireConverged(t, boston, restored, dub)
+		if got := queryString(t, dub.db, `SELECT title FROM project WHERE code = 'B1'`); got != "after the restore" {
+			t.Errorf("dublin has %q", got)
+		}
+		// Mastership still holds.
+		err = sqlExec(t, restored.db, `UPDATE defect SET state = 'x' WHERE id = 1`)
+		if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
+			t.Errorf("restored replica wrote a row it does not master: %v", err)
+		}
+	})
 }

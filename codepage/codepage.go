@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding"
@@ -62,6 +63,9 @@ type CodePage struct {
 
 	once sync.Once
 	set  *bmpSet // written once under once, read-only afterwards
+
+	rangesOnce sync.Once
+	ranges     *unicode.RangeTable // written once under rangesOnce; see RangeTable
 
 	// probe guards an encoder used for supplementary runes of pages with
 	// suppProbe. The buffers live here so that probing does not allocate.

@@ -43,6 +43,15 @@
 //	}
 //	fixed, changed := cp.Clean(text, codepage.CleanOptions{Strategy: codepage.Transliterate})
 //
+// # In a database
+//
+// [CodePage.RangeTable] gives the repertoire as ranges of code points, from
+// which a database's own check can be built (a character class of a
+// regular expression, a GLOB class), and [CodePage.Universal] says when
+// there is nothing to check. The multisite library builds its charset
+// triggers that way rather than on the servers' conversion tables, whose
+// repertoires differ from x/text's for many code pages, both ways.
+//
 // # Scope
 //
 // Package codepage imports nothing else from multisite and never touches SQL:

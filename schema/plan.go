@@ -54,8 +54,7 @@ func (p Plan) String() string {
 // field, the shadow and transfer log, and the triggers. local is the ID of
 // the replica that will master every existing row.
 func Activation(d dialect.Dialect, tables []Table, local string) Plan {
-	p := Plan{Dialect: d.Name()}
-	p.add("metadata tables", d.Meta()...)
+	p := Metadata(d)
 	for _, t := range tables {
 		p.add("table "+t.Name+": mastership field, shadow, transfer log", d.Inject(t, local)...)
 		p.add("table "+t.Name+": capture and enforcement triggers", d.Triggers(t)...)
@@ -67,8 +66,7 @@ func Activation(d dialect.Dialect, tables []Table, local string) Plan {
 // for each table, the table itself, its shadow and transfer log. Triggers
 // come after the rows are loaded ([Triggers]).
 func Creation(d dialect.Dialect, tables []Table, local string) Plan {
-	p := Plan{Dialect: d.Name()}
-	p.add("metadata tables", d.Meta()...)
+	p := Metadata(d)
 	for _, t := range tables {
 		p.add("table "+t.Name, d.CreateTable(t, local))
 		p.add("table "+t.Name+": shadow and transfer log", d.ShadowDDL(t)...)
@@ -88,10 +86,11 @@ func Triggers(d dialect.Dialect, tables []Table) Plan {
 // Deactivation plans the removal of everything Activation added, leaving
 // the user's tables and rows as they were before activation.
 func Deactivation(d dialect.Dialect, tables []Table) Plan {
-	p := Plan{Dialect: d.Name()}
+	p := CharsetRemoval(d, tables)
 	for _, t := range tables {
 		p.add("table "+t.Name+": remove triggers, shadow, transfer log, mastership field", d.Uninject(t)...)
 	}
+	p.add("metadata tables", dialect.DropMetaFormat()...)
 	p.add("metadata tables", d.DropMeta()...)
 	return p
 }

@@ -288,7 +288,7 @@ func (r *Reader) finish(d *decoder) error {
 	case err == nil:
 		return fmt.Errorf("%w: data after trailer at offset %d", ErrFormat, r.n)
 	case err != io.EOF:
-		return fmt.Errorf("syncpkt: read: %w", err)
+		return r.readError(err) // damaged compressed bytes after the trailer: ErrChecksum
 	}
 	r.digest = digest
 	return io.EOF

@@ -46,7 +46,7 @@ func checkCodePage(name string) error {
 
 func cmdActivate(e *env, args []string) error {
 	fs := newFlags(e, "activate")
-	dbPath := fs.String("db", "", "database `file` to activate")
+	dbPath := fs.String("db", "", "database `file` to activate"+dbKinds)
 	name := fs.String("name", "", "`name` of the first replica, e.g. boston")
 	cp := fs.String("codepage", "", "data `code page` by name or number (1252, Shift_JIS); default UTF-8")
 	exclude := fs.String("exclude", "", "comma-separated `tables` not to replicate")
@@ -115,7 +115,7 @@ func cmdMkreplica(e *env, args []string) error {
 	fs := newFlags(e, "mkreplica")
 	export := fs.Bool("export", false, "write a creation packet for a new replica")
 	imp := fs.Bool("import", false, "create the replica from a creation packet")
-	dbPath := fs.String("db", "", "database `file`: the existing replica (-export) or the new one (-import)")
+	dbPath := fs.String("db", "", "database `file`: the existing replica (-export) or the new one (-import)"+dbKinds)
 	name := fs.String("name", "", "-export: `name` of the new replica")
 	out := fs.String("out", "", "-export: creation packet `file` to write (must not exist)")
 	in := fs.String("in", "", "-import: creation packet `file` to read")
@@ -204,7 +204,7 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 	}
 	defer f.Close()
 	_, statErr := os.Stat(dbPath)
-	created := errors.Is(statErr, os.ErrNotExist)
+	created := !isServer(dbPath) && errors.Is(statErr, os.ErrNotExist)
 	db, err := sqlOpen(dbPath)
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 
 func cmdActivateReplica(e *env, args []string) error {
 	fs := newFlags(e, "activate-replica")
-	dbPath := fs.String("db", "", "database `file` of the replica")
+	dbPath := fs.String("db", "", "database `file` of the replica"+dbKinds)
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func cmdActivateReplica(e *env, args []string) error {
 
 func cmdChstate(e *env, args []string) error {
 	fs := newFlags(e, "chstate")
-	dbPath := fs.String("db", "", "database `file` of the replica")
+	dbPath := fs.String("db", "", "database `file` of the replica"+dbKinds)
 	state := fs.String("state", "", "new `state`: active or receive-only")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -264,7 +264,7 @@ func cmdChstate(e *env, args []string) error {
 	}
 	s := replica.State(*state)
 	if s != replica.Active && s != replica.ReceiveOnly {
-		return usagef("--state must be %s or %s (rmreplica, not yet available, removes a replica)", replica.Active, replica.ReceiveOnly)
+		return usagef("--state must be %s or %s (rmreplica removes a replica; restorereplica is for a restored backup)", replica.Active, replica.ReceiveOnly)
 	}
 	return setState(e, *dbPath, s)
 }
@@ -288,7 +288,7 @@ func setState(e *env, dbPath string, s replica.State) error {
 
 func cmdChmaster(e *env, args []string) error {
 	fs := newFlags(e, "chmaster")
-	dbPath := fs.String("db", "", "database `file` of the replica that masters the rows")
+	dbPath := fs.String("db", "", "database `file` of the replica that masters the rows"+dbKinds)
 	table := fs.String("table", "", "replicated `table`")
 	to := fs.String("to", "", "`replica` (name or ID) to hand the rows to")
 	var keys [][]any

@@ -91,6 +91,27 @@ func (d *demoRun) walk() error {
 	}
 	fmt.Fprintf(d.stdout, "demo in %s (shown as $DIR)\n", d.dir)
 
+	d.say("Plan the deployment: validate the plan, write bangalore's workflow document")
+	good, bad := d.path("family.yaml"), d.path("mistaken.yaml")
+	if err := os.WriteFile(good, []byte(fmt.Sprintf(demoPlan, boston, blr, bay)), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(bad, []byte(demoBadPlan), 0o644); err != nil {
+		return err
+	}
+	if _, err := d.multiutil(exitOK, "plan", "validate", good); err != nil {
+		return err
+	}
+	d.limit = 14 // the document is long
+	_, err := d.multiutil(exitOK, "plan", "workflow", good, "--site", "bangalore")
+	d.limit = 0
+	if err != nil {
+		return err
+	}
+	if _, err := d.multiutil(exitFail, "plan", "validate", bad); err != nil {
+		return err
+	}
+
 	d.say("A production database at boston, with one string windows-1252 cannot store")
 	for _, q := range []string{
 		`CREATE TABLE project (code TEXT PRIMARY KEY, title TEXT NOT NULL)`,
@@ -118,7 +139,7 @@ func (d *demoRun) walk() error {
 
 	d.say("Review the activation plan, then activate the family")
 	d.limit = 12 // the whole script is long
-	_, err := d.multiutil(exitOK, "activate", "--db", boston, "--name", "boston", "--codepage", "1252", "--plan")
+	_, err = d.multiutil(exitOK, "activate", "--db", boston, "--name", "boston", "--codepage", "1252", "--plan")
 	d.limit = 0
 	if err != nil {
 		return err
@@ -198,7 +219,10 @@ func (d *demoRun) walk() error {
 	if _, err := d.multiutil(exitFail, "syncreplica", "-import", "--db", boston, "--bay", d.path("no-such-bay")); err != nil {
 		return err
 	}
-	if _, err := d.multiutil(exitUsage, "rmreplica", "--db", boston); err != nil {
+	if _, err := d.multiutil(exitFail, "rmreplica", "--db", blr); err != nil { // it masters the defect it created
+		return err
+	}
+	if _, err := d.multiutil(exitFail, "recoverpacket", "--db", boston, "--to", "dublin", "--bay", bay); err != nil {
 		return err
 	}
 
@@ -238,6 +262,22 @@ func (d *demoRun) walk() error {
 		return err
 	}
 
+	d.say("boston deletes defect 1; once bangalore has acknowledged the deletion, prune drops its tombstone")
+	if err := d.exec(boston, `DELETE FROM defect WHERE id = 1`); err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"syncreplica", "-export", "--db", boston, "--to", "bangalore", "--bay", bay},
+		{"syncreplica", "-import", "--db", blr, "--bay", bay},
+		{"syncreplica", "-export", "--db", blr, "--to", "boston", "--bay", bay},
+		{"syncreplica", "-import", "--db", boston, "--bay", bay},
+		{"prune", "--db", boston},
+	} {
+		if _, err := d.multiutil(exitOK, args...); err != nil {
+			return err
+		}
+	}
+
 	d.say("Look at the family from both sites")
 	for _, args := range [][]string{
 		{"lsreplica", "--db", boston},
@@ -270,3 +310,26 @@ func (d *demoRun) walk() error {
 	}
 	return nil
 }
+
+// demoPlan is the demo's deployment plan: the databases and the bay of
+// the walk-through (filled in with fmt).
+const demoPlan = `family: defects
+codepage: windows-1252
+sites:
+  - {name: boston, vendor: sqlite, dsn: %q, working: true}
+  - {name: bangalore, vendor: sqlite, dsn: %q}
+sync: {pattern: all-to-all, every: 15m}
+mastership: {policy: creator}
+transport: {kind: bay, bay: %q}
+`
+
+// demoBadPlan has mistakes plan validate must find, all at once.
+const demoBadPlan = `family: defects
+codepage: windows-1525
+sites:
+  - {name: boston, vendor: sqlite, working: true}
+  - {name: bangalore, vendor: oracle}
+  - {name: dublin, vendor: postgres}
+sync: {pattern: hub-and-spoke, hub: london, every: 0s}
+transport: {kind: bay, bay: /mnt/bay}
+`

@@ -27,7 +27,7 @@ func readStatus(e *env, dbPath string) (*multisite.Status, error) {
 
 func dbOnlyFlags(e *env, verb string, args []string) (dbPath string, asJSON bool, err error) {
 	fs := newFlags(e, verb)
-	db := fs.String("db", "", "database `file` of the replica")
+	db := fs.String("db", "", "database `file` of the replica"+dbKinds)
 	j := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return "", false, err
@@ -165,7 +165,7 @@ func cmdDescribe(e *env, args []string) error {
 
 func cmdValidatecharset(e *env, args []string) error {
 	fs := newFlags(e, "validatecharset")
-	dbPath := fs.String("db", "", "database `file` to check (a replica or not)")
+	dbPath := fs.String("db", "", "database `file` to check (a replica or not)"+dbKinds)
 	cp := fs.String("codepage", "", "data `code page` by name or number (1252, windows-1252, Shift_JIS)")
 	maxV := fs.Int("max", 0, "keep at most `N` violations in the report (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON")

@@ -1,22 +1,26 @@
 // Command multiutil is a thin administration tool over the multisite
 // library, with the verbs a ClearQuest MultiSite administrator knows:
 // activate, mkreplica, chstate, syncreplica, chmaster, lsreplica, lsepoch,
-// lspacket, describe and validatecharset.
+// lspacket, describe, validatecharset, recoverpacket, restorereplica,
+// rmreplica and prune; and plan validate / plan workflow for deployment
+// plans (package plan).
 //
 //	go run ./examples/multiutil                       # usage, then a self-contained demo
 //	go run ./examples/multiutil activate --db boston.db --name boston --codepage 1252
 //	go run ./examples/multiutil mkreplica -export --db boston.db --name bangalore --out blr.pkt
 //	go run ./examples/multiutil syncreplica -export --db boston.db --to bangalore --bay /mnt/bay
 //	go run ./examples/multiutil lsreplica --db boston.db --json
+//	go run ./examples/multiutil rmreplica --db dublin.db --transfer-to boston
+//	go run ./examples/multiutil plan workflow examples/plan/family.yaml --site dublin
 //
-// It uses only the library's public API and opens SQLite databases itself
-// with database/sql and modernc.org/sqlite, as a program of your own would.
-// Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+// It uses only the library's public API and opens the databases itself
+// with database/sql, as a program of your own would: --db is a SQLite file
+// (modernc.org/sqlite), postgres://… (pgx) or mysql://… followed by a
+// go-sql-driver DSN. Exit codes: 0 ok, 1 the operation failed, 2 usage error.
 package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -82,15 +86,23 @@ func commands() []command {
 			usage: "--db F [--json]", run: cmdDescribe},
 		{name: "validatecharset", synopsis: "report stored strings outside a data code page (exit 1 if any)",
 			usage: "--db F --codepage CP [--max N] [--json]", run: cmdValidatecharset},
-		{name: "recoverpacket", synopsis: "re-send packets a replica lost", later: true},
-		{name: "restorereplica", synopsis: "bring a replica restored from backup back in step", later: true},
-		{name: "rmreplica", synopsis: "remove a replica from the family", later: true},
+		{name: "recoverpacket", synopsis: "write a packet that resends what a replica lost (everything, or after --since)",
+			usage: "--db F --to REPLICA --bay DIR [--since ORIGIN=EPOCH,...] [--json]", run: cmdRecoverpacket},
+		{name: "restorereplica", synopsis: "run on a database restored from backup: it gets back in step without reusing an epoch",
+			usage: "--db F [--json]", run: cmdRestorereplica},
+		{name: "rmreplica", synopsis: "remove the local replica from its family (it must master nothing, or --transfer-to)",
+			usage: "--db F [--transfer-to REPLICA] [--json]", run: cmdRmreplica},
+		{name: "prune", synopsis: "drop tombstones and transfer logs every member has acknowledged",
+			usage: "--db F [--json]", run: cmdPrune},
+		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",
+			usage: "validate FILE [--json]\n       multiutil plan workflow FILE [--site NAME] [--out DIR]", run: cmdPlan},
 		{name: "schema", synopsis: "schema status / upgrade across the family", later: true},
 	}
 }
 
+// lookupCommand finds a verb, or a sub-verb by its full name ("plan validate").
 func lookupCommand(name string) (command, bool) {
-	for _, c := range commands() {
+	for _, c := range append(commands(), planCommands()...) {
 		if c.name == name {
 			return c, true
 		}
@@ -257,23 +269,6 @@ func required(names ...string) func(fs *flag.FlagSet) error {
 // foreign keys. '?', '#' and '%' in the path are escaped for the URI.
 func dsn(path string) string {
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-}
-
-// openDB opens an existing database file; opening a missing one would
-// silently create it, so that is an error.
-func openDB(path string) (*sql.DB, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("database %s: %w", path, errors.Unwrap(err))
-	}
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
-	return db, nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,19 +15,6 @@ import (
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
-
-// sqlOpen opens (and, if missing, creates) a database file.
-func sqlOpen(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
-	return db, nil
-}
 
 // tableCountsJS is what an import did to one table.
 type tableCountsJS struct {
@@ -48,7 +36,7 @@ func cmdSyncreplica(e *env, args []string) error {
 	fs := newFlags(e, "syncreplica")
 	export := fs.Bool("export", false, "write a sync packet per target into the bay")
 	imp := fs.Bool("import", false, "import every packet in the bay addressed to this replica")
-	dbPath := fs.String("db", "", "database `file` of the local replica")
+	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
 	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -68,10 +56,8 @@ func cmdSyncreplica(e *env, args []string) error {
 		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
 	}
 	// The bay is checked before the database is touched.
-	if fi, err := os.Stat(*bay); err != nil {
-		return fmt.Errorf("storage bay %s: %w", *bay, errors.Unwrap(err))
-	} else if !fi.IsDir() {
-		return fmt.Errorf("storage bay %s is not a directory", *bay)
+	if err := checkBay(*bay); err != nil {
+		return err
 	}
 	db, err := openDB(*dbPath)
 	if err != nil {
@@ -100,6 +86,21 @@ type exportJSON struct {
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.]+`)
+
+// checkBay refuses a storage bay that does not exist or is not a directory.
+func checkBay(bay string) error {
+	if fi, err := os.Stat(bay); err != nil {
+		return fmt.Errorf("storage bay %s: %w", bay, errors.Unwrap(err))
+	} else if !fi.IsDir() {
+		return fmt.Errorf("storage bay %s is not a directory", bay)
+	}
+	return nil
+}
+
+// packetPath is where a packet from local to target goes in the bay.
+func packetPath(bay string, local, target replica.Info) string {
+	return filepath.Join(bay, fmt.Sprintf("%s-%s-%d.pkt", fileName(local), fileName(target), time.Now().UnixNano()))
+}
 
 // fileName is a replica's name made safe for a file name; the packet's
 // header, not its name, says where it goes.
@@ -132,8 +133,7 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	}
 	out := []exportJSON{}
 	for _, t := range targets {
-		base := fmt.Sprintf("%s-%s-%d.pkt", fileName(st.Local), fileName(t), time.Now().UnixNano())
-		path := filepath.Join(bay, base)
+		path := packetPath(bay, st.Local, t)
 		b, progress := e.progressBar("export to " + t.Name)
 		stats, err := exportOne(e, db, t.ID, path, progress)
 		b.done()
@@ -152,16 +152,23 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	return nil
 }
 
-// exportOne writes the packet as NAME.tmp and renames it to NAME once it is
-// complete and on disk, so an importer scanning for *.pkt never takes half
-// a packet.
+// exportOne writes an ordinary sync packet for target; see writePacket.
 func exportOne(e *env, db *sql.DB, target replica.ID, path string, progress func(int, int)) (multisite.ExportStats, error) {
+	return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
+		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress})
+	})
+}
+
+// writePacket writes the packet as NAME.tmp and renames it to NAME once it
+// is complete and on disk, so an importer scanning for *.pkt never takes
+// half a packet; on error nothing is left behind.
+func writePacket(path string, write func(io.Writer) (multisite.ExportStats, error)) (multisite.ExportStats, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return multisite.ExportStats{}, err
 	}
-	stats, err := multisite.ExportPacket(e.ctx, db, target, f, multisite.ExportOptions{Progress: progress})
+	stats, err := write(f)
 	if err == nil {
 		err = f.Sync()
 	}

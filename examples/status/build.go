@@ -12,18 +12,27 @@ import (
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/syncpkt"
 )
 
 // BuildOptions controls BuildFamily. The zero value makes every replica
-// active.
+// active under the UTF-8 code page.
 type BuildOptions struct {
 	// ReceiveOnly names replicas (bangalore, dublin) left receive-only.
 	ReceiveOnly []string
+	// CodePage is the family's data code page, by name or number; ""
+	// means UTF-8, as for multisite.Activate. Every replica's database
+	// refuses a write of a string outside it.
+	CodePage string
 }
 
-// familyCodePage is the data code page of the families built here: a
-// single-byte page, so a character such as "✓" is a charset violation.
-const familyCodePage = "windows-1252"
+// demoPlanned is the data code page the demo family, a UTF-8 one, plans
+// to move to: a single-byte page, so a character such as "✓" stored
+// meanwhile blocks the change.
+const demoPlanned = "windows-1252"
+
+// demoDamage is what befalls dublin's packet to boston in the demo.
+const demoDamage = Truncate(64)
 
 // BuildFamily builds, in dir, a live three-replica family of a small
 // defect tracker on SQLite, the way examples/deploy does: boston is
@@ -58,7 +67,7 @@ func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, 
 			return nil, err
 		}
 	}
-	info, err := multisite.Activate(ctx, boston.DB, multisite.ActivateOptions{Name: "boston", CodePage: familyCodePage})
+	info, err := multisite.Activate(ctx, boston.DB, multisite.ActivateOptions{Name: "boston", CodePage: opt.CodePage})
 	if err != nil {
 		return nil, fmt.Errorf("activate boston: %w", err)
 	}
@@ -110,11 +119,13 @@ func (f *Family) create(dir, name string) (*Site, error) {
 	return s, nil
 }
 
-// Exec writes with plain SQL, as any tool at the site would; a write to a
-// row another replica masters gives a *mastership.NotMasterError.
+// Exec writes with plain SQL, as any tool at the site would; the
+// database itself refuses a write to a row another replica masters (a
+// *mastership.NotMasterError) and a string outside the family's data code
+// page (a *multisite.CharsetError).
 func Exec(ctx context.Context, s *Site, q string, args ...any) error {
 	if _, err := s.DB.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("%s: %s: %w", s.Name, q, mastership.FromDriver(err))
+		return fmt.Errorf("%s: %s: %w", s.Name, q, multisite.CharsetFromDriver(mastership.FromDriver(err)))
 	}
 	return nil
 }
@@ -132,7 +143,11 @@ func (f *Family) NewDefect(ctx context.Context, s *Site, headline string) error 
 // every active spoke sends to the hub, then the hub sends to every spoke.
 // A refused packet is logged and the round goes on; the first error is
 // returned.
-func (f *Family) HubRound(ctx context.Context) error {
+func (f *Family) HubRound(ctx context.Context) error { return f.round(ctx, nil) }
+
+// round is HubRound with the packets of the spokes in damaged on their way
+// to the hub.
+func (f *Family) round(ctx context.Context, damaged map[*Site]Damage) error {
 	var first error
 	keep := func(err error) {
 		if first == nil {
@@ -149,7 +164,7 @@ func (f *Family) HubRound(ctx context.Context) error {
 		if st.Local.State == replica.ReceiveOnly {
 			continue // exports nothing until made active
 		}
-		if err := f.Sync(ctx, s, hub); err != nil {
+		if err := f.Carry(ctx, s, hub, damaged[s]); err != nil {
 			keep(fmt.Errorf("%s -> %s: %w", s.Name, hub.Name, err))
 		}
 	}
@@ -161,24 +176,34 @@ func (f *Family) HubRound(ctx context.Context) error {
 	return first
 }
 
-// demo plays what the program shows when run without -dir: users keep
-// working at boston and bangalore, someone at dublin stores a character the
-// family's code page (windows-1252) cannot hold, and the next round
-// carries everything but dublin's packet, which boston refuses. The page
-// then shows the violation, the refused packet and boston lagging behind
-// dublin.
+// demo plays what the program shows when run without -dir. The family
+// (UTF-8) plans to move to windows-1252; meanwhile users keep working at
+// boston and bangalore, and someone at dublin files "Build ✓ on arm64",
+// which UTF-8 holds but windows-1252 cannot: the page lists that row as
+// blocking the change. In the next round dublin's packet loses its end on
+// the way to boston, and boston's ImportPacket refuses it (a
+// syncpkt.ErrTruncated) and changes nothing: the page shows the refused
+// packet, with the library's error, and boston (and bangalore, which hears
+// of dublin through boston) one epoch behind dublin until the next intact
+// packet from dublin.
 func demo(ctx context.Context, f *Family) error {
 	for _, name := range []string{"boston", "bangalore"} {
 		if err := f.NewDefect(ctx, f.Site(name), "Follow-up from "+name); err != nil {
 			return err
 		}
 	}
-	if err := f.NewDefect(ctx, f.Site("dublin"), "Build ✓ on arm64"); err != nil {
+	dublin := f.Site("dublin")
+	if err := f.NewDefect(ctx, dublin, "Build ✓ on arm64"); err != nil {
 		return err
 	}
-	var ce *multisite.CharsetError
-	if err := f.HubRound(ctx); err != nil && !errors.As(err, &ce) {
-		return err
+	boston := f.Site("boston")
+	if err := f.round(ctx, map[*Site]Damage{dublin: demoDamage}); !errors.Is(err, syncpkt.ErrTruncated) {
+		return fmt.Errorf("dublin -> boston, damaged: got %v, want boston to refuse the packet as truncated", err)
+	}
+	for _, p := range f.Packets() { // every other packet of the round must have applied
+		if p.Err != nil && (p.From != dublin || p.To != boston) {
+			return fmt.Errorf("%s -> %s: %w", p.From.Name, p.To.Name, p.Err)
+		}
 	}
 	return nil
 }

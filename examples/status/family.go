@@ -33,6 +33,12 @@ type Site struct {
 // A Family is safe for concurrent use.
 type Family struct {
 	Sites []*Site
+	// Planned, if set, is a data code page (name or number) the family
+	// plans to move to with multisite.ChangeCodePage: the page validates
+	// every replica's replicated tables against it as well, and so shows
+	// the rows that block the change. "" validates against the family's
+	// own code page only.
+	Planned string
 
 	mu      sync.Mutex
 	packets []Packet // newest last, at most maxPackets
@@ -46,7 +52,9 @@ const maxPackets = 50
 type Packet struct {
 	Time      time.Time
 	From, To  *Site
-	Bytes     int64
+	Bytes     int64                    // as exported
+	Arrived   int64                    // bytes that reached the import; Bytes unless Damage
+	Damage    string                   // what befell the packet in transit; "" if nothing
 	Rows      int                      // row images, tombstones included
 	Transfers int                      // mastership transfers
 	Epoch     uint64                   // the origin's epoch the packet brings the target up to
@@ -142,13 +150,25 @@ func (f *Family) Close() error {
 // io.Writer/io.Reader would do) and records it in the packet log, refused
 // or not. It returns the export's or import's error.
 func (f *Family) Sync(ctx context.Context, from, to *Site) error {
+	return f.Carry(ctx, from, to, nil)
+}
+
+// Carry is Sync with the packet's bytes passed through dmg between the
+// export and the import; a nil dmg delivers them intact. The packet log
+// records what befell the packet and how many bytes arrived.
+func (f *Family) Carry(ctx context.Context, from, to *Site, dmg Damage) error {
 	var buf bytes.Buffer
 	p := Packet{From: from, To: to}
 	st, err := multisite.ExportPacket(ctx, from.DB, to.ID, &buf, multisite.ExportOptions{})
 	p.Bytes, p.Rows, p.Transfers, p.Epoch = st.Bytes, st.Rows, st.Transfers, st.Epoch
 	if err == nil {
+		pkt := buf.Bytes()
+		if dmg != nil {
+			pkt, p.Damage = dmg.Apply(pkt), dmg.String()
+		}
+		p.Arrived = int64(len(pkt))
 		var rep *multisite.ImportReport
-		rep, err = multisite.ImportPacket(ctx, to.DB, &buf, multisite.ImportOptions{})
+		rep, err = multisite.ImportPacket(ctx, to.DB, bytes.NewReader(pkt), multisite.ImportOptions{})
 		if err == nil {
 			p.Applied, p.Epochs = describeImport(rep), rep.Epochs
 		}

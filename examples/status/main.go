@@ -2,19 +2,32 @@
 // family: every replica with its state and key fingerprint, the epoch
 // matrix (what each replica has of every other), lag, pending mastership
 // requests, the packets this process moved, and the charset validation of
-// each replica.
+// each replica, against the family's data code page and, with -validate,
+// a code page the family plans to move to.
 //
 //	go run ./examples/status                          # build a demo family, print the page once
 //	go run ./examples/status -listen 127.0.0.1:8080   # ... and serve it until interrupted
 //	go run ./examples/status -dir /srv/replicas -listen :8080
+//	go run ./examples/status -dir /srv/replicas -validate windows-1252
 //
 // Without -dir it builds a live three-replica family of SQLite databases in
 // a temporary directory, the way examples/deploy does (boston, bangalore,
-// dublin; a defect table; data code page windows-1252), syncs it, and then
-// plays a little: dublin stores a character the code page cannot hold, so
-// boston refuses dublin's next packet and the page shows the violation, the
-// refused packet and the lag. With -dir it shows the replicas in DIR (one
+// dublin; a defect table; data code page UTF-8, planning windows-1252),
+// syncs it, and then plays a little. Someone at dublin files "Build ✓ on
+// arm64": UTF-8 holds it, but windows-1252 cannot, so the page lists that
+// row as blocking multisite.ChangeCodePage. Then dublin's next packet loses
+// its last bytes on the way to boston; boston's import refuses it
+// (syncpkt.ErrTruncated) and changes nothing, so the page shows the refused
+// packet with the library's error, and boston one epoch behind dublin until
+// an intact packet arrives. With -dir it shows the replicas in DIR (one
 // SQLite file per replica, *.db, all of one family) and only reads them.
+//
+// -validate CODEPAGE (a name or number: "windows-1252", "1252",
+// "Shift_JIS") also validates every replica's replicated tables against
+// that code page, as multisite.ChangeCodePage does before it changes
+// anything: the page lists the rows that block the change. The database
+// already refuses strings outside the family's own code page on every
+// write and import, so that check normally comes out clean.
 //
 // Without -listen it writes the page to standard output and exits, so CI
 // can run it. Exit codes: 0 ok, 1 failure, 2 usage error.
@@ -36,6 +49,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/multisite-go/multisite/codepage"
 )
 
 // Exit codes.
@@ -59,8 +74,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "", "serve the page at `ADDR` (host:port) until interrupted; without it, print the page once")
 	dir := fs.String("dir", "", "show the replicas in `DIR` (one SQLite *.db file per replica); without it, build a demo family")
+	validate := fs.String("validate", "", "also validate every replica against the planned data code page `CODEPAGE` (name or number), as before multisite.ChangeCodePage; the demo family plans "+demoPlanned)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR]\n\nShows a multisite replica family as a web page.\n\n")
+		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]\n\nShows a multisite replica family as a web page.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +97,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if _, _, err := net.SplitHostPort(*listen); err != nil {
 			return usage("-listen %q: %v", *listen, err)
 		}
+	}
+
+	planned := *validate
+	if planned != "" {
+		cp, err := codepage.Lookup(planned)
+		if err != nil {
+			return usage("-validate: %v", err)
+		}
+		planned = cp.Name()
+	} else if *dir == "" {
+		planned = demoPlanned
 	}
 
 	var fam *Family
@@ -114,9 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return exitFail
 		}
-		fmt.Fprintf(stderr, "status: built a three-replica family in %s (boston, bangalore, dublin); dublin holds a character outside windows-1252\n", tmp)
+		fmt.Fprintf(stderr, "status: built a three-replica family in %s (boston, bangalore, dublin; UTF-8): dublin holds a character outside %s, and dublin's last packet to boston %s and was refused\n", tmp, demoPlanned, demoDamage)
 	}
 	defer fam.Close()
+	fam.Planned = planned
 
 	if *listen == "" {
 		if err := Render(stdout, fam.Gather(ctx)); err != nil {

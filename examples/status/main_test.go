@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/syncpkt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,7 +34,8 @@ func TestRun_Usage(t *testing.T) {
 		{"dir is a file", []string{"-dir", file}, exitUsage, "is not a directory"},
 		{"dir without databases", []string{"-dir", t.TempDir()}, exitUsage, "no *.db files"},
 		{"listen without port", []string{"-listen", "localhost"}, exitUsage, "missing port in address"},
-		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR]"},
+		{"unknown code page", []string{"-validate", "klingon"}, exitUsage, "-validate: codepage: unknown code page"},
+		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +54,10 @@ func TestRun_Usage(t *testing.T) {
 }
 
 // TestRun_Demo runs the program as CI does: no arguments, the page on
-// stdout, showing the demo's violation at dublin and boston's refusal.
+// stdout, showing dublin's row outside the planned windows-1252 (and
+// inside the family's UTF-8), the packet boston refused as truncated, and
+// boston one epoch behind dublin. (TestDemo checks the same demo against
+// the library's own reports; here the databases are gone when run ends.)
 func TestRun_Demo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, nil, &stdout, &stderr); code != exitOK {
@@ -58,18 +65,50 @@ func TestRun_Demo(t *testing.T) {
 	}
 	doc := parseHTML(t, stdout.String())
 	states := map[string]string{}
-	for _, r := range pageReplicas(doc) {
-		states[r[0]] = r[1]
+	names := map[replica.ID]string{}
+	for id, r := range pageReplicas(doc) {
+		states[r[0]], names[id] = r[1], r[0]
 	}
 	if len(states) != 3 || states["boston"] != "active" || states["bangalore"] != "active" || states["dublin"] != "active" {
 		t.Errorf("replicas: %v", states)
 	}
-	if v, clean := charsetOf(t, doc, "dublin"); len(v) != 1 || clean {
-		t.Errorf("dublin's charset result: %v, clean %v; want the demo's one violation", v, clean)
+	if got := doc.byID(t, "codepage").Text() + " planning " + doc.byID(t, "planned").Text(); got != "UTF-8 planning windows-1252" {
+		t.Errorf("code pages: %s", got)
 	}
-	refused := doc.byID(t, "packets").all(func(n *node) bool { return n.attr["data-ok"] == "false" })
-	if len(refused) != 1 || refused[0].attr["data-from"] != "dublin" {
-		t.Errorf("%d refused packets, want dublin's", len(refused))
+	for name, checks := range pageCharset(doc) {
+		if checks["UTF-8"] != "clean" {
+			t.Errorf("%s under the family's UTF-8: %s", name, checks["UTF-8"])
+		}
+		if got := checks["windows-1252 (planned)"]; (got == "clean") != (name != "dublin") {
+			t.Errorf("%s under the planned windows-1252: %s", name, got)
+		}
+	}
+	lis := doc.byID(t, "charset").withClass("violation")
+	if len(lis) != 1 || !strings.Contains(lis[0].Text(), `U+2713 "✓" at byte 6`) {
+		t.Errorf("violations listed: %d, want dublin's ✓", len(lis))
+	}
+	if plan := doc.byID(t, "plan"); plan.attr["data-violations"] != "1" || !strings.Contains(plan.Text(), "at dublin (1)") {
+		t.Errorf("summary: %q", plan.Text())
+	}
+	refused := refusedRows(t, doc)
+	if len(refused) != 1 || refused[0].attr["data-from"] != "dublin" || refused[0].attr["data-to"] != "boston" ||
+		!strings.Contains(refused[0].Text(), "refused: "+syncpkt.ErrTruncated.Error()) ||
+		!strings.Contains(refused[0].Text(), "damaged: "+demoDamage.String()) {
+		t.Errorf("%d refused packets, want dublin's to boston, truncated", len(refused))
+	}
+	behind := map[string]string{}
+	for h, row := range pageCells(t, doc, "lag", "lag", "data-behind") {
+		for o, n := range row {
+			if n != "0" {
+				behind[names[h]+" of "+names[o]] = n
+			}
+		}
+	}
+	if diff := cmp.Diff(map[string]string{"boston of dublin": "1", "bangalore of dublin": "1"}, behind); diff != "" {
+		t.Errorf("lag (-want +page):\n%s", diff)
+	}
+	if !strings.Contains(stderr.String(), "dublin's last packet to boston lost its last 64 bytes in transit and was refused") {
+		t.Errorf("stderr: %s", stderr.String())
 	}
 }
 
@@ -77,14 +116,34 @@ func TestRun_Demo(t *testing.T) {
 // until the context ends.
 func TestRun_DirAndListen(t *testing.T) {
 	f, dir := newFamily(t, BuildOptions{})
+	violation := injectViolation(t, f.Site("bangalore"))
 	require.NoError(t, f.Close())
 
 	var once bytes.Buffer
 	if code := run(ctx, []string{"-dir", dir}, &once, io.Discard); code != exitOK {
 		t.Fatalf("-dir: exit status %d", code)
 	}
-	if n := len(parseHTML(t, once.String()).withClass("replica")); n != 3 {
+	doc := parseHTML(t, once.String())
+	if n := len(doc.withClass("replica")); n != 3 {
 		t.Errorf("-dir page lists %d replicas, want 3", n)
+	}
+	if n := len(doc.withClass("check")); n != 3 {
+		t.Errorf("-dir page has %d charset checks, want the family's code page at 3 replicas", n)
+	}
+
+	// -validate checks the planned code page too, named by number.
+	once.Reset()
+	if code := run(ctx, []string{"-dir", dir, "-validate", "1252"}, &once, io.Discard); code != exitOK {
+		t.Fatalf("-dir -validate: exit status %d", code)
+	}
+	doc = parseHTML(t, once.String())
+	for _, name := range []string{"boston", "bangalore", "dublin"} {
+		v, clean, found := charsetOf(t, doc, name, "windows-1252")
+		if want := []string{violation}; name == "bangalore" && (clean || !cmp.Equal(v, want)) {
+			t.Errorf("bangalore under windows-1252: %v, want %v", v, want)
+		} else if name != "bangalore" && (!found || !clean) {
+			t.Errorf("%s under windows-1252: %v, found %v", name, v, found)
+		}
 	}
 
 	sctx, stop := context.WithCancel(ctx)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/replica"
 )
 
@@ -29,6 +31,7 @@ type Page struct {
 	Requests Requests
 	Packets  []PacketView
 	Charset  []CharsetView
+	Planned  *Plan    // nil if Family.Planned is ""
 	Problems []string // databases that could not be read, and why
 }
 
@@ -88,7 +91,8 @@ type PacketView struct {
 	Time            time.Time
 	From, To        string
 	FromID, ToID    replica.ID
-	Bytes           int64
+	Bytes, Arrived  int64
+	Damage          string
 	Rows, Transfers int
 	Epoch           uint64
 	Applied         string
@@ -97,13 +101,35 @@ type PacketView struct {
 	NewEpochs       map[replica.ID][2]uint64 // per origin: (first, last] epochs the import brought
 }
 
-// CharsetView is ValidateCharset's result at one database.
+// CharsetView is ValidateCharset's result at one database: against the
+// code page the replica's family has, and against the planned one.
 type CharsetView struct {
-	Site     string
-	Replica  string
-	CodePage string
+	Site    string
+	Replica string
+	Family  CharsetCheck
+	// Planned checks the replicated tables against Page.Planned, as
+	// multisite.ChangeCodePage does before it changes anything; nil if no
+	// code page is planned or the replica's family already has it.
+	Planned *CharsetCheck
+}
+
+// CharsetCheck is one validation of one database.
+type CharsetCheck struct {
+	CodePage string                   // canonical name
+	Planned  bool                     // against the planned code page, not the family's
 	Report   *multisite.CharsetReport // nil if Err
 	Err      string
+}
+
+// Plan is what blocks the planned change of the family's code page,
+// summed over the open databases.
+type Plan struct {
+	CodePage   string   // canonical name of the planned code page
+	Violations int      // characters outside it in replicated tables, as listed
+	More       bool     // some database has more than maxViolations
+	Blocking   []string // replicas holding them, with their counts: "dublin (1)"
+	Already    []string // replicas whose family already has the planned code page
+	Errors     int      // validations that failed
 }
 
 // maxViolations bounds the violations listed per replica.
@@ -169,6 +195,16 @@ func (f *Family) Gather(ctx context.Context) *Page {
 	}
 	for id, o := range byID {
 		newest[id] = max(newest[id], o.st.Epoch)
+	}
+
+	var planned *codepage.CodePage
+	if f.Planned != "" {
+		cp, err := codepage.Lookup(f.Planned)
+		if err != nil {
+			p.Problems = append(p.Problems, fmt.Sprintf("planned code page: %v", err))
+		} else {
+			planned, p.Planned = cp, &Plan{CodePage: cp.Name()}
+		}
 	}
 
 	packets := f.Packets()
@@ -259,16 +295,46 @@ func (f *Family) Gather(ctx context.Context) *Page {
 		}
 		p.Views = append(p.Views, bv)
 
-		cv := CharsetView{Site: o.site.Path, Replica: o.st.Local.Name, CodePage: o.st.CodePage}
-		rep, err := multisite.ValidateCharset(ctx, o.site.DB, o.st.CodePage, multisite.CharsetOptions{Max: maxViolations})
-		if err != nil {
-			cv.Err = err.Error()
-		} else {
-			cv.Report = rep
+		cv := CharsetView{Site: o.site.Path, Replica: o.st.Local.Name,
+			Family: validate(ctx, o.site.DB, o.st.CodePage, nil)}
+		if planned != nil {
+			if planned.Name() == o.st.CodePage {
+				p.Planned.Already = append(p.Planned.Already, o.st.Local.Name)
+			} else {
+				// Only replicated tables: they are what ChangeCodePage
+				// checks, and what the new page will be enforced on.
+				c := validate(ctx, o.site.DB, planned.Name(), append([]string{}, o.st.Tables...))
+				c.Planned, cv.Planned = true, &c
+				switch {
+				case c.Report == nil:
+					p.Planned.Errors++
+				case len(c.Report.Violations) > 0:
+					p.Planned.Violations += len(c.Report.Violations)
+					p.Planned.More = p.Planned.More || c.Report.Truncated
+					more := ""
+					if c.Report.Truncated {
+						more = "+"
+					}
+					p.Planned.Blocking = append(p.Planned.Blocking, fmt.Sprintf("%s (%d%s)", o.st.Local.Name, len(c.Report.Violations), more))
+				}
+			}
 		}
 		p.Charset = append(p.Charset, cv)
 	}
 	return p
+}
+
+// validate runs ValidateCharset at db against codePage, on tables; nil
+// means every table, replicated or not, and an empty slice none.
+func validate(ctx context.Context, db *sql.DB, codePage string, tables []string) CharsetCheck {
+	c := CharsetCheck{CodePage: codePage}
+	rep, err := multisite.ValidateCharset(ctx, db, codePage, multisite.CharsetOptions{Tables: tables, Max: maxViolations})
+	if err != nil {
+		c.Err = err.Error()
+	} else {
+		c.Report = rep
+	}
+	return c
 }
 
 func findInfo(rs []replica.Info, id replica.ID) (replica.Info, bool) {
@@ -282,7 +348,7 @@ func findInfo(rs []replica.Info, id replica.ID) (replica.Info, bool) {
 
 func packetView(pk Packet) PacketView {
 	v := PacketView{Time: pk.Time, From: pk.From.Name, To: pk.To.Name, FromID: pk.From.ID, ToID: pk.To.ID,
-		Bytes: pk.Bytes, Rows: pk.Rows, Transfers: pk.Transfers, Epoch: pk.Epoch, Applied: pk.Applied,
+		Bytes: pk.Bytes, Arrived: pk.Arrived, Damage: pk.Damage, Rows: pk.Rows, Transfers: pk.Transfers, Epoch: pk.Epoch, Applied: pk.Applied,
 		OK: pk.Err == nil, NewEpochs: pk.Epochs}
 	if pk.Err != nil {
 		v.Err = pk.Err.Error()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"stamp":         stamp,
 	"ago":           ago,
 	"maxViolations": func() int { return maxViolations },
+	"join":          strings.Join,
 }).Parse(pageHTML))
 
 // The script must not contain "<" or "&": tests read the page with a
@@ -65,7 +67,7 @@ small, .note { color: #666; } code { font-size: .95em; }
 <body data-generated="{{stamp .Generated}}">
 <header>
 <h1>Replica family <code id="family">{{.Family}}</code></h1>
-<p>Data code page <strong id="codepage">{{.CodePage}}</strong> · {{len .Replicas}} replicas · generated
+<p>Data code page <strong id="codepage">{{.CodePage}}</strong>{{with .Planned}} (planned: <strong id="planned">{{.CodePage}}</strong>){{end}} · {{len .Replicas}} replicas · generated
 <time datetime="{{stamp .Generated}}">{{.Generated.Format "2006-01-02 15:04:05 MST"}}</time>
 (<span class="ago" data-time="{{stamp .Generated}}">just now</span>)</p>
 </header>
@@ -146,10 +148,11 @@ The library records no packet times; the times are of packets this process moved
 <thead><tr><th>When</th><th>From</th><th>To</th><th>Bytes</th><th>Rows</th><th>Transfers</th><th>Brings epoch</th><th>Result</th></tr></thead>
 <tbody>
 {{- range .Packets}}
-<tr class="packet{{if not .OK}} refused{{end}}" data-from="{{.From}}" data-to="{{.To}}" data-ok="{{.OK}}">
+<tr class="packet{{if not .OK}} refused{{end}}" data-from="{{.From}}" data-to="{{.To}}" data-ok="{{.OK}}"{{if .Damage}} data-damaged="true"{{end}}>
 <td><time datetime="{{stamp .Time}}">{{.Time.Format "15:04:05"}}</time> <small class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</small></td>
 <td>{{.From}}</td><td>{{.To}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.Rows}}</td><td class="num">{{.Transfers}}</td><td class="num">{{.Epoch}}</td>
-<td>{{if .OK}}applied: {{.Applied}}{{else}}<span class="err">refused: {{.Err}}</span>{{end}}</td>
+<td>{{if .Damage}}<span class="damage">damaged: {{.Damage}} ({{.Arrived}} of {{.Bytes}} bytes arrived)</span><br>{{end}}
+{{- if .OK}}applied: {{.Applied}}{{else}}<span class="err">refused: {{.Err}}</span>{{end}}</td>
 </tr>
 {{- end}}
 </tbody>
@@ -161,18 +164,21 @@ The library records no packet times; the times are of packets this process moved
 
 <section id="charset">
 <h2>Charset validation</h2>
-<p class="note">ValidateCharset of every table at each open database against the family's data code page (at most {{maxViolations}} violations listed per replica).</p>
-{{- range .Charset}}
-<div class="charset" data-replica="{{.Replica}}"{{with .Report}} data-violations="{{len .Violations}}"{{end}}>
-<h3>{{.Replica}} <small>{{.Site}}</small></h3>
-{{- if .Err}}
-<p class="err">could not validate: {{.Err}}</p>
-{{- else if .Report.Violations}}
-<p class="dirty">{{len .Report.Violations}}{{if .Report.Truncated}}+{{end}} character{{if ne (len .Report.Violations) 1}}s{{end}} outside {{.Report.CodePage}} ({{.Report.Strings}} strings checked):</p>
-<ul>{{range .Report.Violations}}<li class="violation" data-table="{{.Table}}" data-key="{{.Key}}" data-column="{{.Column}}">{{.}}</li>{{end}}</ul>
-{{- else}}
-<p class="clean">clean: {{.Report.Strings}} strings in {{.Report.Tables}} tables fit {{.Report.CodePage}}</p>
+<p class="note">ValidateCharset at each open database: every table against the family's data code page, which the database also enforces on every write and import
+{{- with .Planned}}, and the replicated tables against the planned code page {{.CodePage}}, all of which must fit it before multisite.ChangeCodePage changes anything{{end}}
+(at most {{maxViolations}} violations listed per check).</p>
+{{- with .Planned}}
+<p id="plan" class="{{if .Violations}}dirty{{else if .Errors}}err{{else}}clean{{end}}" data-codepage="{{.CodePage}}" data-violations="{{.Violations}}">
+{{- if .Violations}}Changing the code page to {{.CodePage}} is blocked: {{.Violations}}{{if .More}}+{{end}} character{{if ne .Violations 1}}s{{end}} outside it at {{join .Blocking ", "}}. Clean each at its row's master (multisite.CleanCharset) before multisite.ChangeCodePage.
+{{- else if .Errors}}Could not check every open replica against {{.CodePage}}; see below.
+{{- else}}Nothing at the open replicas blocks changing the code page to {{.CodePage}}.{{end}}
+{{- with .Already}} Already on {{$.Planned.CodePage}}: {{join . ", "}}.{{end}}</p>
 {{- end}}
+{{- range .Charset}}
+<div class="charset" data-replica="{{.Replica}}">
+<h3>{{.Replica}} <small>{{.Site}}</small></h3>
+{{- template "check" .Family}}
+{{- with .Planned}}{{template "check" .}}{{end}}
 </div>
 {{- end}}
 </section>
@@ -219,4 +225,17 @@ The library records no packet times; the times are of packets this process moved
 </script>
 </body>
 </html>
+{{- define "check"}}
+<div class="check" data-codepage="{{.CodePage}}" data-planned="{{.Planned}}"{{with .Report}} data-violations="{{len .Violations}}"{{end}}>
+{{- $which := "the family's"}}{{if .Planned}}{{$which = "planned"}}{{end}}
+{{- if .Err}}
+<p class="err">{{.CodePage}} ({{$which}}): could not validate: {{.Err}}</p>
+{{- else if .Report.Violations}}
+<p class="dirty">{{.CodePage}} ({{$which}}): {{len .Report.Violations}}{{if .Report.Truncated}}+{{end}} character{{if ne (len .Report.Violations) 1}}s{{end}} outside it ({{.Report.Strings}} strings checked){{if .Planned}}, blocking the change{{end}}:</p>
+<ul>{{range .Report.Violations}}<li class="violation" data-table="{{.Table}}" data-key="{{.Key}}" data-column="{{.Column}}">{{.}}</li>{{end}}</ul>
+{{- else}}
+<p class="clean">{{.CodePage}} ({{$which}}): clean, {{.Report.Strings}} strings in {{.Report.Tables}} tables fit</p>
+{{- end}}
+</div>
+{{- end}}
 `

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/syncpkt"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,12 +49,15 @@ func dumpDOM(t *testing.T, browser, url string) string {
 
 // TestBrowser_RendersLiveFamily serves a live three-replica family and
 // reads the page as headless Chromium renders it: the replicas and their
-// states, the epoch matrix and the lag as the library reports them, a
-// charset violation stored at one replica, and the matrix moving after one
-// more write and sync.
+// states, the epoch matrix and the lag as the library reports them, the
+// charset checks against the family's and the planned code page as
+// ValidateCharset reports them, a packet damaged in transit shown refused
+// with ImportPacket's error and leaving dublin one epoch behind, and the
+// matrix moving once an intact packet arrives.
 func TestBrowser_RendersLiveFamily(t *testing.T) {
 	browser := chromium(t)
 	f, _ := newFamily(t, BuildOptions{ReceiveOnly: []string{"dublin"}})
+	f.Planned = demoPlanned
 	srv := httptest.NewServer(&Handler{Family: f})
 	defer srv.Close()
 	violation := injectViolation(t, f.Site("bangalore"))
@@ -65,6 +70,10 @@ func TestBrowser_RendersLiveFamily(t *testing.T) {
 		t.Fatalf("the browser shows %d replicas, want 3", got)
 	}
 	checkAgainstLibrary(t, doc, f)
+	blocking := checkCharsetAgainstLibrary(t, doc, f)
+	if diff := cmp.Diff(map[string][]string{"bangalore": {violation}}, blocking); diff != "" {
+		t.Errorf("rows blocking %s (-want +library):\n%s", demoPlanned, diff)
+	}
 	states := map[string]string{}
 	for _, r := range pageReplicas(doc) {
 		states[r[0]] = r[1]
@@ -72,13 +81,8 @@ func TestBrowser_RendersLiveFamily(t *testing.T) {
 	if states["boston"] != "active" || states["bangalore"] != "active" || states["dublin"] != "receive-only" {
 		t.Errorf("states in the browser: %v", states)
 	}
-	if got, clean := charsetOf(t, doc, "bangalore"); len(got) != 1 || got[0] != violation || clean {
-		t.Errorf("bangalore's charset result in the browser: %v (clean %v), want [%s]", got, clean, violation)
-	}
-	for _, name := range []string{"boston", "dublin"} {
-		if got, clean := charsetOf(t, doc, name); len(got) != 0 || !clean {
-			t.Errorf("%s's charset result in the browser: %v (clean %v), want clean", name, got, clean)
-		}
+	if got, clean, _ := charsetOf(t, doc, "bangalore", demoPlanned); len(got) != 1 || got[0] != violation || clean {
+		t.Errorf("bangalore's %s result in the browser: %v (clean %v), want [%s]", demoPlanned, got, clean, violation)
 	}
 	for _, e := range doc.withClass("ago") {
 		if txt := e.Text(); txt != "just now" && !strings.HasSuffix(txt, " ago") {
@@ -86,26 +90,46 @@ func TestBrowser_RendersLiveFamily(t *testing.T) {
 		}
 	}
 
-	// One more write at boston and a sync to dublin move the matrix.
+	// One more write at boston; its packet to dublin is cut short on the
+	// way, and dublin refuses it.
 	boston, dublin := f.Site("boston"), f.Site("dublin")
-	before := pageCells(t, doc, "matrix", "epoch", "")[dublin.ID][boston.ID]
+	epochOf := func(doc *node) int {
+		e, err := strconv.Atoi(pageCells(t, doc, "matrix", "epoch", "")[dublin.ID][boston.ID])
+		require.NoError(t, err)
+		return e
+	}
+	before := epochOf(doc)
 	require.NoError(t, f.NewDefect(ctx, boston, "One more"))
+	err := f.Carry(ctx, boston, dublin, Truncate(64))
+	require.ErrorIs(t, err, syncpkt.ErrTruncated)
+	doc = parseHTML(t, dumpDOM(t, browser, srv.URL+"/"))
+	checkAgainstLibrary(t, doc, f)
+	if got := epochOf(doc); got != before {
+		t.Errorf("dublin's epoch of boston went from %d to %d in the browser, though dublin refused the packet", before, got)
+	}
+	if got := pageCells(t, doc, "lag", "lag", "data-behind")[dublin.ID][boston.ID]; got != "1" {
+		t.Errorf("the browser shows dublin %s behind boston, want 1", got)
+	}
+	newest := doc.withClass("packet")[0]
+	if newest.attr["data-ok"] != "false" || newest.attr["data-to"] != "dublin" || !strings.Contains(newest.Text(), "refused: "+err.Error()) {
+		t.Errorf("newest packet in the browser: %q, want refused with %q", newest.Text(), err)
+	}
+
+	// The next intact packet brings dublin up to date.
 	require.NoError(t, f.Sync(ctx, boston, dublin))
 	doc = parseHTML(t, dumpDOM(t, browser, srv.URL+"/"))
 	checkAgainstLibrary(t, doc, f)
-	after := pageCells(t, doc, "matrix", "epoch", "")[dublin.ID][boston.ID]
-	b, _ := strconv.Atoi(before)
-	a, _ := strconv.Atoi(after)
-	if a != b+1 {
-		t.Errorf("dublin's epoch of boston went from %q to %q in the browser, want one more", before, after)
+	after := epochOf(doc)
+	if after != before+1 {
+		t.Errorf("dublin's epoch of boston went from %d to %d in the browser, want one more", before, after)
 	}
 	st, err := multisite.ReadStatus(ctx, dublin.DB)
 	require.NoError(t, err)
-	if after != strconv.FormatUint(st.Matrix[dublin.ID].Get(boston.ID), 10) {
-		t.Errorf("browser shows %s, library reports %d", after, st.Matrix[dublin.ID].Get(boston.ID))
+	if uint64(after) != st.Matrix[dublin.ID].Get(boston.ID) {
+		t.Errorf("browser shows %d, library reports %d", after, st.Matrix[dublin.ID].Get(boston.ID))
 	}
-	newest := doc.withClass("packet")[0]
-	if newest.attr["data-from"] != "boston" || newest.attr["data-to"] != "dublin" || !strings.Contains(newest.Text(), "defect +1") {
+	newest = doc.withClass("packet")[0]
+	if newest.attr["data-from"] != "boston" || newest.attr["data-to"] != "dublin" || !strings.Contains(newest.Text(), "applied: defect +1") {
 		t.Errorf("newest packet in the browser: %q", newest.Text())
 	}
 }

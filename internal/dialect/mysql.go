@@ -129,14 +129,36 @@ func myDefault(def, extra string) string {
 // Describe reads a table of the current database from information_schema;
 // types are COLUMN_TYPE's ("varchar(20)", "int(11)", "decimal(10,2)").
 // Generated columns are left out.
+//
+// Two queries, each with the table name as a constant (besides the
+// case-sensitive BINARY match): MariaDB then reads only that table's
+// definition, where a join of COLUMNS with KEY_COLUMN_USAGE opened every
+// table of the database (about 25 ms against 0.6 ms, on every export and
+// import).
 func (MySQLDialect) Describe(ctx context.Context, q Querier, table string) (Table, bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'NO', coalesce(k.ORDINAL_POSITION, 0),
-	coalesce(c.COLUMN_DEFAULT, ''), c.EXTRA
+	key := map[string]int{}
+	krows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, SEQ_IN_INDEX FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND BINARY TABLE_NAME = BINARY ? AND INDEX_NAME = 'PRIMARY'`, table, table)
+	if err != nil {
+		return Table{}, false, err
+	}
+	for krows.Next() {
+		var name string
+		var pos int
+		if err := krows.Scan(&name, &pos); err != nil {
+			krows.Close()
+			return Table{}, false, err
+		}
+		key[name] = pos
+	}
+	krows.Close()
+	if err := krows.Err(); err != nil {
+		return Table{}, false, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'NO', coalesce(c.COLUMN_DEFAULT, ''), c.EXTRA
 FROM information_schema.COLUMNS c
-LEFT JOIN information_schema.KEY_COLUMN_USAGE k ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-	AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY'
-WHERE c.TABLE_SCHEMA = DATABASE() AND BINARY c.TABLE_NAME = BINARY ?
-ORDER BY c.ORDINAL_POSITION`, table)
+WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ? AND BINARY c.TABLE_NAME = BINARY ?
+ORDER BY c.ORDINAL_POSITION`, table, table)
 	if err != nil {
 		return Table{}, false, err
 	}
@@ -146,9 +168,10 @@ ORDER BY c.ORDINAL_POSITION`, table)
 	for rows.Next() {
 		var c Column
 		var extra string
-		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Key, &c.Default, &extra); err != nil {
+		if err := rows.Scan(&c.Name, &c.Type, &c.NotNull, &c.Default, &extra); err != nil {
 			return Table{}, false, err
 		}
+		c.Key = key[c.Name]
 		n++
 		x := strings.ToUpper(extra)
 		if c.Name == MasterColumn || strings.Contains(x, "VIRTUAL") || strings.Contains(x, "PERSISTENT") || strings.Contains(x, "STORED") {
@@ -401,7 +424,10 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		// here would take a gap lock, and two writers inserting new keys
 		// would deadlock on each other's gap. The upsert leaves an entry
 		// mastered elsewhere as it was, and the check then refuses the row.
-		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`%sINSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
+		// The key-range check comes after the tombstone's, so a write to a
+		// key mastered elsewhere is refused as ErrNotMaster, as on the other
+		// dialects.
+		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
 		VALUES (%s, 1, NEW.ms_master, ms_local, ms_local, NULL, 0)
 		ON DUPLICATE KEY UPDATE ms_version = IF(ms_master = VALUES(ms_master), ms_version + 1, ms_version),
 			ms_origin = IF(ms_master = VALUES(ms_master), VALUES(ms_origin), ms_origin),
@@ -410,7 +436,8 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		SET ms_m = (SELECT r.ms_master FROM %s r WHERE %s);
 		IF ms_m <> ms_local THEN
 			%s
-		END IF;`, rangeCheck, S, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"))),
+		END IF;
+		%s`, S, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"), rangeCheck)),
 		trigger(n[2], "BEFORE", "UPDATE", fmt.Sprintf(`%s
 		IF NOT (OLD.ms_master <=> ms_local) THEN
 			%s

@@ -86,7 +86,7 @@ func (d SQLiteDialect) Describe(ctx context.Context, q Querier, table string) (T
 // Meta returns the metadata tables. ms_ctl has exactly one row; the
 // triggers read the local replica, its state and the applying flag there.
 func (SQLiteDialect) Meta() []string {
-	return []string{
+	return append([]string{
 		`CREATE TABLE ms_ctl (
 	id INTEGER PRIMARY KEY CHECK (id = 1),
 	format INTEGER NOT NULL,
@@ -135,19 +135,19 @@ func (SQLiteDialect) Meta() []string {
 	detected TEXT NOT NULL,
 	PRIMARY KEY (tbl, key, creator)
 )`,
-	}
+	}, requestMeta()...)
 }
 
 // DropMeta removes the metadata tables.
 func (SQLiteDialect) DropMeta() []string {
-	return []string{
+	return append(dropRequestMeta(),
 		"DROP TABLE IF EXISTS ms_conflict",
 		"DROP TABLE IF EXISTS ms_table",
 		"DROP TABLE IF EXISTS ms_vector",
 		"DROP TABLE IF EXISTS ms_restore",
 		"DROP TABLE IF EXISTS ms_replica",
 		"DROP TABLE IF EXISTS ms_ctl",
-	}
+	)
 }
 
 // literal quotes s as an SQL string literal. Only replica IDs the library

@@ -47,6 +47,9 @@ func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, o
 	if err := foreignKeyActivation(ctx, q, d, tables, &plan); err != nil {
 		return schema.Plan{}, nil, err
 	}
+	if plan, err = withCharset(plan, d, tables, opt.CodePage); err != nil {
+		return schema.Plan{}, nil, err
+	}
 	return plan, tables, nil
 }
 

@@ -34,6 +34,12 @@ type CharsetReport struct {
 	Bytes      int64              `json:"bytes"`
 	Violations []CharsetViolation `json:"violations"`
 	Truncated  bool               `json:"truncated"` // more violations than Max were found
+	// Columns lists text columns whose storage cannot hold every character
+	// of the code page (MariaDB utf8mb3 columns under UTF-8): none of their
+	// values is a violation yet, but an import of such a character for them
+	// will be refused. Convert them (to utf8mb4) before the family uses
+	// such characters.
+	Columns []NarrowColumn `json:"narrow_columns,omitempty"`
 }
 
 // CharsetOptions controls ValidateCharset. The zero value checks every
@@ -70,6 +76,11 @@ func ValidateCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, 
 		if err := validateTable(ctx, q, d, cp, t, rep, opt); err != nil {
 			return nil, err
 		}
+		narrow, err := narrowColumns(ctx, q, d, []dialect.Table{t}, cp)
+		if err != nil {
+			return nil, err
+		}
+		rep.Columns = append(rep.Columns, narrow...)
 	}
 	return rep, nil
 }

@@ -87,8 +87,10 @@ func ChangeCodePage(ctx context.Context, db *sql.DB, d dialect.Dialect, name str
 		if _, err := checkLocalCharset(ctx, tx, d, cp); err != nil {
 			return fmt.Errorf("multisite: cannot change the code page to %s; clean the data first: %w", cp.Name(), err)
 		}
-		_, err = tx.ExecContext(ctx, d.Rebind(`UPDATE ms_ctl SET code_page = ?, code_page_version = code_page_version + 1`), cp.Name())
-		return err
+		if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE ms_ctl SET code_page = ?, code_page_version = code_page_version + 1`), cp.Name()); err != nil {
+			return err
+		}
+		return setCharset(ctx, tx, d, cp)
 	})
 	if err != nil {
 		return nil, err

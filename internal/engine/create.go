@@ -112,6 +112,9 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
 			return err
 		}
+		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go
+			return err
+		}
 		fks, err := foreignKeySettings(ctx, tx, d)
 		if err != nil {
 			return err
@@ -219,7 +222,9 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 		}
 	}
 	if c.metaStarted {
+		stmts = append(stmts, dialect.DropMetaFormat()...) // format 2 and later
 		stmts = append(stmts, c.d.DropMeta()...)
+		stmts = append(stmts, dialect.DropCharsetMeta()...)
 	}
 	for _, s := range stmts {
 		_, _ = db.ExecContext(ctx, s)
@@ -238,6 +243,7 @@ type creator struct {
 
 	cpVer    uint64 // the family code page's version and name
 	cpName   string
+	settings []*syncpkt.Setting // other settings, taken once the metadata exists
 	metaDone bool
 	// What this creation made, for undoing it where DDL commits by itself.
 	metaStarted bool
@@ -272,6 +278,8 @@ func (c *creator) record(rec syncpkt.Record) error {
 				return err
 			}
 			c.cpVer, c.cpName = ver, cp.Name()
+		} else {
+			c.settings = append(c.settings, r) // migrate.go takes its own
 		}
 		if r.Key == settingForeignKey {
 			fk, err := parseForeignKey(r.Value)
@@ -321,7 +329,7 @@ func (c *creator) meta() error {
 		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
 	}
 	c.metaStarted = true
-	if err := schema.Apply(c.ctx, c.tx, schema.Plan{Dialect: c.d.Name(), Steps: stepsOf(c.d.Meta())}); err != nil {
+	if err := schema.Apply(c.ctx, c.tx, schema.Metadata(c.d)); err != nil {
 		return err
 	}
 	lo, hi := replica.KeyRange(self.Number)
@@ -334,6 +342,9 @@ func (c *creator) meta() error {
 		if err := putReplica(c.ctx, c.tx, c.d, i, false); err != nil {
 			return err
 		}
+	}
+	if err := takeCreationSettings(c.ctx, c.tx, c.d, self.ID, c.settings); err != nil { // migrate.go
+		return err
 	}
 	c.metaDone = true
 	return nil
@@ -382,7 +393,7 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	}
 	c.created = append(c.created, t.Name)
 	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
-	plan.Steps = plan.Steps[len(c.d.Meta()):] // metadata tables exist already
+	plan.Steps = plan.Steps[len(schema.Metadata(c.d).Steps):] // metadata tables exist already
 	if c.d.Name() == dialect.SQLite {
 		// SQLite cannot add a constraint to an existing table.
 		var own []dialect.ForeignKey
@@ -534,6 +545,9 @@ func (c *creator) finish() error {
 		}
 	}
 	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
+		return err
+	}
+	if err := applyCharset(c.ctx, c.tx, c.d, c.tables, c.cpName); err != nil {
 		return err
 	}
 	upto := replica.Vector{}

@@ -56,17 +56,25 @@ func (e *MismatchError) Error() string {
 // Unwrap returns the sentinel.
 func (e *MismatchError) Unwrap() error { return e.Err }
 
-// CharsetError names the first string of a packet that does not fit the
-// family's data code page.
+// CharsetError names the first string of a packet, or of a write the
+// database refused (see CharsetFromDriver), that does not fit the family's
+// data code page, or the character set of the column that would store it.
 type CharsetError struct {
 	CodePage           string
 	Table, Key, Column string
 	Offset             int
 	Rune               rune
 	Char               string
+	// Storage is set when the character fits the code page but not the
+	// local column: its MariaDB character set, such as "utf8mb3", which
+	// holds no character beyond U+FFFF.
+	Storage string
 }
 
 func (e *CharsetError) Error() string {
+	if e.Storage != "" {
+		return fmt.Sprintf("multisite: %s[%s].%s has U+%04X %q at byte %d, which the column's character set %s cannot store", e.Table, e.Key, e.Column, e.Rune, e.Char, e.Offset, e.Storage)
+	}
 	return fmt.Sprintf("multisite: %s[%s].%s has U+%04X %q at byte %d, outside code page %s", e.Table, e.Key, e.Column, e.Rune, e.Char, e.Offset, e.CodePage)
 }
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -28,6 +30,12 @@ type ExportOptions struct {
 	// Uncompressed writes the packet without zstd compression, which is
 	// otherwise on: rows of text shrink to about a third.
 	Uncompressed bool
+	// Policy, if set, decides the master of changed rows before they are
+	// sealed (see mastership.Policy); its transfers travel in this packet.
+	Policy mastership.Policy
+	// Hooks, if set, runs BeforeExport before the pending changes are
+	// sealed (see prepareExport).
+	Hooks *hooks.Hooks
 }
 
 // ExportStats describes a written packet.
@@ -63,6 +71,9 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	}
 	if ti.State == replica.Removed {
 		return st, fmt.Errorf("%w: %s", replica.ErrRemoved, ti)
+	}
+	if err := prepareExport(ctx, db, d, target, opt); err != nil {
+		return st, err
 	}
 	if _, err := Seal(ctx, db, d); err != nil {
 		return st, err
@@ -111,10 +122,16 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err := pw.Write(codePageSetting(c)); err != nil {
 			return err
 		}
+		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go: before any row
+			return err
+		}
 		for _, i := range SortedRegistry(reg) {
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err
 			}
+		}
+		if err := writeRequests(ctx, tx, d, pw, since(upto, base)); err != nil { // request.go
+			return err
 		}
 		if err := writeChanges(ctx, tx, d, pw, since(upto, base), &st, opt.Progress); err != nil {
 			return err
@@ -314,6 +331,10 @@ func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.W
 FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 		strings.Join(sel, ", "), d.Quote(t.Keys()[0].Name),
 		d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
+	ov, err := loadOverlay(ctx, tx, d, t) // provisional collision renames are not sent (collision.go)
+	if err != nil {
+		return err
+	}
 	rows, err := tx.QueryContext(ctx, d.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("multisite: read changes of %s: %w", t.Name, err)
@@ -339,6 +360,7 @@ FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 		if err := portable(d, t.Columns, raw); err != nil {
 			return fmt.Errorf("multisite: %s: %w", t.Name, err)
 		}
+		ov.restore(raw, row.Version)
 		if row.Values, err = values(raw); err != nil {
 			return fmt.Errorf("multisite: %s: %w", t.Name, err)
 		}

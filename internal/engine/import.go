@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
@@ -26,6 +27,7 @@ type ImportOptions struct {
 	Logger        *slog.Logger // nil means silent
 	MaxPacketSize int64        // 0 means no limit
 	MaxRowSize    int64        // largest record in bytes; 0 means syncpkt.DefaultMaxFrame
+	Hooks         *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
 }
 
 // TableCounts counts what an import did to one table.
@@ -62,7 +64,14 @@ type ImportReport struct {
 	Restored bool
 	// CodePage is set when the packet changed the family's data code page.
 	CodePage string
+	// Migrated lists the application migrations (by version) the packet
+	// brought and this import applied before its rows.
+	Migrated []int64
 	Bytes    int64
+
+	// Collisions lists the unique-key collisions (not the primary key)
+	// this import settled by renaming a record (see collision.go).
+	Collisions []Collision
 }
 
 // batchRows is how many rows go into one multi-row INSERT; mergeRows is how
@@ -80,7 +89,16 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 	if _, err := LoadCtl(ctx, db, d); err != nil {
 		return nil, err
 	}
-	err := importTx(ctx, db, d, func(tx *sql.Tx) error {
+	if err := ensureLateMeta(ctx, db, d); err != nil { // request and collision tables (request.go)
+		return nil, err
+	}
+	r, migrated, done, err := prepareImport(ctx, db, d, r, opt) // MySQL: migrations before the transaction (migrate.go)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	rep.Migrated = migrated
+	err = importTx(ctx, db, d, func(tx *sql.Tx) error {
 		// The first statement writes, so the transaction holds the write
 		// lock from the start and no local write interleaves.
 		if _, err := tx.ExecContext(ctx, d.SetApplying(true)); err != nil {
@@ -93,6 +111,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if err != nil {
 			return err
 		}
+		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
 		cr := &countReader{r: r}
 		// The key is looked up at the trailer, after header() has checked family,
 		// target and origin, so those get their own errors; the signature is
@@ -116,10 +135,16 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if err := imp.flush(); err != nil {
 			return err
 		}
+		if err := imp.actOnRequests(); err != nil { // mastership requests addressed here (request.go)
+			return err
+		}
 		if err := imp.checkCodePage(); err != nil {
 			return err
 		}
 		if err := imp.finish(); err != nil {
+			return err
+		}
+		if err := imp.importHooksPacket(); err != nil {
 			return err
 		}
 		if err := checkForeignKeys(ctx, tx, d, rep); err != nil {
@@ -150,9 +175,14 @@ type importer struct {
 	ours   replica.Vector
 	cp     *codepage.CodePage // the family's data code page
 
+	narrow map[string][]string // per table: columns that cannot store all of cp (see checkText)
+
+	hooks *hookRunner // nil without hooks
+
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
 	pruned    map[replica.ID]uint64
+	late      lateState // mastership requests and unique-key collisions (request.go, collision.go)
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -220,8 +250,6 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
 	case h.Target != string(c.Local):
 		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
-	case h.SchemaVersion != c.SchemaVersion:
-		return &MismatchError{Field: "schema version", Want: fmt.Sprint(c.SchemaVersion), Got: fmt.Sprint(h.SchemaVersion), Err: ErrSchemaVersion}
 	}
 	origin, ok := m.reg[replica.ID(h.Origin)]
 	if !ok || origin.ID == c.Local {
@@ -254,6 +282,9 @@ func (m *importer) checkCodePage() error {
 		return nil
 	}
 	m.cpChecked = true
+	if err := m.checkSchema(); err != nil { // migrate.go: after the packet's migrations
+		return err
+	}
 	if m.h.CodePage != m.ctl.CodePage {
 		return &MismatchError{Field: "code page", Want: m.ctl.CodePage, Got: m.h.CodePage, Err: ErrCodePage}
 	}
@@ -262,6 +293,12 @@ func (m *importer) checkCodePage() error {
 
 // setting takes a family setting from the packet if it is newer.
 func (m *importer) setting(s *syncpkt.Setting) error {
+	if ok, err := m.schemaSetting(s); ok { // migrate.go
+		return err
+	}
+	if s.Key == settingRequest || s.Key == settingResponse {
+		return m.requestSetting(s) // request.go
+	}
 	if s.Key != settingCodePage {
 		return nil // settings of a newer library are not ours to apply
 	}
@@ -278,6 +315,10 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 	if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET code_page = ?, code_page_version = ?`), cp.Name(), ver); err != nil {
 		return err
 	}
+	if err := setCharset(m.ctx, m.tx, m.d, cp); err != nil {
+		return err
+	}
+	m.narrow = nil
 	m.ctl.CodePage, m.ctl.CodePageVer, m.cp = cp.Name(), ver, cp
 	m.rep.CodePage = cp.Name()
 	return nil
@@ -457,10 +498,10 @@ func (m *importer) row(r *syncpkt.Row) error {
 		if r.Deleted && t.Columns[j].Key == 0 {
 			continue // a tombstone carries its key only
 		}
-		if v.Kind == syncpkt.ValueText && !m.cp.Valid(v.Text) {
-			bad := m.cp.Check(v.Text)[0]
-			return &CharsetError{CodePage: m.cp.Name(), Table: t.Name, Key: rowKeyOf(*t, m.order, r.Values), Column: t.Columns[j].Name,
-				Offset: bad.Offset, Rune: bad.Rune, Char: bad.Bytes}
+		if v.Kind == syncpkt.ValueText {
+			if err := m.checkText(t, j, r.Values, v.Text); err != nil {
+				return err
+			}
 		}
 		vals[j] = m.d.Arg(t.Columns[j], v.Any())
 	}
@@ -580,6 +621,9 @@ func (m *importer) merge() error {
 	if err := m.conflicts(); err != nil {
 		return err
 	}
+	if err := m.settleCollisions(); err != nil { // unique keys (collision.go)
+		return err
+	}
 	counts := m.rep.Tables[t.Name]
 	// One pass over the applying rows: tombstone or not, row present or not.
 	count := fmt.Sprintf(`SELECT s.ms_deleted, CASE WHEN EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END, count(*)
@@ -628,10 +672,20 @@ func (m *importer) merge() error {
 		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
 		fmt.Sprintf("DELETE FROM %s", S),
 	)
+	changes, err := m.stagedChanges() // for AfterImportChange hooks
+	if err != nil {
+		return err
+	}
 	for _, s := range stmts {
 		if _, err := m.tx.ExecContext(m.ctx, s); err != nil {
 			return fmt.Errorf("multisite: apply rows of %s: %w", t.Name, err)
 		}
+	}
+	if err := m.collisionsApplied(); err != nil { // collision.go
+		return err
+	}
+	if err := m.hooks.afterChanges(m.ctx, changes); err != nil {
+		return err
 	}
 	m.staged = 0
 	return nil

@@ -14,7 +14,7 @@ import (
 )
 
 // FormatVersion is the version of the metadata tables this library writes.
-const FormatVersion = 1
+const FormatVersion = 2 // schema.LatestFormat; upgrade.go upgrades older databases
 
 // Ctl is the local replica's row of ms_ctl.
 type Ctl struct {
@@ -32,7 +32,7 @@ type Ctl struct {
 
 // LoadCtl reads ms_ctl; ErrNotActivated if the database is no replica.
 func LoadCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*Ctl, error) {
-	if _, ok, err := d.Describe(ctx, q, "ms_ctl"); err != nil {
+	if ok, err := dialect.TableExists(ctx, q, d, "ms_ctl"); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, ErrNotActivated
@@ -48,8 +48,8 @@ func LoadCtl(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*Ctl, e
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read ms_ctl: %w", err)
 	}
-	if c.Format > FormatVersion {
-		return nil, fmt.Errorf("multisite: database metadata is format %d, this library reads up to %d; upgrade the library", c.Format, FormatVersion)
+	if c.Format != FormatVersion {
+		return upgradeAndLoad(ctx, q, d, c.Format) // upgrade.go
 	}
 	c.Local, c.State, c.PrivateKey = replica.ID(local), replica.State(state), ed25519.PrivateKey(key)
 	return &c, nil

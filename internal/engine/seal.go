@@ -16,6 +16,9 @@ import (
 // an epoch is assigned to what is committed, not to what is begun.
 func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
 	var epoch uint64
+	if err := ensureLateMeta(ctx, db, d); err != nil { // request.go
+		return 0, err
+	}
 	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		// Taking the write lock first (the UPDATE) keeps SQLite from
 		// failing to upgrade a read transaction.
@@ -47,6 +50,11 @@ func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
 				n += k
 			}
 		}
+		k, err := sealRequests(ctx, tx, d, c.Epoch) // request.go
+		if err != nil {
+			return err
+		}
+		n += k
 		if n == 0 {
 			epoch = c.Epoch - 1
 			return errNothing

@@ -49,6 +49,20 @@ func Transfer(ctx context.Context, db *sql.DB, d dialect.Dialect, table string, 
 		if err != nil {
 			return err
 		}
+		n, err = transferTx(ctx, tx, d, c, table, to, keys)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// transferTx is Transfer in the caller's transaction, for Transfer itself,
+// export policies and hooks. On error the caller must roll back.
+func transferTx(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, table string, to replica.ID, keys [][]any) (int, error) {
+	n := 0
+	err := func() error {
 		if c.State != replica.Active {
 			return fmt.Errorf("%w: %s cannot transfer mastership", replica.ErrReceiveOnly, c.Local)
 		}
@@ -97,7 +111,7 @@ func Transfer(ctx context.Context, db *sql.DB, d dialect.Dialect, table string, 
 			n++
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,9 @@
 // Package testdb opens real databases for tests: SQLite files in
-// t.TempDir() always, and (by issue 4) PostgreSQL and MariaDB databases
-// through DSNs in MULTISITE_TEST_POSTGRES and MULTISITE_TEST_MYSQL.
+// t.TempDir() always, and PostgreSQL and MariaDB databases through DSNs in
+// MULTISITE_TEST_POSTGRES and MULTISITE_TEST_MYSQL, one database per test
+// site, dropped when the test ends (so tests may run in parallel and a
+// failed run leaves nothing behind that breaks the next). ForEach runs a
+// test body once per dialect; Clone copies a database, as a backup would.
 package testdb
 
 import (
@@ -36,6 +39,7 @@ func SQLiteAt(t testing.TB, path string) *sql.DB {
 	if err := db.Ping(); err != nil {
 		t.Fatalf("ping %s: %v", path, err)
 	}
+	remember(t, db, origin{dialect: "sqlite", path: path})
 	return db
 }
 

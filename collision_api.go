@@ -1,0 +1,93 @@
+package multisite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/multisite-go/multisite/internal/engine"
+)
+
+// Collision is a unique-key collision an import settled: two replicas
+// created records with the same value of a UNIQUE key that is not the
+// primary key. Both records are kept. The record whose creator has the
+// smaller replica ID keeps the value (for records of one creator, the
+// smaller primary key); every other is renamed in the ClearQuest keysite
+// manner, NAME<site>, site being the name of the replica that created it,
+// in the first text column of the key (shortened to fit a declared
+// VARCHAR(n); NAME<site>2 ... if that is taken too). Every replica reaches
+// the same values: the renamed record's master makes the rename as its own
+// change, which replicates; the others apply the same rename on import
+// meanwhile (and undo it if the collision goes away before the master saw
+// it). ImportReport.Collisions lists the collisions an import settled and
+// the hooks.Hooks OnCollision hook is told of each; Creators holds the
+// creator of the record that kept the value, then of the renamed one. Each
+// replica that renames a record (the renamed record's master, and others
+// meanwhile) reports the collision once.
+//
+// Collisions are detected for the unique constraints and unique indexes
+// the local database has (creation packets do not carry them yet: give
+// every replica the same ones). A collision on a key with no text column
+// fails the import with a *CollisionError and changes nothing.
+type Collision = engine.Collision
+
+// CollisionError reports a collision on a unique key with no text column
+// to rename; errors.Is(err, ErrCollision).
+type CollisionError = engine.CollisionError
+
+// ErrCollision is wrapped by *CollisionError; ErrNoCollision is returned
+// for a collision ID the replica has not recorded.
+var (
+	ErrCollision   = engine.ErrCollision
+	ErrNoCollision = engine.ErrNoCollision
+)
+
+// CollisionID names a recorded collision, the same on every replica that
+// settled it.
+type CollisionID = engine.CollisionID
+
+// CollisionState is what became of a collision at one replica:
+// provisional (renamed here on import, waiting for the renamed record's
+// master), renamed (the master's own change), withdrawn (the collision
+// went away before the master renamed; the rename was undone) or resolved
+// (by an administrator, ResolveCollision).
+type CollisionState = engine.CollisionState
+
+// The collision states.
+const (
+	CollisionProvisional = engine.CollisionProvisional
+	CollisionRenamed     = engine.CollisionRenamed
+	CollisionWithdrawn   = engine.CollisionWithdrawn
+	CollisionResolved    = engine.CollisionResolved
+)
+
+// CollisionRecord is a collision as a replica recorded it (table
+// ms_collision).
+type CollisionRecord = engine.CollisionRecord
+
+// CollisionFilter selects collisions for Collisions; the zero value
+// selects all.
+type CollisionFilter = engine.CollisionFilter
+
+// Collisions lists the unique-key collisions db's replica settled, newest
+// first. It changes no replicated data.
+func Collisions(ctx context.Context, db *sql.DB, f CollisionFilter) ([]CollisionRecord, error) {
+	d, err := ready(ctx, db, "")
+	if err != nil {
+		return nil, err
+	}
+	return engine.Collisions(ctx, db, d, f)
+}
+
+// ResolveCollision settles a recorded collision at the renamed record's
+// master (elsewhere it is a *mastership.NotMasterError and nothing
+// changes). With value "" the rename stays; otherwise the renamed column
+// is set to value as an ordinary local write, which replicates (a value
+// another record holds fails with the database's unique-constraint error
+// and changes nothing). The collision is marked resolved.
+func ResolveCollision(ctx context.Context, db *sql.DB, id CollisionID, value string) (CollisionRecord, error) {
+	d, err := ready(ctx, db, "")
+	if err != nil {
+		return CollisionRecord{}, err
+	}
+	return engine.ResolveCollision(ctx, db, d, id, value)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+// A --db argument names a SQLite file, or a database on a server:
+//
+//	boston.db                                   SQLite (modernc.org/sqlite)
+//	postgres://user@host:5432/dbname            PostgreSQL (pgx); also postgresql://
+//	mysql://user@tcp(host:3306)/dbname          MySQL/MariaDB: go-sql-driver's DSN after mysql://
+const dbKinds = " (a SQLite file, postgres://user@host/db or mysql://user@tcp(host:3306)/db)"
+
+// server returns the driver and DSN of a --db naming a server database.
+func server(db string) (driver, dsn string, ok bool) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return "pgx", db, true
+	case strings.HasPrefix(db, "mysql://"):
+		return "mysql", strings.TrimPrefix(db, "mysql://"), true
+	}
+	return "", "", false
+}
+
+func isServer(db string) bool {
+	_, _, ok := server(db)
+	return ok
+}
+
+// display is db as messages show it: without a password.
+func display(db string) string {
+	if !isServer(db) {
+		return db
+	}
+	scheme, rest, _ := strings.Cut(db, "://")
+	end := len(rest)
+	if i := strings.LastIndex(rest, "/"); i >= 0 {
+		end = i
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return db
+	}
+	if colon := strings.IndexByte(rest[:at], ':'); colon >= 0 {
+		return scheme + "://" + rest[:colon] + ":***" + rest[at:]
+	}
+	return db
+}
+
+// openDB opens an existing database. Opening a missing SQLite file would
+// silently create it, so that is an error; a server database must exist.
+func openDB(path string) (*sql.DB, error) {
+	if !isServer(path) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("database %s: %w", path, errors.Unwrap(err))
+		}
+	}
+	return sqlOpen(path)
+}
+
+// sqlOpen opens a database, creating a SQLite file that does not exist.
+func sqlOpen(path string) (*sql.DB, error) {
+	driver, source, ok := server(path)
+	if !ok {
+		driver, source = "sqlite", dsn(path)
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", display(path), err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", display(path), err)
+	}
+	return db, nil
+}

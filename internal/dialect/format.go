@@ -1,0 +1,99 @@
+package dialect
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MetaStep is one statement of a metadata upgrade with what it creates, so
+// that an upgrade interrupted where DDL commits by itself (MySQL) can be
+// planned again without the statements that already ran.
+type MetaStep struct {
+	SQL    string
+	Table  string // the metadata table it creates or changes
+	Column string // the column it adds; "" for a CREATE TABLE
+	// Stamp marks the statement that records the new format in ms_ctl;
+	// a fresh database gets its format from the ms_ctl row instead.
+	Stamp bool
+}
+
+// metaType maps a metadata column's SQLite type to the dialect's, the way
+// the dialects' Meta does.
+func metaType(d Name, name, typ string) string {
+	switch d {
+	case Postgres:
+		switch typ {
+		case "INTEGER":
+			return "BIGINT"
+		case "BLOB":
+			return "BYTEA"
+		}
+	case MySQL:
+		switch {
+		case typ == "INTEGER":
+			return "BIGINT"
+		case typ == "TEXT" && (name == "body" || name == "chain"):
+			return "LONGTEXT"
+		case typ == "TEXT":
+			return "VARCHAR(255)"
+		}
+	}
+	return typ
+}
+
+// metaTable writes a CREATE TABLE of metadata in dialect d from SQLite-typed
+// columns ("name TYPE constraints").
+func metaTable(d Name, name string, cols []string, tail string) string {
+	var defs []string
+	for _, c := range cols {
+		f := strings.SplitN(c, " ", 3)
+		def := f[0] + " " + metaType(d, f[0], f[1])
+		if len(f) == 3 {
+			def += " " + f[2]
+		}
+		defs = append(defs, def)
+	}
+	s := fmt.Sprintf("CREATE TABLE %s (\n\t%s\n)", name, strings.Join(defs, ",\n\t"))
+	if d == MySQL {
+		s += tableOptions
+	}
+	return s + tail
+}
+
+// MetaFormat returns the steps that take the metadata tables from format
+// from to from+1, or nil if there is no such step. Format 1 is what
+// [Dialect.Meta] creates.
+//
+// Format 2 adds ms_migration (the application migrations applied here, with
+// the text that travels to other replicas), ms_schema (the chain of schema
+// masters, once mastership of the schema has moved) and ms_table.version
+// (the schema version a table's replication was last set up at).
+func MetaFormat(d Dialect, from int) []MetaStep {
+	n := d.Name()
+	switch from {
+	case 1:
+		return []MetaStep{
+			{Table: "ms_migration", SQL: metaTable(n, "ms_migration", []string{
+				"version INTEGER PRIMARY KEY",
+				"name TEXT NOT NULL",
+				"checksum TEXT NOT NULL",
+				"applied_at TEXT NOT NULL",
+				"applied_by TEXT NOT NULL",
+				"body TEXT NOT NULL",
+			}, "")},
+			{Table: "ms_schema", SQL: metaTable(n, "ms_schema", []string{
+				"id INTEGER PRIMARY KEY CHECK (id = 1)",
+				"chain TEXT NOT NULL",
+			}, "")},
+			{Table: "ms_table", Column: "version", SQL: fmt.Sprintf("ALTER TABLE ms_table ADD COLUMN version %s NOT NULL DEFAULT 0", metaType(n, "version", "INTEGER"))},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 2"},
+		}
+	}
+	return nil
+}
+
+// DropMetaFormat returns the statements removing what MetaFormat added
+// beyond format 1 (the tables; columns go with their tables).
+func DropMetaFormat() []string {
+	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
+}

@@ -1,0 +1,796 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/multisite-go/multisite/hooks"
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/schema"
+	"github.com/multisite-go/multisite/syncpkt"
+)
+
+// Mastership requests.
+//
+// A replica that does not master a row asks its master for it. A request
+// is a small record (ms_request) that replicates like a row: every change
+// of it is stamped with an epoch of the replica that made it and travels in
+// every packet to every member that lacks that epoch, as a Setting record
+// (key "ms.request" while it is open, "ms.response" once it is settled;
+// see syncpkt/SPEC.md, "Setting keys"). So a request reaches the master
+// whatever the topology (a hub relays it like any change), a lost packet
+// is covered by the next, and a duplicated one changes nothing (a record
+// applies only if its version is newer).
+//
+// Only the replica a request is addressed to (its Master) changes it, so
+// its history is one chain like a row's. When the request reaches that
+// replica, after the rest of the packet is applied:
+//
+//   - it masters the row: the OnRequest hook decides (grant: the row is
+//     transferred to the requester in the same transaction, and the
+//     transfer travels with the answer; deny); without a hook, or on
+//     hooks.Defer, the request waits for an administrator (GrantRequest,
+//     DenyRequest);
+//   - the row's master is another replica it knows: the request is
+//     forwarded there (state forwarded, addressed to that master);
+//   - the row is gone, or its master is unknown or removed: failed, with
+//     the reason;
+//   - the requester masters the row already: granted, nothing to transfer.
+
+// The Setting keys of mastership requests.
+const (
+	settingRequest  = "ms.request"  // an open request: pending or forwarded
+	settingResponse = "ms.response" // a settled request: granted, denied or failed
+)
+
+// RequestID names a mastership request, the same on every replica.
+type RequestID string
+
+// RequestState is where a mastership request stands.
+type RequestState string
+
+// The request states.
+const (
+	RequestPending   RequestState = "pending"   // waiting for the master (or its administrator)
+	RequestForwarded RequestState = "forwarded" // the row had moved; sent on to the master the last replica knew
+	RequestGranted   RequestState = "granted"   // the row was transferred to the requester
+	RequestDenied    RequestState = "denied"    // the master said no; Answer says why
+	RequestFailed    RequestState = "failed"    // the row or its master is gone; Answer says why
+)
+
+// Open reports whether the request still waits for an answer.
+func (s RequestState) Open() bool { return s == RequestPending || s == RequestForwarded }
+
+func (s RequestState) valid() bool {
+	switch s {
+	case RequestPending, RequestForwarded, RequestGranted, RequestDenied, RequestFailed:
+		return true
+	}
+	return false
+}
+
+// MastershipRequest is a mastership request as one replica knows it.
+type MastershipRequest struct {
+	ID        RequestID
+	Table     string
+	Key       []any      // primary key values in portable form
+	Requester replica.ID // the replica asking
+	Master    replica.ID // the replica asked: the row's master as the requester, or the last forwarder, knew it
+	State     RequestState
+	Reason    string // the requester's
+	Answer    string // the master's (or why it was forwarded or failed)
+	Hops      int    // times forwarded
+	Created   time.Time
+	Updated   time.Time
+	Version   uint64     // raised by every change
+	Origin    replica.ID // the replica that made this version
+	Epoch     uint64     // the epoch of Origin that carries it; 0 until sealed by an export
+	// Delivered is set when the replica that must act next (the master
+	// while the request is open, the requester once it is settled) holds
+	// this version, as far as this replica knows from the vectors in the
+	// packets it received.
+	Delivered bool
+}
+
+// RequestFilter selects requests; the zero value selects all.
+type RequestFilter struct {
+	ID        RequestID
+	Table     string
+	States    []RequestState
+	Requester replica.ID
+	Master    replica.ID
+}
+
+// Errors of mastership requests.
+var (
+	// ErrAlreadyMaster is returned for a request for a row the local
+	// replica masters already.
+	ErrAlreadyMaster = errors.New("mastership: the row is mastered here already")
+	// ErrNoRequest is returned for a request ID this replica does not know.
+	ErrNoRequest = errors.New("mastership: no such request")
+	// ErrRequestState is returned by GrantRequest and DenyRequest for a
+	// request that is settled or addressed to another replica.
+	ErrRequestState = errors.New("mastership: the request cannot be decided here")
+)
+
+// AlreadyMasterError names a row the local replica masters already.
+type AlreadyMasterError struct {
+	Table, Key string
+	Master     replica.ID
+}
+
+func (e *AlreadyMasterError) Error() string {
+	return fmt.Sprintf("mastership: %s[%s] is mastered here (%s) already; there is nothing to request", e.Table, e.Key, e.Master)
+}
+
+// Unwrap returns ErrAlreadyMaster.
+func (e *AlreadyMasterError) Unwrap() error { return ErrAlreadyMaster }
+
+// RequestStateError reports a request GrantRequest or DenyRequest cannot
+// decide here: it is settled, or addressed to another replica.
+type RequestStateError struct {
+	ID     RequestID
+	State  RequestState
+	Master replica.ID // the replica the request is addressed to
+	Local  replica.ID
+}
+
+func (e *RequestStateError) Error() string {
+	if e.State.Open() {
+		return fmt.Sprintf("mastership: request %s is addressed to %s, not to this replica (%s); decide it there", e.ID, e.Master, e.Local)
+	}
+	return fmt.Sprintf("mastership: request %s is %s already", e.ID, e.State)
+}
+
+// Unwrap returns ErrRequestState.
+func (e *RequestStateError) Unwrap() error { return ErrRequestState }
+
+// RequestMastership records a request by the local replica for the row of
+// table with key, addressed to the row's master; it travels in the next
+// packets. Asking again for a row with a request still open returns that
+// request's ID.
+func RequestMastership(ctx context.Context, db *sql.DB, d dialect.Dialect, table string, key []any, reason string) (RequestID, error) {
+	if _, err := LoadCtl(ctx, db, d); err != nil {
+		return "", err
+	}
+	if err := ensureLateMeta(ctx, db, d); err != nil {
+		return "", err
+	}
+	var id RequestID
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		if c.State != replica.Active {
+			return fmt.Errorf("%w: %s cannot request mastership until it is active", replica.ErrReceiveOnly, c.Local)
+		}
+		t, err := findTable(ctx, tx, table)
+		if err != nil {
+			return err
+		}
+		if len(key) != len(t.Keys()) {
+			return fmt.Errorf("mastership: %s has a %d-column key, got %d values", t.Name, len(t.Keys()), len(key))
+		}
+		master, pkey, err := rowMaster(ctx, tx, d, t, key)
+		if err != nil {
+			return err
+		}
+		if master == c.Local {
+			return &AlreadyMasterError{Table: t.Name, Key: formatKey(pkey), Master: master}
+		}
+		reg, err := Registry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if i, ok := reg[master]; !ok || i.State == replica.Removed {
+			return &replica.UnknownError{ID: master}
+		}
+		keyJSON, err := encodeKey(pkey)
+		if err != nil {
+			return err
+		}
+		var open string
+		err = tx.QueryRowContext(ctx, d.Rebind(`SELECT id FROM ms_request WHERE tbl = ? AND row_key = ? AND requester = ? AND state IN (?, ?)`),
+			t.Name, keyJSON, string(c.Local), string(RequestPending), string(RequestForwarded)).Scan(&open)
+		if err == nil {
+			id = RequestID(open)
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		raw, err := NewID()
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		r := MastershipRequest{ID: RequestID(raw), Table: t.Name, Key: pkey, Requester: c.Local, Master: master, State: RequestPending,
+			Reason: reason, Created: now, Updated: now, Version: 1, Origin: c.Local}
+		id = r.ID
+		return putRequest(ctx, tx, d, r, false)
+	})
+	if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// GrantRequest grants, at the replica it is addressed to, a request an
+// OnRequest hook left for an administrator: the row is transferred to the
+// requester and the answer travels back with the transfer. If the row has
+// moved or gone meanwhile, the request is forwarded or fails as it would
+// on import; the returned request says which.
+func GrantRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id RequestID) (MastershipRequest, error) {
+	return decideRequest(ctx, db, d, id, hooks.Grant, "")
+}
+
+// DenyRequest denies, at the replica it is addressed to, a pending
+// request; reason travels back to the requester. If the row has moved or
+// gone meanwhile, the request is forwarded or fails instead.
+func DenyRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id RequestID, reason string) (MastershipRequest, error) {
+	return decideRequest(ctx, db, d, id, hooks.Deny, reason)
+}
+
+func decideRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id RequestID, decision hooks.Decision, reason string) (MastershipRequest, error) {
+	if _, err := LoadCtl(ctx, db, d); err != nil {
+		return MastershipRequest{}, err
+	}
+	if err := ensureLateMeta(ctx, db, d); err != nil {
+		return MastershipRequest{}, err
+	}
+	var out MastershipRequest
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		req, ok, err := loadRequest(ctx, tx, d, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNoRequest, id)
+		}
+		if !req.State.Open() || req.Master != c.Local {
+			return &RequestStateError{ID: id, State: req.State, Master: req.Master, Local: c.Local}
+		}
+		if c.State != replica.Active {
+			return fmt.Errorf("%w: %s cannot transfer mastership", replica.ErrReceiveOnly, c.Local)
+		}
+		reg, err := Registry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		decide := func(hooks.Request) (hooks.Decision, string, error) { return decision, reason, nil }
+		transfer := func(t dialect.Table, key []any, to replica.ID) error {
+			_, err := transferTx(ctx, tx, d, c, t.Name, to, [][]any{argKey(d, t, key)})
+			return err
+		}
+		out, err = settleRequest(ctx, tx, d, c, reg, req, decide, transfer)
+		return err
+	})
+	return out, err
+}
+
+// maxHops bounds how often a request is forwarded: more means the members'
+// views of the row's master keep pointing at each other.
+func maxHops(reg map[replica.ID]replica.Info) int { return 2*len(reg) + 2 }
+
+// settleRequest acts on an open request addressed to the local replica
+// (see the package comment above) and returns it as it now stands. decide
+// is asked only when the row is mastered here; transfer hands the row over
+// as a captured local change. A Defer leaves the request as it was.
+func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, reg map[replica.ID]replica.Info, req MastershipRequest,
+	decide func(hooks.Request) (hooks.Decision, string, error), transfer func(dialect.Table, []any, replica.ID) error) (MastershipRequest, error) {
+	name := func(id replica.ID) string {
+		if i, ok := reg[id]; ok {
+			return i.Name
+		}
+		return string(id)
+	}
+	next := req
+	fail := func(format string, args ...any) {
+		next.State, next.Answer = RequestFailed, fmt.Sprintf(format, args...)
+	}
+	t, err := findTable(ctx, tx, req.Table)
+	var ute *schema.UnknownTableError
+	switch {
+	case errors.As(err, &ute):
+		fail("%s has no replicated table %s", name(c.Local), req.Table)
+	case err != nil:
+		return req, err
+	case len(req.Key) != len(t.Keys()):
+		fail("the key of %s has %d columns, the request %d", t.Name, len(t.Keys()), len(req.Key))
+	default:
+		master, _, err := rowMaster(ctx, tx, d, t, req.Key)
+		var nre *NoRowError
+		switch {
+		case errors.As(err, &nre):
+			fail("%s[%s] no longer exists at %s", t.Name, formatKey(req.Key), name(c.Local))
+		case err != nil:
+			return req, err
+		case master == req.Requester:
+			next.State, next.Answer = RequestGranted, fmt.Sprintf("%s masters %s[%s] already", name(req.Requester), t.Name, formatKey(req.Key))
+		case master == c.Local:
+			if c.State != replica.Active {
+				return req, nil // a receive-only or restoring replica decides nothing yet
+			}
+			if i, ok := reg[req.Requester]; !ok || i.State == replica.Removed {
+				fail("the requester %s is not an active member", name(req.Requester))
+				break
+			}
+			dec, answer, err := decide(hooks.Request{ID: string(req.ID), Table: t.Name, Key: req.Key, From: req.Requester,
+				Master: c.Local, Reason: req.Reason, Requested: req.Created})
+			if err != nil {
+				return req, err
+			}
+			switch dec {
+			case hooks.Grant:
+				if err := transfer(t, req.Key, req.Requester); err != nil {
+					return req, fmt.Errorf("mastership: grant request %s: %w", req.ID, err)
+				}
+				next.State, next.Answer = RequestGranted, answer
+			case hooks.Deny:
+				next.State, next.Answer = RequestDenied, answer
+			default:
+				return req, nil
+			}
+		default:
+			i, ok := reg[master]
+			switch {
+			case !ok || i.State == replica.Removed:
+				fail("%s[%s] is mastered by %s, which %s does not know as an active member", t.Name, formatKey(req.Key), master, name(c.Local))
+			case req.Hops >= maxHops(reg):
+				fail("forwarded %d times without reaching the master of %s[%s]", req.Hops, t.Name, formatKey(req.Key))
+			default:
+				next.State, next.Master, next.Hops = RequestForwarded, master, req.Hops+1
+				next.Answer = fmt.Sprintf("forwarded by %s to %s, which masters %s[%s] now", name(c.Local), i.Name, t.Name, formatKey(req.Key))
+			}
+		}
+	}
+	next.Version, next.Origin, next.Epoch, next.Updated = req.Version+1, c.Local, 0, time.Now().UTC()
+	if err := putRequest(ctx, tx, d, next, true); err != nil {
+		return req, err
+	}
+	return next, nil
+}
+
+// rowMaster reads the master of t's row with key (portable values) and the
+// key as stored, in portable form; *NoRowError if there is no such row.
+func rowMaster(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, key []any) (replica.ID, []any, error) {
+	ks := t.Keys()
+	stored := make([]any, len(ks))
+	var master string
+	dest := []any{&master}
+	for i := range stored {
+		dest = append(dest, &stored[i])
+	}
+	err := q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s", dialect.MasterColumn, keyCols(d, t, ""), d.Quote(t.Name), keyWhere(d, t, ""))),
+		argKey(d, t, key)...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, &NoRowError{Table: t.Name, Key: formatKey(key)}
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("multisite: read %s[%s]: %w", t.Name, formatKey(key), err)
+	}
+	if err := portable(d, ks, stored); err != nil {
+		return "", nil, err
+	}
+	return replica.ID(master), stored, nil
+}
+
+const requestCols = `id, tbl, row_key, requester, master, state, reason, answer, hops, created, updated, version, ms_origin, ms_epoch`
+
+// putRequest writes r, replacing the stored version if exists.
+func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r MastershipRequest, exists bool) error {
+	key, err := encodeKey(r.Key)
+	if err != nil {
+		return err
+	}
+	var epoch any
+	if r.Epoch > 0 {
+		epoch = r.Epoch
+	}
+	if exists {
+		if _, err := q.ExecContext(ctx, d.Rebind(`DELETE FROM ms_request WHERE id = ?`), string(r.ID)); err != nil {
+			return err
+		}
+	}
+	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_request (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		string(r.ID), r.Table, key, string(r.Requester), string(r.Master), string(r.State), r.Reason, r.Answer, r.Hops,
+		r.Created.UTC().Format(time.RFC3339Nano), r.Updated.UTC().Format(time.RFC3339Nano), r.Version, string(r.Origin), epoch)
+	if err != nil {
+		return fmt.Errorf("multisite: record request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func loadRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, id RequestID) (MastershipRequest, bool, error) {
+	rs, err := readRequests(ctx, q, d, RequestFilter{ID: id})
+	if err != nil || len(rs) == 0 {
+		return MastershipRequest{}, false, err
+	}
+	return rs[0], true, nil
+}
+
+func readRequests(ctx context.Context, q dialect.Querier, d dialect.Dialect, f RequestFilter) ([]MastershipRequest, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	for _, c := range []struct{ col, val string }{{"id", string(f.ID)}, {"tbl", f.Table}, {"requester", string(f.Requester)}, {"master", string(f.Master)}} {
+		if c.val != "" {
+			where, args = append(where, c.col+" = ?"), append(args, c.val)
+		}
+	}
+	if len(f.States) > 0 {
+		ph := make([]string, len(f.States))
+		for i, s := range f.States {
+			ph[i] = "?"
+			args = append(args, string(s))
+		}
+		where = append(where, "state IN ("+strings.Join(ph, ", ")+")")
+	}
+	rows, err := q.QueryContext(ctx, d.Rebind(`SELECT `+requestCols+` FROM ms_request WHERE `+strings.Join(where, " AND ")+` ORDER BY created, id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("multisite: read requests: %w", err)
+	}
+	defer rows.Close()
+	var out []MastershipRequest
+	for rows.Next() {
+		var r MastershipRequest
+		var id, key, requester, master, state, created, updated, origin string
+		var epoch sql.NullInt64
+		if err := rows.Scan(&id, &r.Table, &key, &requester, &master, &state, &r.Reason, &r.Answer, &r.Hops, &created, &updated, &r.Version, &origin, &epoch); err != nil {
+			return nil, err
+		}
+		r.ID, r.Requester, r.Master, r.State, r.Origin = RequestID(id), replica.ID(requester), replica.ID(master), RequestState(state), replica.ID(origin)
+		if epoch.Valid {
+			r.Epoch = uint64(epoch.Int64)
+		}
+		if r.Key, err = decodeKey(key); err != nil {
+			return nil, fmt.Errorf("multisite: ms_request %s: %w", id, err)
+		}
+		r.Created, _ = time.Parse(time.RFC3339Nano, created)
+		r.Updated, _ = time.Parse(time.RFC3339Nano, updated)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Requests lists the mastership requests this replica knows of, its own
+// and other members', oldest first. It reads one snapshot and changes
+// nothing.
+func Requests(ctx context.Context, db *sql.DB, d dialect.Dialect, f RequestFilter) ([]MastershipRequest, error) {
+	var out []MastershipRequest
+	err := readTx(ctx, db, d, func(tx *sql.Tx) error {
+		var err error
+		out, err = requestsIn(ctx, tx, d, f)
+		return err
+	})
+	return out, err
+}
+
+// requestsIn is Requests in the caller's transaction, with Delivered set.
+func requestsIn(ctx context.Context, q dialect.Querier, d dialect.Dialect, f RequestFilter) ([]MastershipRequest, error) {
+	c, err := LoadCtl(ctx, q, d)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := dialect.TableExists(ctx, q, d, "ms_request"); err != nil || !ok {
+		return nil, err // a replica activated before requests existed has none
+	}
+	rs, err := readRequests(ctx, q, d, f)
+	if err != nil || len(rs) == 0 {
+		return rs, err
+	}
+	matrix, err := Matrix(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		r := &rs[i]
+		next := r.Requester
+		if r.State.Open() {
+			next = r.Master
+		}
+		r.Delivered = next == c.Local || next == r.Origin || (r.Epoch > 0 && matrix[next][r.Origin] >= r.Epoch)
+	}
+	return rs, nil
+}
+
+// requestsInFlight lists, for Mastered, the requests not settled yet and
+// the answers their requester may not hold yet.
+func requestsInFlight(ctx context.Context, q dialect.Querier, d dialect.Dialect) ([]RequestInFlight, error) {
+	rs, err := requestsIn(ctx, q, d, RequestFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []RequestInFlight
+	for _, r := range rs {
+		if r.State.Open() || !r.Delivered {
+			out = append(out, RequestInFlight{ID: string(r.ID), Table: r.Table, Key: r.Key, From: r.Requester, Master: r.Master, State: string(r.State)})
+		}
+	}
+	return out, nil
+}
+
+// wireRequest is the JSON a request travels as in a Setting record.
+type wireRequest struct {
+	ID        string          `json:"id"`
+	Table     string          `json:"table"`
+	Key       json.RawMessage `json:"key"`
+	Requester string          `json:"requester"`
+	Master    string          `json:"master"`
+	State     string          `json:"state"`
+	Reason    string          `json:"reason,omitempty"`
+	Answer    string          `json:"answer,omitempty"`
+	Hops      int             `json:"hops,omitempty"`
+	Created   string          `json:"created"`
+	Updated   string          `json:"updated"`
+	Version   uint64          `json:"version"`
+	Origin    string          `json:"origin"`
+	Epoch     uint64          `json:"epoch"`
+}
+
+func requestSetting(r MastershipRequest) (*syncpkt.Setting, error) {
+	key, err := encodeKey(r.Key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(wireRequest{ID: string(r.ID), Table: r.Table, Key: json.RawMessage(key), Requester: string(r.Requester),
+		Master: string(r.Master), State: string(r.State), Reason: r.Reason, Answer: r.Answer, Hops: r.Hops,
+		Created: r.Created.UTC().Format(time.RFC3339Nano), Updated: r.Updated.UTC().Format(time.RFC3339Nano),
+		Version: r.Version, Origin: string(r.Origin), Epoch: r.Epoch})
+	if err != nil {
+		return nil, err
+	}
+	k := settingRequest
+	if !r.State.Open() {
+		k = settingResponse
+	}
+	return &syncpkt.Setting{Key: k, Value: string(b)}, nil
+}
+
+func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, error) {
+	var w wireRequest // fields a newer library adds are ignored
+	if err := json.Unmarshal([]byte(s.Value), &w); err != nil {
+		return MastershipRequest{}, fmt.Errorf("%w: %s record: %v", ErrPacket, s.Key, err)
+	}
+	r := MastershipRequest{ID: RequestID(w.ID), Table: w.Table, Requester: replica.ID(w.Requester), Master: replica.ID(w.Master),
+		State: RequestState(w.State), Reason: w.Reason, Answer: w.Answer, Hops: w.Hops, Version: w.Version,
+		Origin: replica.ID(w.Origin), Epoch: w.Epoch}
+	var err error
+	if r.Key, err = decodeKey(string(w.Key)); err != nil {
+		return r, fmt.Errorf("%w: %s record %q: key: %v", ErrPacket, s.Key, w.ID, err)
+	}
+	r.Created, err = time.Parse(time.RFC3339Nano, w.Created)
+	if err == nil {
+		r.Updated, err = time.Parse(time.RFC3339Nano, w.Updated)
+	}
+	switch {
+	case err != nil:
+		return r, fmt.Errorf("%w: %s record %q: %v", ErrPacket, s.Key, w.ID, err)
+	case w.ID == "" || len(w.ID) > 64 || w.Table == "" || len(r.Key) == 0:
+		return r, fmt.Errorf("%w: %s record %q lacks its ID, table or key", ErrPacket, s.Key, w.ID)
+	case !r.State.valid() || (s.Key == settingRequest) != r.State.Open():
+		return r, fmt.Errorf("%w: %s record %q has state %q", ErrPacket, s.Key, w.ID, w.State)
+	case r.Version == 0 || r.Epoch == 0 || r.Hops < 0:
+		return r, fmt.Errorf("%w: %s record %q has version %d, epoch %d", ErrPacket, s.Key, w.ID, r.Version, r.Epoch)
+	}
+	return r, nil
+}
+
+// requestSetting takes a request record from a packet if it is newer than
+// the one held. Requests addressed to this replica are acted on once the
+// whole packet is applied (actOnRequests), so a transfer in the same
+// packet is seen first.
+func (m *importer) requestSetting(s *syncpkt.Setting) error {
+	r, err := parseRequestSetting(s)
+	if err != nil {
+		return err
+	}
+	if err := m.known(string(r.Requester), string(r.Master), string(r.Origin)); err != nil {
+		return err
+	}
+	cur, exists, err := loadRequest(m.ctx, m.tx, m.d, r.ID)
+	if err != nil {
+		return err
+	}
+	if exists && cur.Version >= r.Version {
+		return nil
+	}
+	if err := putRequest(m.ctx, m.tx, m.d, r, exists); err != nil {
+		return err
+	}
+	if r.Master == m.ctl.Local && r.State.Open() {
+		m.late.reqs = append(m.late.reqs, r.ID)
+	}
+	return nil
+}
+
+// actOnRequests settles the requests this import brought that are
+// addressed to this replica, after the packet's rows and transfers are
+// applied.
+func (m *importer) actOnRequests() error {
+	ids := m.late.reqs
+	m.late.reqs = nil
+	for _, id := range ids {
+		req, ok, err := loadRequest(m.ctx, m.tx, m.d, id)
+		if err != nil {
+			return err
+		}
+		if !ok || !req.State.Open() || req.Master != m.ctl.Local {
+			continue
+		}
+		decide := func(r hooks.Request) (hooks.Decision, string, error) { return m.hooks.onRequest(m.ctx, r) }
+		transfer := func(t dialect.Table, key []any, to replica.ID) error {
+			// The import runs with capture off; the transfer is this
+			// replica's own change and must be captured.
+			if _, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false)); err != nil {
+				return err
+			}
+			if _, err := transferTx(m.ctx, m.tx, m.d, m.ctl, t.Name, to, [][]any{argKey(m.d, t, key)}); err != nil {
+				return err
+			}
+			_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(true))
+			return err
+		}
+		if _, err := settleRequest(m.ctx, m.tx, m.d, m.ctl, m.reg, req, decide, transfer); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRequests writes, as Setting records, every request change stamped
+// after the given epochs (see writeChanges).
+func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, after map[replica.ID]uint64) error {
+	if len(after) == 0 {
+		return nil
+	}
+	where, args := changeFilter(d, "", "ms_origin", after)
+	rows, err := tx.QueryContext(ctx, d.Rebind(`SELECT id FROM ms_request WHERE `+where+` ORDER BY ms_origin, ms_epoch, id`), args...)
+	if err != nil {
+		return fmt.Errorf("multisite: read requests: %w", err)
+	}
+	var ids []RequestID
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, RequestID(id))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r, ok, err := loadRequest(ctx, tx, d, id)
+		if err != nil || !ok {
+			return err
+		}
+		s, err := requestSetting(r)
+		if err != nil {
+			return err
+		}
+		if err := pw.Write(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sealRequests stamps the request changes not sealed yet with epoch, as
+// Seal does for row changes; it returns how many it stamped.
+func sealRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, epoch uint64) (int64, error) {
+	res, err := tx.ExecContext(ctx, d.Rebind(d.Seal("ms_request")), epoch)
+	if err != nil {
+		return 0, fmt.Errorf("multisite: seal requests: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ensureLateMeta creates the metadata tables added after the first
+// metadata format (ms_request, ms_collision) in a replica activated before
+// them. It runs outside any transaction (MySQL commits DDL by itself) and
+// costs one query when they exist. A database that is no replica is left
+// alone.
+func ensureLateMeta(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
+	if lateMetaExists(ctx, db) {
+		return nil
+	}
+	if _, err := LoadCtl(ctx, db, d); err != nil {
+		return nil // the caller reports it
+	}
+	for _, s := range dialect.LateMeta(d) {
+		if _, err := db.ExecContext(ctx, s); err != nil && !lateMetaExists(ctx, db) {
+			return fmt.Errorf("multisite: add the request and collision tables: %w", err)
+		}
+	}
+	return nil
+}
+
+func lateMetaExists(ctx context.Context, db *sql.DB) bool {
+	rows, err := db.QueryContext(ctx, `SELECT 1 FROM ms_request, ms_collision WHERE 1 = 0`)
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return true
+}
+
+// encodeKey writes portable key values as a JSON array that keeps their
+// types: integers and text as JSON numbers and strings, floats as
+// {"f":"1.5"}, bytes as {"b":"base64"}, NULL as null.
+func encodeKey(vals []any) (string, error) {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case nil, int64, string:
+			out[i] = x
+		case int:
+			out[i] = int64(x)
+		case float64:
+			out[i] = map[string]string{"f": strconv.FormatFloat(x, 'g', -1, 64)}
+		case []byte:
+			out[i] = map[string]string{"b": base64.StdEncoding.EncodeToString(x)}
+		default:
+			return "", fmt.Errorf("multisite: key value %v (%T) has no portable form", v, v)
+		}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// decodeKey reads what encodeKey wrote.
+func decodeKey(s string) ([]any, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var raw []any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("key %q: %w", s, err)
+	}
+	out := make([]any, len(raw))
+	for i, v := range raw {
+		switch x := v.(type) {
+		case nil, string:
+			out[i] = x
+		case json.Number:
+			n, err := x.Int64()
+			if err != nil {
+				return nil, fmt.Errorf("key %q: %v is not an integer", s, x)
+			}
+			out[i] = n
+		case map[string]any:
+			if f, ok := x["f"].(string); ok && len(x) == 1 {
+				n, err := strconv.ParseFloat(f, 64)
+				if err != nil {
+					return nil, fmt.Errorf("key %q: %w", s, err)
+				}
+				out[i] = n
+			} else if b, ok := x["b"].(string); ok && len(x) == 1 {
+				bs, err := base64.StdEncoding.DecodeString(b)
+				if err != nil {
+					return nil, fmt.Errorf("key %q: %w", s, err)
+				}
+				out[i] = bs
+			} else {
+				return nil, fmt.Errorf("key %q: unknown value %v", s, x)
+			}
+		default:
+			return nil, fmt.Errorf("key %q: unknown value %v", s, x)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/schema"
+)
+
+// upgradeAndLoad is LoadCtl for metadata of format f, not FormatVersion:
+// given a *sql.DB it upgrades an older database in place and reads ms_ctl
+// again; in a transaction, or for a newer database, it returns a
+// *schema.VersionError naming both formats (the multisite package
+// upgrades before it opens any transaction).
+func upgradeAndLoad(ctx context.Context, q dialect.Querier, d dialect.Dialect, f int) (*Ctl, error) {
+	db, ok := q.(*sql.DB)
+	if f > FormatVersion || !ok {
+		return nil, &schema.VersionError{Have: f, Want: FormatVersion}
+	}
+	if _, _, err := Upgrade(ctx, db, d); err != nil {
+		return nil, err
+	}
+	return LoadCtl(ctx, q, d)
+}
+
+// readFormat reads ms_ctl.format; ok is false for a database that is no
+// replica.
+func readFormat(ctx context.Context, q dialect.Querier, d dialect.Dialect) (f int, ok bool, err error) {
+	if exists, err := dialect.TableExists(ctx, q, d, "ms_ctl"); err != nil || !exists {
+		return 0, false, err
+	}
+	err = q.QueryRowContext(ctx, `SELECT format FROM ms_ctl`).Scan(&f)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("multisite: read ms_ctl: %w", err)
+	}
+	return f, true, nil
+}
+
+// PlanUpgrade returns the statements that bring the metadata tables of a
+// replica up to FormatVersion, and the format it has now. The plan is empty
+// for a database at FormatVersion; a newer database is refused with a
+// *schema.VersionError, and one that is no replica with ErrNotActivated.
+func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (schema.Plan, int, error) {
+	f, ok, err := readFormat(ctx, q, d)
+	if err != nil {
+		return schema.Plan{}, 0, err
+	}
+	if !ok {
+		return schema.Plan{}, 0, ErrNotActivated
+	}
+	if f > FormatVersion {
+		return schema.Plan{}, f, &schema.VersionError{Have: f, Want: FormatVersion}
+	}
+	plan, err := schema.Upgrade(d, f, func(table, column string) (bool, error) {
+		if column == "" {
+			return dialect.TableExists(ctx, q, d, table)
+		}
+		return dialect.HasColumn(ctx, q, d, table, column)
+	})
+	return plan, f, err
+}
+
+// Upgrade migrates the metadata tables of db forward in place to
+// FormatVersion and returns the formats before and after. It does nothing
+// (but one read) for a database at FormatVersion or one that is no
+// replica, and refuses a newer database with a *schema.VersionError. On
+// SQLite and PostgreSQL it is one transaction; on MySQL, where DDL commits
+// by itself, a failed upgrade is completed by the next one, which plans
+// only what is missing.
+func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, err error) {
+	f, ok, err := readFormat(ctx, db, d)
+	if err != nil || !ok {
+		return 0, 0, err
+	}
+	if f == FormatVersion {
+		return f, f, nil
+	}
+	if f > FormatVersion {
+		return f, f, &schema.VersionError{Have: f, Want: FormatVersion}
+	}
+	if !d.TransactionalDDL() {
+		plan, f, err := PlanUpgrade(ctx, db, d)
+		if err != nil {
+			return f, f, err
+		}
+		if err := schema.Apply(ctx, db, plan); err != nil {
+			return f, f, fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
+		}
+		return f, FormatVersion, nil
+	}
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		// Take the write lock first, then look again: another process may
+		// have upgraded meanwhile.
+		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET format = format`); err != nil {
+			return fmt.Errorf("multisite: lock ms_ctl: %w", err)
+		}
+		var plan schema.Plan
+		plan, f, err = PlanUpgrade(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		if err := schema.Apply(ctx, tx, plan); err != nil {
+			return fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return f, f, err
+	}
+	return f, FormatVersion, nil
+}

@@ -1,0 +1,45 @@
+package schema
+
+import (
+	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/internal/dialect"
+)
+
+// Charset plans the enforcement of the data code page cp in the database
+// itself: the ms_charset table holding cp's repertoire in the dialect's
+// form, and for each table with text columns the triggers that refuse an
+// INSERT or UPDATE, by any client, of a string holding a character cp
+// cannot represent (the error names table, key, column and character; see
+// multisite.CharsetFromDriver). The triggers read the code page from
+// ms_charset, so a later change of the code page is an update of that row,
+// not new DDL. A dialect without such triggers gets an empty plan.
+func Charset(d dialect.Dialect, tables []Table, cp *codepage.CodePage) Plan {
+	p := Plan{Dialect: d.Name()}
+	e, ok := d.(dialect.CharsetEnforcer)
+	if !ok {
+		return p
+	}
+	p.add("data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetMeta()...)
+	p.add("data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetSet(e.Charset(cp.Name(), cp.RangeTable(), cp.Universal()))...)
+	for _, t := range tables {
+		if s := e.CharsetTriggers(t); len(s) > 0 {
+			p.add("table "+t.Name+": charset triggers (refuse text outside the data code page)", s...)
+		}
+	}
+	return p
+}
+
+// CharsetRemoval plans the removal of everything [Charset] added: the
+// triggers (whether they exist or not) and the ms_charset table.
+func CharsetRemoval(d dialect.Dialect, tables []Table) Plan {
+	p := Plan{Dialect: d.Name()}
+	e, ok := d.(dialect.CharsetEnforcer)
+	if !ok {
+		return p
+	}
+	for _, t := range tables {
+		p.add("table "+t.Name+": remove charset triggers", e.DropCharset(t)...)
+	}
+	p.add("remove the data code page table", e.CharsetMetaDrop()...)
+	return p
+}

@@ -1,0 +1,248 @@
+package schema
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/multisite-go/multisite/internal/dialect"
+)
+
+// TriggerState is what the catalog holds of one of the library's triggers.
+type TriggerState string
+
+// The trigger states. Altered means the catalog's definition is not what
+// the library creates today: edited or disabled by hand, or created by
+// another version of the library.
+const (
+	TriggerOK      TriggerState = "ok"
+	TriggerMissing TriggerState = "missing"
+	TriggerAltered TriggerState = "altered"
+)
+
+// TriggerStatus is one capture or enforcement trigger of a table.
+type TriggerStatus struct {
+	Name  string
+	Kind  string // "capture" or "enforcement"
+	State TriggerState
+}
+
+// TableStatus is what [Check] finds for one table.
+type TableStatus struct {
+	Table      string
+	Replicated bool // recorded as replicated (ms_table)
+	Exists     bool // the table is in the catalog
+	// MasterField reports the injected mastership field ms_master.
+	MasterField bool
+	// Shadow reports the shadow (row versions) and transfer-log tables.
+	Shadow   bool
+	Triggers []TriggerStatus
+	// Version is the schema version at which the table's replication was
+	// last set up (0: at activation).
+	Version int64
+	// Unrecorded lists columns the catalog has and the replication does
+	// not know: added by hand rather than by a migration, so they do not
+	// replicate.
+	Unrecorded []string
+}
+
+// Current reports whether a replicated table has everything replication
+// needs, every trigger as the library creates it.
+func (s TableStatus) Current() bool { return len(s.Problems()) == 0 }
+
+// Problems lists, in words, what is wrong with a replicated table; none
+// for a table that is not replicated.
+func (s TableStatus) Problems() []string {
+	if !s.Replicated {
+		return nil
+	}
+	if !s.Exists {
+		return []string{"table is gone"}
+	}
+	var p []string
+	if !s.MasterField {
+		p = append(p, "mastership field "+dialect.MasterColumn+" is missing")
+	}
+	if !s.Shadow {
+		p = append(p, "shadow or transfer-log table is missing")
+	}
+	for _, t := range s.Triggers {
+		if t.State != TriggerOK {
+			p = append(p, fmt.Sprintf("%s trigger %s is %s", t.Kind, t.Name, t.State))
+		}
+	}
+	for _, c := range s.Unrecorded {
+		p = append(p, "column "+c+" is not replicated (added outside a migration)")
+	}
+	return p
+}
+
+// repairable reports whether Repair can make the table current: its
+// triggers are the only problem.
+func (s TableStatus) repairable() bool {
+	return s.Replicated && s.Exists && s.MasterField && s.Shadow
+}
+
+// AppliedMigration is a migration recorded as applied at a replica.
+type AppliedMigration struct {
+	Version   int64
+	Name      string
+	Checksum  string
+	AppliedAt string // RFC 3339, when it was applied at this replica
+	AppliedBy string // the replica that applied it here
+}
+
+// Report is the schema status of a replica: metadata format, schema
+// version and master, applied migrations, and every table.
+type Report struct {
+	Dialect       dialect.Name
+	Format        int
+	SchemaVersion int64
+	SchemaMaster  string // replica ID of the family's schema master
+	Migrations    []AppliedMigration
+	Tables        []TableStatus
+}
+
+// Clean reports whether every replicated table is current.
+func (r Report) Clean() bool {
+	for _, t := range r.Tables {
+		if !t.Current() {
+			return false
+		}
+	}
+	return true
+}
+
+// Table returns the status of the table called name.
+func (r Report) Table(name string) (TableStatus, bool) {
+	for _, t := range r.Tables {
+		if t.Table == name {
+			return t, true
+		}
+	}
+	return TableStatus{}, false
+}
+
+// String renders the report for an administrator.
+func (r Report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: metadata format %d, schema version %d, schema master %s, %d migrations applied\n",
+		r.Dialect, r.Format, r.SchemaVersion, r.SchemaMaster, len(r.Migrations))
+	for _, t := range r.Tables {
+		switch {
+		case !t.Replicated:
+			fmt.Fprintf(&b, "  %-20s not replicated\n", t.Table)
+		case t.Current():
+			fmt.Fprintf(&b, "  %-20s replicated, current (version %d)\n", t.Table, t.Version)
+		default:
+			fmt.Fprintf(&b, "  %-20s replicated, NOT current (version %d): %s\n", t.Table, t.Version, strings.Join(t.Problems(), "; "))
+		}
+	}
+	return b.String()
+}
+
+// Check compares the catalog with what replication needs: for every table
+// of the catalog and every replicated table (with its version), whether it
+// is replicated, has the mastership field, its shadow and transfer log,
+// and its capture and enforcement triggers as the library creates them.
+// Triggers are compared by definition, so one dropped, edited or disabled
+// by hand shows.
+func Check(ctx context.Context, q dialect.Querier, d dialect.Dialect, replicated []Table, versions map[string]int64) ([]TableStatus, error) {
+	names, err := d.Tables(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("schema: list tables: %w", err)
+	}
+	rep := map[string]Table{}
+	for _, t := range replicated {
+		rep[t.Name] = t
+	}
+	all := map[string]bool{}
+	for _, n := range names {
+		all[n] = true
+	}
+	for n := range rep {
+		all[n] = true
+	}
+	sorted := make([]string, 0, len(all))
+	for n := range all {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []TableStatus
+	for _, n := range sorted {
+		t, isRep := rep[n]
+		st := TableStatus{Table: n, Replicated: isRep, Version: versions[n]}
+		cur, exists, err := d.Describe(ctx, q, n)
+		if err != nil {
+			return nil, fmt.Errorf("schema: describe %s: %w", n, err)
+		}
+		st.Exists = exists
+		if !isRep || !exists {
+			out = append(out, st)
+			continue
+		}
+		if st.MasterField, err = dialect.HasColumn(ctx, q, d, n, dialect.MasterColumn); err != nil {
+			return nil, err
+		}
+		_, shadow, err := d.Describe(ctx, q, dialect.Shadow(n))
+		if err != nil {
+			return nil, err
+		}
+		_, xfer, err := d.Describe(ctx, q, dialect.Xfer(n))
+		if err != nil {
+			return nil, err
+		}
+		st.Shadow = shadow && xfer
+		have, err := dialect.HaveTriggers(ctx, q, d, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range dialect.WantTriggers(d, t) {
+			ts := TriggerStatus{Name: w.Name, Kind: string(w.Kind), State: TriggerOK}
+			if def, ok := have[w.Name]; !ok {
+				ts.State = TriggerMissing
+			} else if def != w.Def {
+				ts.State = TriggerAltered
+			}
+			st.Triggers = append(st.Triggers, ts)
+		}
+		for _, c := range cur.Columns {
+			if _, ok := t.Column(c.Name); !ok {
+				st.Unrecorded = append(st.Unrecorded, c.Name)
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Repair plans the re-creation of the triggers of every replicated table
+// whose triggers are missing or altered: each such table's triggers are
+// dropped (what is left of them) and created as the library creates them.
+// Tables that lost their mastership field, shadow or transfer log cannot be
+// repaired in place (the row versions are gone) and are left out: re-create
+// such a replica from a creation packet. tables are the replicated tables.
+func Repair(d dialect.Dialect, status []TableStatus, tables []Table) Plan {
+	byName := map[string]Table{}
+	for _, t := range tables {
+		byName[t.Name] = t
+	}
+	p := Plan{Dialect: d.Name()}
+	for _, s := range status {
+		if !s.repairable() {
+			continue
+		}
+		broken := false
+		for _, t := range s.Triggers {
+			broken = broken || t.State != TriggerOK
+		}
+		if !broken {
+			continue
+		}
+		t := byName[s.Table]
+		p.add("table "+t.Name+": drop what is left of the triggers", dialect.DropTriggers(d, t)...)
+		p.add("table "+t.Name+": capture and enforcement triggers", d.Triggers(t)...)
+	}
+	return p
+}

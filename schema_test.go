@@ -1,0 +1,322 @@
+package multisite_test
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/testdb"
+	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/schema"
+	"github.com/stretchr/testify/require"
+)
+
+// dumpTables reads the named tables in portable, canonical form, sorted.
+func dumpTables(t testing.TB, s *dsite, names ...string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, name := range names {
+		tb, ok, err := s.d.Describe(ctx, s.db, name)
+		require.NoError(t, err)
+		require.True(t, ok, name)
+		var sel []string
+		for _, c := range tb.Columns {
+			sel = append(sel, s.d.Raw(s.d.Quote(c.Name)))
+		}
+		rows, err := s.db.Query(fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), s.d.Quote(name)))
+		require.NoError(t, err)
+		for rows.Next() {
+			vals := make([]any, len(tb.Columns))
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			var parts []string
+			for i, c := range tb.Columns {
+				v, err := s.d.Value(c, vals[i])
+				require.NoError(t, err)
+				parts = append(parts, fmt.Sprintf("%s=%v", c.Name, dialect.Canonical(c.Type, v)))
+			}
+			out[name] = append(out[name], strings.Join(parts, " "))
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		sort.Strings(out[name])
+	}
+	return out
+}
+
+// dropTrigger removes the library's capture trigger of table by hand.
+func dropTrigger(t testing.TB, s *dsite, table string) string {
+	t.Helper()
+	if s.d.Name() == dialect.Postgres {
+		s.mustExec(t, fmt.Sprintf(`DROP TRIGGER ms_%s_capture ON %s`, table, table))
+		return "ms_" + table + "_capture"
+	}
+	s.mustExec(t, fmt.Sprintf(`DROP TRIGGER ms_%s_ai`, table))
+	return "ms_" + table + "_ai"
+}
+
+// alterTrigger changes the library's enforcement trigger of table by hand,
+// the way an administrator might to let a write through.
+func alterTrigger(t testing.TB, s *dsite, table string) string {
+	t.Helper()
+	switch s.d.Name() {
+	case dialect.Postgres:
+		s.mustExec(t, fmt.Sprintf(`ALTER TABLE %s DISABLE TRIGGER ms_%s_enforce`, table, table))
+		return "ms_" + table + "_enforce"
+	case dialect.MySQL:
+		s.mustExec(t, fmt.Sprintf("DROP TRIGGER ms_%s_bu", table))
+		s.mustExec(t, fmt.Sprintf("CREATE TRIGGER ms_%s_bu BEFORE UPDATE ON %s FOR EACH ROW BEGIN END", table, table))
+	default:
+		s.mustExec(t, fmt.Sprintf("DROP TRIGGER ms_%s_bu", table))
+		s.mustExec(t, fmt.Sprintf("CREATE TRIGGER ms_%s_bu BEFORE UPDATE ON %s BEGIN SELECT 1; END", table, table))
+	}
+	return "ms_" + table + "_bu"
+}
+
+func triggerState(t testing.TB, r *schema.Report, table, trigger string) schema.TriggerState {
+	t.Helper()
+	ts, ok := r.Table(table)
+	require.True(t, ok, "status has no table %s", table)
+	for _, tr := range ts.Triggers {
+		if tr.Name == trigger {
+			return tr.State
+		}
+	}
+	t.Fatalf("status of %s has no trigger %s: %+v", table, trigger, ts.Triggers)
+	return ""
+}
+
+func TestSchemaStatus_DetectsAndRepairsTriggers(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		s := newDSite(t, open("boston"), "boston")
+		seedPortable(t, s, 5)
+		s.mustExec(t, `CREATE TABLE audit (at VARCHAR(40) PRIMARY KEY, what TEXT)`)
+		info, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston", Exclude: []string{"audit"}})
+		require.NoError(t, err)
+		s.id = info.ID
+
+		r, err := multisite.SchemaStatus(ctx, s.db)
+		require.NoError(t, err)
+		if !r.Clean() {
+			t.Fatalf("fresh replica not clean:\n%s", r)
+		}
+		if r.Format != multisite.MetadataFormat || r.SchemaVersion != 0 || r.SchemaMaster != string(s.id) {
+			t.Errorf("report = format %d, schema %d, master %s; want %d, 0, %s", r.Format, r.SchemaVersion, r.SchemaMaster, multisite.MetadataFormat, s.id)
+		}
+		var got []string
+		for _, ts := range r.Tables {
+			got = append(got, fmt.Sprintf("%s replicated=%v field=%v shadow=%v triggers=%d", ts.Table, ts.Replicated, ts.MasterField, ts.Shadow, len(ts.Triggers)))
+		}
+		n := len(s.d.TriggerNames(dialect.Table{Name: "x"}))
+		want := []string{
+			"audit replicated=false field=false shadow=false triggers=0",
+			fmt.Sprintf("defect replicated=true field=true shadow=true triggers=%d", n),
+			fmt.Sprintf("defect_tag replicated=true field=true shadow=true triggers=%d", n),
+			fmt.Sprintf("project replicated=true field=true shadow=true triggers=%d", n),
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("tables (-want +got):\n%s", diff)
+		}
+		if plan, err := multisite.PlanRepair(ctx, s.db); err != nil || len(plan.Steps) != 0 {
+			t.Errorf("PlanRepair on a clean replica = %d steps, %v; want none", len(plan.Steps), err)
+		}
+
+		// A capture trigger dropped by hand: status shows it, repair
+		// re-creates it, and capture works again.
+		dropped := dropTrigger(t, s, "defect")
+		r, err = multisite.SchemaStatus(ctx, s.db)
+		require.NoError(t, err)
+		if r.Clean() || triggerState(t, r, "defect", dropped) != schema.TriggerMissing {
+			t.Fatalf("after dropping %s, status:\n%s", dropped, r)
+		}
+		if ts, _ := r.Table("project"); !ts.Current() {
+			t.Errorf("project not current after a trigger of defect was dropped: %v", ts.Problems())
+		}
+		plan, err := multisite.PlanRepair(ctx, s.db)
+		require.NoError(t, err)
+		if !strings.Contains(plan.String(), "CREATE TRIGGER") || strings.Contains(plan.String(), `"project"`) || strings.Contains(plan.String(), "`project`") {
+			t.Errorf("repair plan should re-create defect's triggers only:\n%s", plan)
+		}
+		if _, err := multisite.Repair(ctx, s.db); err != nil {
+			t.Fatalf("Repair: %v", err)
+		}
+		if r, err = multisite.SchemaStatus(ctx, s.db); err != nil || !r.Clean() {
+			t.Fatalf("after repair: %v\n%s", err, r)
+		}
+		id, err := multisite.NextID(ctx, s.db, nil, "defect")
+		require.NoError(t, err)
+		s.mustExec(t, `INSERT INTO defect (id, project, headline) VALUES (?, 'CORE', 'after repair')`, id)
+		if got := s.query(t, fmt.Sprintf(`SELECT count(*) FROM ms_row_defect WHERE id = %d AND ms_epoch IS NULL`, id)); got != "1" {
+			t.Errorf("insert after repair captured %s times, want 1", got)
+		}
+
+		// An enforcement trigger altered by hand is detected and repaired.
+		altered := alterTrigger(t, s, "project")
+		r, err = multisite.SchemaStatus(ctx, s.db)
+		require.NoError(t, err)
+		if got := triggerState(t, r, "project", altered); got != schema.TriggerAltered {
+			t.Fatalf("after altering %s: state %s, want altered\n%s", altered, got, r)
+		}
+		if _, err := multisite.Repair(ctx, s.db); err != nil {
+			t.Fatalf("Repair: %v", err)
+		}
+		if r, err = multisite.SchemaStatus(ctx, s.db); err != nil || !r.Clean() {
+			t.Fatalf("after second repair: %v\n%s", err, r)
+		}
+		// Enforcement is back: a row mastered elsewhere cannot change.
+		s.mustExec(t, `INSERT INTO project (code, title) VALUES ('OPS', 'Operations')`)
+		var buf bytes.Buffer
+		other, _, err := multisite.Replicate(ctx, s.db, "bangalore", &buf, multisite.ReplicateOptions{})
+		require.NoError(t, err)
+		_, err = multisite.TransferMastership(ctx, s.db, "project", other.ID, []any{"OPS"})
+		require.NoError(t, err)
+		err = s.exec(t, `UPDATE project SET title = 'x' WHERE code = 'OPS'`)
+		if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
+			t.Errorf("update of a row mastered elsewhere after repair: %v, want not master", err)
+		}
+	})
+}
+
+func TestDeactivate_AfterMigrationRestoresSchemaAndData(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		s := newDSite(t, open("boston"), "boston")
+		seedPortable(t, s, 10)
+		schemaBefore := catalogOf(t, s.db)
+		dataBefore := dumpTables(t, s, "project", "defect", "defect_tag")
+		_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})
+		require.NoError(t, err)
+		// A migration too: its table stays, as the user's own.
+		_, err = multisite.Migrate(ctx, s.db, []schema.Migration{{Version: 1, Name: "milestone",
+			Up: `CREATE TABLE milestone (id BIGINT PRIMARY KEY, title VARCHAR(50) NOT NULL)`}}, multisite.MigrateOptions{})
+		require.NoError(t, err)
+		s.mustExec(t, `UPDATE defect SET state = 'fixed' WHERE id = 3`)
+		plan, err := multisite.PlanDeactivation(ctx, s.db)
+		require.NoError(t, err)
+		if len(plan.Steps) == 0 {
+			t.Fatal("empty deactivation plan")
+		}
+		require.NoError(t, multisite.Deactivate(ctx, s.db))
+		s.mustExec(t, `DROP TABLE milestone`)
+		after := catalogOf(t, s.db)
+		if s.d.Name() == dialect.MySQL {
+			// Documented: text key columns keep their binary collation.
+			for k, v := range after {
+				after[k] = strings.ReplaceAll(v, " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", " NOT NULL")
+			}
+		}
+		if diff := cmp.Diff(schemaBefore, after); diff != "" {
+			t.Errorf("catalog after deactivation (-original +after):\n%s", diff)
+		}
+		s.mustExec(t, `UPDATE defect SET state = 'open' WHERE id = 3`)
+		if diff := cmp.Diff(dataBefore, dumpTables(t, s, "project", "defect", "defect_tag")); diff != "" {
+			t.Errorf("data after deactivation (-original +after):\n%s", diff)
+		}
+	})
+}
+
+// downgradeToFormat1 turns the metadata of a replica back into what format
+// 1 of the library wrote.
+func downgradeToFormat1(t testing.TB, s *dsite) {
+	t.Helper()
+	for _, q := range []string{
+		`DROP TABLE ms_migration`,
+		`DROP TABLE ms_schema`,
+		`ALTER TABLE ms_table DROP COLUMN version`,
+		`UPDATE ms_ctl SET format = 1`,
+	} {
+		s.mustExec(t, q)
+	}
+}
+
+func TestUpgradeMetadata_FromFormat1(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := []*dsite{newDSite(t, open("boston"), "boston")}
+		seedPortable(t, sites[0], 5)
+		info, err := multisite.Activate(ctx, sites[0].db, multisite.ActivateOptions{Name: "boston"})
+		require.NoError(t, err)
+		sites[0].id = info.ID
+		sites = append(sites, replicateTo(t, sites[0], open("bangalore"), "bangalore"))
+		fresh := catalogOf(t, sites[0].db)
+
+		for _, s := range sites {
+			downgradeToFormat1(t, s)
+		}
+		boston, blr := sites[0], sites[1]
+		plan, from, err := multisite.PlanUpgrade(ctx, boston.db)
+		require.NoError(t, err)
+		if from != 1 || len(plan.Steps) != 4 {
+			t.Fatalf("PlanUpgrade = format %d, %d steps; want 1, 4:\n%s", from, len(plan.Steps), plan)
+		}
+		if got := boston.query(t, `SELECT format FROM ms_ctl`); got != "1" {
+			t.Fatalf("PlanUpgrade changed the format to %s", got)
+		}
+		// Any operation upgrades: here an export, and at bangalore an import.
+		pkt := dexport(t, boston, blr)
+		if got := boston.query(t, `SELECT format FROM ms_ctl`); got != fmt.Sprint(multisite.MetadataFormat) {
+			t.Fatalf("format after export = %s, want %d", got, multisite.MetadataFormat)
+		}
+		if diff := cmp.Diff(fresh, catalogOf(t, boston.db)); diff != "" {
+			t.Errorf("upgraded catalog differs from a new replica's (-new +upgraded):\n%s", diff)
+		}
+		importInto(t, &blr.site, pkt)
+		from, to, err := multisite.UpgradeMetadata(ctx, blr.db)
+		if err != nil || from != multisite.MetadataFormat || to != multisite.MetadataFormat {
+			t.Errorf("UpgradeMetadata of an upgraded replica = %d, %d, %v; want nothing to do", from, to, err)
+		}
+		if plan, _, err := multisite.PlanUpgrade(ctx, blr.db); err != nil || len(plan.Steps) != 0 {
+			t.Errorf("PlanUpgrade after the upgrade = %d steps, %v", len(plan.Steps), err)
+		}
+		dconverged(t, boston, blr)
+		r, err := multisite.SchemaStatus(ctx, blr.db)
+		require.NoError(t, err)
+		if !r.Clean() || r.Format != multisite.MetadataFormat {
+			t.Errorf("status after upgrade:\n%s", r)
+		}
+
+		// Explicitly, from format 1 again.
+		downgradeToFormat1(t, blr)
+		from, to, err = multisite.UpgradeMetadata(ctx, blr.db)
+		if err != nil || from != 1 || to != multisite.MetadataFormat {
+			t.Errorf("UpgradeMetadata = %d, %d, %v; want 1, %d", from, to, err, multisite.MetadataFormat)
+		}
+
+		// A database of a newer library is refused, naming both formats,
+		// and left as it is.
+		boston.mustExec(t, `UPDATE ms_ctl SET format = 99`)
+		before := catalogOf(t, boston.db)
+		for name, op := range map[string]func() error{
+			"ReadStatus": func() error { _, err := multisite.ReadStatus(ctx, boston.db); return err },
+			"ExportPacket": func() error {
+				_, err := multisite.ExportPacket(ctx, boston.db, blr.id, &bytes.Buffer{}, multisite.ExportOptions{})
+				return err
+			},
+			"UpgradeMetadata": func() error {
+				_, _, err := multisite.UpgradeMetadata(ctx, boston.db)
+				return err
+			},
+			"Migrate": func() error {
+				_, err := multisite.Migrate(ctx, boston.db, nil, multisite.MigrateOptions{})
+				return err
+			},
+		} {
+			err := op()
+			var ve *schema.VersionError
+			if !errors.As(err, &ve) || !errors.Is(err, schema.ErrNewerFormat) || ve.Have != 99 || ve.Want != multisite.MetadataFormat {
+				t.Errorf("%s on a format-99 database: %v, want *schema.VersionError{99, %d}", name, err, multisite.MetadataFormat)
+			}
+		}
+		if diff := cmp.Diff(before, catalogOf(t, boston.db)); diff != "" || boston.query(t, `SELECT format FROM ms_ctl`) != "99" {
+			t.Errorf("refused database changed:\n%s", diff)
+		}
+	})
+}
