@@ -11,6 +11,7 @@ import (
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
 	"github.com/stretchr/testify/require"
 )
@@ -127,6 +128,38 @@ func TestBug_ResurrectionByNonMasterIsNotMasterOnEveryDialect(t *testing.T) {
 		}
 		if h := contentHash(t, blr); h != before {
 			t.Error("the refused insert changed data")
+		}
+	})
+}
+
+// A column added by hand at the schema master stayed out of replication
+// until the next migration, which took it in at the master alone: every
+// other replica then refused the master's packets ("packet has 4 columns
+// for defect_tag, this replica 3"). A migration now replicates only what it
+// added itself.
+func TestBug_MigrationDoesNotReplicateColumnAddedByHand(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		m := newDSite(t, open("boston"), "boston")
+		seedPortable(t, m, 4)
+		info, err := multisite.Activate(ctx, m.db, multisite.ActivateOptions{Name: "boston"})
+		require.NoError(t, err)
+		m.id = info.ID
+		a := replicateTo(t, m, open("bangalore"), "bangalore")
+		dsync(t, a, m)
+
+		m.mustExec(t, `ALTER TABLE defect ADD COLUMN local_note VARCHAR(20)`)
+		_, err = multisite.Migrate(ctx, m.db, []schema.Migration{{Version: 1, Name: "milestone",
+			Up: `CREATE TABLE milestone (id BIGINT PRIMARY KEY, title VARCHAR(100) NOT NULL)`}}, multisite.MigrateOptions{})
+		require.NoError(t, err)
+		m.mustExec(t, `UPDATE defect SET headline = 'after the migration' WHERE id = 1`)
+		dsync(t, m, a) // refused before the fix
+		if got := a.query(t, `SELECT headline FROM defect WHERE id = 1`); got != "after the migration" {
+			t.Errorf("bangalore has headline %q", got)
+		}
+		rep, err := multisite.SchemaStatus(ctx, m.db)
+		require.NoError(t, err)
+		if rep.Clean() {
+			t.Error("schema status at boston is clean; want the column added by hand reported")
 		}
 	})
 }

@@ -15,8 +15,9 @@ import (
 
 // demo runs the verbs end to end on SQLite files in a temporary directory,
 // through run, exactly as an administrator would type them: boston is
-// activated, bangalore is created from a creation packet, and the two sync
-// both ways through a storage bay. It succeeds only if every verb gives the
+// activated, bangalore is created from a creation packet, the two sync
+// both ways through a storage bay, a trigger dropped by hand is repaired
+// and a schema migration travels from boston to bangalore. It succeeds only if every verb gives the
 // expected exit status and both replicas end with the same content hash.
 func demo(e *env) int {
 	dir, err := os.MkdirTemp("", "multiutil-demo-")
@@ -51,8 +52,10 @@ func (d *demoRun) multiutil(want int, args ...string) (string, error) {
 	for _, b := range []*bytes.Buffer{&out, &errOut} {
 		if s := strings.TrimRight(strings.ReplaceAll(b.String(), d.dir, "$DIR"), "\n"); s != "" {
 			lines := strings.Split(s, "\n")
-			if d.limit > 0 && len(lines) > d.limit {
-				lines = append(lines[:d.limit], fmt.Sprintf("... (%d more lines)", len(lines)-d.limit))
+			if d.limit > 0 && len(lines) > d.limit+2 {
+				// The first lines and the last two, where a summary is.
+				tail := lines[len(lines)-2:]
+				lines = append(append(lines[:d.limit:d.limit], fmt.Sprintf("... (%d more lines)", len(lines)-d.limit-2)), tail...)
 			}
 			fmt.Fprintf(d.stdout, "  %s\n", strings.Join(lines, "\n  "))
 		}
@@ -278,6 +281,10 @@ func (d *demoRun) walk() error {
 		}
 	}
 
+	if err := d.schema(boston, blr, bay); err != nil {
+		return err
+	}
+
 	d.say("Look at the family from both sites")
 	for _, args := range [][]string{
 		{"lsreplica", "--db", boston},
@@ -307,6 +314,80 @@ func (d *demoRun) walk() error {
 	}
 	if hashes[0] != hashes[1] {
 		return fmt.Errorf("replicas diverged")
+	}
+	return nil
+}
+
+// schema shows the schema verbs: a trigger dropped by hand is seen and
+// repaired, and a migration applied at boston, the schema master, reaches
+// bangalore in an ordinary packet.
+func (d *demoRun) schema(boston, blr, bay string) error {
+	d.say("Check the schema: a trigger dropped by hand is seen and repaired")
+	if _, err := d.multiutil(exitOK, "schema", "status", "--db", boston); err != nil {
+		return err
+	}
+	var out, errOut bytes.Buffer // the trigger's name, from the JSON status
+	if code := run([]string{"schema", "status", "--db", boston, "--json"}, &out, &errOut); code != exitOK {
+		return fmt.Errorf("schema status --json: exit status %d: %s", code, errOut.String())
+	}
+	var st schemaStatusJSON
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		return fmt.Errorf("schema status --json: %v", err)
+	}
+	trigger := ""
+	for _, t := range st.Tables {
+		for _, tr := range t.Triggers {
+			if t.Name == "defect" && tr.Kind == "capture" && trigger == "" {
+				trigger = tr.Name
+			}
+		}
+	}
+	if trigger == "" {
+		return fmt.Errorf("schema status --json lists no capture trigger of defect")
+	}
+	fmt.Fprintf(d.stdout, "\n(someone runs DROP TRIGGER %s at boston)\n", trigger)
+	if err := d.exec(boston, `DROP TRIGGER `+trigger); err != nil {
+		return err
+	}
+	d.limit = 12
+	defer func() { d.limit = 0 }()
+	for _, c := range []struct {
+		want int
+		args []string
+	}{
+		{exitFail, []string{"schema", "status", "--db", boston}},
+		{exitOK, []string{"schema", "repair", "--db", boston, "--dry-run"}},
+		{exitOK, []string{"schema", "repair", "--db", boston}},
+		{exitOK, []string{"schema", "status", "--db", boston}},
+		{exitOK, []string{"schema", "upgrade", "--db", blr, "--dry-run"}},
+	} {
+		if _, err := d.multiutil(c.want, c.args...); err != nil {
+			return err
+		}
+	}
+
+	d.say("Migrate the schema at boston, the schema master; the next packet carries the migration to bangalore")
+	dir := d.path("migrations")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0001_add_priority.sql"), []byte("-- +goose Up\nALTER TABLE defect ADD COLUMN priority INTEGER;\n"), 0o644); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		want int
+		args []string
+	}{
+		{exitFail, []string{"schema", "migrate", "--db", blr, "--dir", dir}},
+		{exitOK, []string{"schema", "migrate", "--db", boston, "--dir", dir, "--dry-run"}},
+		{exitOK, []string{"schema", "migrate", "--db", boston, "--dir", dir}},
+		{exitOK, []string{"syncreplica", "-export", "--db", boston, "--to", "bangalore", "--bay", bay}},
+		{exitOK, []string{"syncreplica", "-import", "--db", blr, "--bay", bay}},
+		{exitOK, []string{"schema", "migrations", "--db", blr, "--dir", dir}},
+	} {
+		if _, err := d.multiutil(c.want, c.args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

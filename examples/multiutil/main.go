@@ -2,8 +2,9 @@
 // library, with the verbs a ClearQuest MultiSite administrator knows:
 // activate, mkreplica, chstate, syncreplica, chmaster, lsreplica, lsepoch,
 // lspacket, describe, validatecharset, recoverpacket, restorereplica,
-// rmreplica and prune; and plan validate / plan workflow for deployment
-// plans (package plan).
+// rmreplica and prune; plan validate / plan workflow for deployment plans
+// (package plan); and schema status / repair / upgrade / migrate /
+// migrations for the schema of a replica (package schema).
 //
 //	go run ./examples/multiutil                       # usage, then a self-contained demo
 //	go run ./examples/multiutil activate --db boston.db --name boston --codepage 1252
@@ -12,6 +13,8 @@
 //	go run ./examples/multiutil lsreplica --db boston.db --json
 //	go run ./examples/multiutil rmreplica --db dublin.db --transfer-to boston
 //	go run ./examples/multiutil plan workflow examples/plan/family.yaml --site dublin
+//	go run ./examples/multiutil schema status --db boston.db
+//	go run ./examples/multiutil schema migrate --db boston.db --dir migrations --dry-run
 //
 // It uses only the library's public API and opens the databases itself
 // with database/sql, as a program of your own would: --db is a SQLite file
@@ -96,13 +99,14 @@ func commands() []command {
 			usage: "--db F [--json]", run: cmdPrune},
 		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",
 			usage: "validate FILE [--json]\n       multiutil plan workflow FILE [--site NAME] [--out DIR]", run: cmdPlan},
-		{name: "schema", synopsis: "schema status / upgrade across the family", later: true},
+		{name: "schema", synopsis: "schema of a replica: status, repair, upgrade (metadata), migrate DIR, migrations DIR",
+			usage: "status --db F [--json]\n       multiutil schema repair --db F [--dry-run] [--json]\n       multiutil schema upgrade --db F [--dry-run] [--json]\n       multiutil schema migrate --db F --dir DIR [--dry-run] [--json]\n       multiutil schema migrations --db F --dir DIR [--json]", run: cmdSchema},
 	}
 }
 
 // lookupCommand finds a verb, or a sub-verb by its full name ("plan validate").
 func lookupCommand(name string) (command, bool) {
-	for _, c := range append(commands(), planCommands()...) {
+	for _, c := range append(append(commands(), planCommands()...), schemaCommands()...) {
 		if c.name == name {
 			return c, true
 		}
@@ -119,9 +123,13 @@ func printUsage(w io.Writer) {
 			fmt.Fprintf(w, "  %-17s %s\n", c.name, c.synopsis)
 		}
 	}
-	fmt.Fprintln(w, "\nnot yet available (a later version provides them):")
+	later := false
 	for _, c := range commands() {
 		if c.later {
+			if !later {
+				fmt.Fprintln(w, "\nnot yet available (a later version provides them):")
+				later = true
+			}
 			fmt.Fprintf(w, "  %-17s %s\n", c.name, c.synopsis)
 		}
 	}
@@ -157,7 +165,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "multiutil: %s is not yet available in this version\n", c.name)
 		return exitUsage
 	}
-	err := c.run(e, args[1:])
+	rest := args[1:]
+	if len(rest) > 0 {
+		// A sub-verb ("schema status") reports its own usage.
+		if sub, ok := lookupCommand(c.name + " " + rest[0]); ok {
+			c, rest = sub, rest[1:]
+		}
+	}
+	err := c.run(e, rest)
 	return report(e, c, err)
 }
 

@@ -322,7 +322,8 @@ func reconcile(ctx context.Context, r *runner, local, master replica.ID, before 
 // catalog description from prev to cur: recorded columns keep their
 // recorded form (which on a replica created from a packet is the origin's)
 // unless the migration changed them, dropped ones go, new ones are added
-// in catalog order. The primary key must not change.
+// in catalog order; a column that was in prev but never recorded (added by
+// hand) stays out. The primary key must not change.
 func mergeColumns(t, prev, cur dialect.Table) (dialect.Table, bool, error) {
 	keyNames := func(t dialect.Table) string {
 		var ks []string
@@ -351,7 +352,13 @@ func mergeColumns(t, prev, cur dialect.Table) (dialect.Table, bool, error) {
 		out.Columns = append(out.Columns, c)
 	}
 	for _, cc := range cur.Columns {
-		if _, ok := t.Column(cc.Name); !ok {
+		_, recorded := t.Column(cc.Name)
+		_, before := prev.Column(cc.Name)
+		// Only what the migration added becomes replicated: a column added
+		// by hand before it (SchemaStatus reports it) exists at this
+		// replica alone, and replicating it would make every other replica
+		// refuse this one's packets.
+		if !recorded && !before {
 			out.Columns = append(out.Columns, cc)
 			changed = true
 		}
