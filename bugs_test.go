@@ -163,3 +163,23 @@ func TestBug_MigrationDoesNotReplicateColumnAddedByHand(t *testing.T) {
 		}
 	})
 }
+
+// A packet that brought only a migration was reported as a duplicate
+// although the import applied the migration.
+func TestBug_MigrationOnlyPacketIsNoDuplicate(t *testing.T) {
+	m := newDSite(t, testdb.SQLite(t, "boston"), "boston")
+	seedPortable(t, m, 2)
+	info, err := multisite.Activate(ctx, m.db, multisite.ActivateOptions{Name: "boston"})
+	require.NoError(t, err)
+	m.id = info.ID
+	a := replicateTo(t, m, testdb.SQLite(t, "bangalore"), "bangalore")
+	dsync(t, a, m)
+	dsync(t, m, a)
+	_, err = multisite.Migrate(ctx, m.db, []schema.Migration{{Version: 1, Name: "milestone",
+		Up: `CREATE TABLE milestone (id BIGINT PRIMARY KEY, title VARCHAR(100) NOT NULL)`}}, multisite.MigrateOptions{})
+	require.NoError(t, err)
+	rep := dsync(t, m, a)
+	if rep.Duplicate || len(rep.Migrated) != 1 {
+		t.Errorf("import of a migration-only packet: Duplicate %v, Migrated %v; want false, [1]", rep.Duplicate, rep.Migrated)
+	}
+}

@@ -55,7 +55,7 @@ type ImportReport struct {
 	Tables    map[string]*TableCounts
 	Transfers int
 	Conflicts []Conflict
-	Duplicate bool // the packet brought no epoch and no registry entry this replica did not have
+	Duplicate bool // the packet brought no epoch, registry entry, migration or code page change this replica did not have
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
@@ -156,6 +156,9 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(rep.Migrated) > 0 || rep.CodePage != "" {
+		rep.Duplicate = false // a migration or a code page change is news too
 	}
 	if opt.Logger != nil {
 		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
