@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/stretchr/testify/require"
@@ -38,5 +39,28 @@ func TestWrite_CharsetRefusalIsTyped(t *testing.T) {
 		if got := s.query(t, `SELECT body FROM note WHERE id = 1`); got != "café à la crème" {
 			t.Errorf("body = %q after the refused write", got)
 		}
+	})
+}
+
+// Activation refuses data that does not fit the chosen code page (every
+// replica would refuse it on import), naming the first violation, and
+// changes nothing.
+func TestActivate_RefusesDataOutsideTheCodePage(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		s := newDSite(t, open("boston"), "boston")
+		s.mustExec(t, `CREATE TABLE note (id BIGINT PRIMARY KEY, body VARCHAR(100))`)
+		s.mustExec(t, `INSERT INTO note (id, body) VALUES (1, 'café'), (2, 'Жук')`)
+		before := catalogOf(t, s.db)
+		_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston", CodePage: "windows-1252"})
+		var ce *multisite.CharsetError
+		if !errors.As(err, &ce) || ce.Table != "note" || ce.Rune != 'Ж' {
+			t.Fatalf("Activate over Cyrillic with windows-1252: %v, want *CharsetError naming note and Ж", err)
+		}
+		if diff := cmp.Diff(before, catalogOf(t, s.db)); diff != "" {
+			t.Errorf("a refused activation changed the schema:\n%s", diff)
+		}
+		s.mustExec(t, `UPDATE note SET body = 'Zhuk' WHERE id = 2`)
+		_, err = multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston", CodePage: "windows-1252"})
+		require.NoError(t, err, "the data fits windows-1252 once cleaned")
 	})
 }

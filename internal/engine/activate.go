@@ -95,6 +95,9 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 				return err
 			}
 		}
+		if err := checkActivationCharset(ctx, tx, d, cp, tables); err != nil {
+			return err
+		}
 		applied = tables
 		if err := schema.Apply(ctx, tx, plan); err != nil {
 			return err
@@ -164,4 +167,26 @@ func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 		return fmt.Errorf("multisite: commit: %w", err)
 	}
 	return nil
+}
+
+// checkActivationCharset refuses to activate data that does not fit the
+// family's code page: every replica would refuse it on import.
+func checkActivationCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *codepage.CodePage, tables []schema.Table) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.Name
+	}
+	rep, err := ValidateCharset(ctx, q, d, cp, CharsetOptions{Tables: names, Max: 1})
+	if err != nil {
+		return err
+	}
+	if len(rep.Violations) == 0 {
+		return nil
+	}
+	v := rep.Violations[0]
+	return fmt.Errorf("multisite: the data does not fit code page %s; find every violation with ValidateCharset and fix them (CleanCharset) before activating: %w",
+		cp.Name(), &CharsetError{CodePage: cp.Name(), Table: v.Table, Key: v.Key, Column: v.Column, Offset: v.Offset, Rune: v.Rune, Char: v.Char})
 }
