@@ -29,6 +29,19 @@
 // replicas that create the same key are reconciled deterministically with the
 // losing record kept in ms_conflict.
 //
+// # Beyond the lifecycle
+//
+// Mastership policies (ExportOptions.Policy), mastership requests
+// (RequestMastership, GrantRequest, DenyRequest) and Go hooks
+// (package hooks, in ExportOptions and ImportOptions) automate who masters
+// what; Mastered lists it. Unique business keys created at two sites are
+// settled on import (Collisions, ResolveCollision). Application schema
+// changes replicate (Migrate at the schema master; SchemaStatus and Repair
+// for triggers changed by hand). The family's data code page is enforced by
+// the database, by Write and by every import (ValidateCharset, CleanCharset,
+// ChangeCodePage). RestoreReplica, RemoveReplica, RecoverPacket and Prune
+// cover backups, departures, lost packets and a bounded log.
+//
 // # Concurrency
 //
 // All functions are safe for concurrent use on the same *sql.DB. For SQLite,

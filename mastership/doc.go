@@ -12,4 +12,14 @@
 // Writes refused by the database's enforcement triggers surface as driver
 // errors whose text names the master; [FromDriver] turns them into a
 // *[NotMasterError] so callers can use errors.Is and errors.As.
+//
+// Who masters a new row is decided by a [Policy], which the library asks at
+// export time about every row the local replica masters and has changed:
+// [Creator] (the default: the creating replica keeps it), [Field] (a column
+// such as a record's owner maps to a site through a replicated table, like
+// ClearQuest's user-to-site assignment), [PerTable], or several in order
+// with [Policies]. When a policy names another replica, the row is
+// transferred in the export's transaction and the transfer travels in the
+// same packet. Requests for mastership, hooks and the listing of who
+// masters what are in the multisite package and package hooks.
 package mastership
