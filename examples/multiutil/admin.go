@@ -314,15 +314,11 @@ func cmdChmaster(e *env, args []string) error {
 	if len(keys) == 0 {
 		return usagef("--key is required")
 	}
-	db, err := openDB(*dbPath)
+	db, st, err := openStatus(e, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	target, err := resolveReplica(st, *to)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/multisite-go/multisite"
 )
 
 // A --db argument names a SQLite file, or a database on a server:
@@ -80,4 +81,19 @@ func sqlOpen(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("database %s: %w", display(path), err)
 	}
 	return db, nil
+}
+
+// openStatus opens the database at path and reads the replica's status:
+// what most verbs need before they act. The caller closes db.
+func openStatus(e *env, path string) (*sql.DB, *multisite.Status, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := multisite.ReadStatus(e.ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, st, nil
 }

@@ -69,15 +69,11 @@ func cmdRecoverpacket(e *env, args []string) error {
 	if err := checkBay(*bay); err != nil {
 		return err
 	}
-	db, err := openDB(*dbPath)
+	db, st, err := openStatus(e, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	target, err := resolveReplica(st, *to)
 	if err != nil {
 		return err
@@ -184,15 +180,11 @@ func cmdRmreplica(e *env, args []string) error {
 	if err := required("db")(fs); err != nil {
 		return err
 	}
-	db, err := openDB(*dbPath)
+	db, st, err := openStatus(e, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	var opt multisite.RemoveOptions
 	if *transferTo != "" {
 		to, err := resolveReplica(st, *transferTo)

@@ -59,15 +59,11 @@ func cmdSyncreplica(e *env, args []string) error {
 	if err := checkBay(*bay); err != nil {
 		return err
 	}
-	db, err := openDB(*dbPath)
+	db, st, err := openStatus(e, *dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	if *export {
 		return syncExport(e, db, st, splitList(*to), *bay, *asJSON)
 	}
