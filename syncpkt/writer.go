@@ -27,7 +27,9 @@ type WriterOptions struct {
 
 	// Compress compresses everything after the preamble as one zstd
 	// stream (preamble flag FlagZstd). Rows of text shrink to about a
-	// third; the digest and signature cover the uncompressed bytes.
+	// third; the digest and signature cover the uncompressed bytes. The
+	// encoder works on a second goroutine while the caller writes records
+	// (a 2 MiB window in low-memory mode, so memory stays flat).
 	Compress bool
 }
 
@@ -98,7 +100,7 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 	pw.out = pw.bw
 	pw.write(pre)
 	if opt.Compress {
-		zw, err := zstd.NewWriter(pw.bw, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zw, err := zstd.NewWriter(pw.bw, zstd.WithEncoderConcurrency(2), zstd.WithEncoderLevel(zstd.SpeedDefault),
 			zstd.WithWindowSize(1<<21), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return nil, fmt.Errorf("syncpkt: compressor: %w", err)

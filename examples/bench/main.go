@@ -220,6 +220,7 @@ func faster(what string, rows int, d time.Duration, bytes int64, ref string, ref
 // timings are one round's durations of every path and reference.
 type timings struct {
 	off, on, exp, imp, ups, rec, apply, vac time.Duration
+	expRaw                                  time.Duration // export without compression
 	create                                  workload.Creation
 }
 
@@ -235,7 +236,7 @@ func (t timings) best(u timings) timings {
 	if t.create.Total() == 0 || u.create.Total() < t.create.Total() {
 		t.create = u.create
 	}
-	return timings{off: m(t.off, u.off), on: m(t.on, u.on), exp: m(t.exp, u.exp), imp: m(t.imp, u.imp),
+	return timings{off: m(t.off, u.off), on: m(t.on, u.on), exp: m(t.exp, u.exp), expRaw: m(t.expRaw, u.expRaw), imp: m(t.imp, u.imp),
 		ups: m(t.ups, u.ups), rec: m(t.rec, u.rec), apply: m(t.apply, u.apply), vac: m(t.vac, u.vac), create: t.create}
 }
 
@@ -273,6 +274,14 @@ func round(ctx context.Context, cfg config, dir string, rows [][]any, size int64
 	var pkt []byte
 	if err := phase(cfg, "export", func() (err error) {
 		pkt, t.exp, err = workload.Export(ctx, fam.Origin, fam.ReplicaID, workload.PacketSizeHint(n, size))
+		return err
+	}); err != nil {
+		return t, nil, nil, err
+	}
+	// The same packet again without compression (an export changes nothing
+	// of what the origin believes the target holds): what zstd costs.
+	if err := phase(cfg, "export", func() (err error) {
+		_, t.expRaw, err = workload.ExportUncompressed(ctx, fam.Origin, fam.ReplicaID, 3*workload.PacketSizeHint(n, size))
 		return err
 	}); err != nil {
 		return t, nil, nil, err
@@ -331,6 +340,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	lines = append(lines,
 		faster("INSERT loop, capture on (activated)", n, t.on, size, "same, capture off", t.off, 0.6),
 		faster("ExportPacket, all rows", n, t.exp, size, "ImportPacket of it", t.imp, 3),
+		faster("ExportPacket, uncompressed", n, t.expRaw, size, "ImportPacket of it", t.imp, 0),
 		faster("ImportPacket, fresh replica", n, t.imp, size, "changeset apply (session ext.)", t.apply, 0.8),
 		faster("ImportPacket, fresh replica", n, t.imp, size, "prepared upsert loop, one tx", t.ups, 0),
 		faster("ExportPacket, all rows", n, t.exp, size, "changeset recording (inserts under a session)", t.rec, 0),

@@ -95,6 +95,18 @@ func Export(ctx context.Context, db *sql.DB, target replica.ID, sizeHint int) ([
 	return buf.Bytes(), time.Since(start), nil
 }
 
+// ExportUncompressed is Export with the packet's zstd compression off.
+func ExportUncompressed(ctx context.Context, db *sql.DB, target replica.ID, sizeHint int) ([]byte, time.Duration, error) {
+	var buf bytes.Buffer
+	buf.Grow(sizeHint)
+	pageIn(buf.AvailableBuffer()[:sizeHint])
+	start := time.Now()
+	if _, err := multisite.ExportPacket(ctx, db, target, &buf, multisite.ExportOptions{Uncompressed: true}); err != nil {
+		return nil, 0, err
+	}
+	return buf.Bytes(), time.Since(start), nil
+}
+
 // Import imports pkt into db and returns the time ImportPacket took. It
 // checks that every row of the packet was inserted, so a benchmark cannot
 // time an import that did nothing.
