@@ -253,10 +253,11 @@ func cmdPrune(e *env, args []string) error {
 		return writeJSON(e.stdout, struct {
 			Tombstones int64             `json:"tombstones"`
 			Transfers  int64             `json:"transfers"`
-			Horizon    map[string]uint64 `json:"horizon"` // origin ID -> epoch up to which history is gone
-		}{stats.Tombstones, stats.Transfers, h})
+			Requests   int64             `json:"requests"` // settled mastership requests
+			Horizon    map[string]uint64 `json:"horizon"`  // origin ID -> epoch up to which history is gone
+		}{stats.Tombstones, stats.Transfers, stats.Requests, h})
 	}
-	fmt.Fprintf(e.stdout, "pruned %d tombstones and %d logged transfers that every member has acknowledged\n", stats.Tombstones, stats.Transfers)
+	fmt.Fprintf(e.stdout, "pruned %d tombstones, %d logged transfers and %d settled mastership requests that every member has acknowledged\n", stats.Tombstones, stats.Transfers, stats.Requests)
 	if h := vectorNames(stats.Horizon, st); h != "" {
 		fmt.Fprintf(e.stdout, "history is gone up to: %s\n", h)
 	}

@@ -39,11 +39,13 @@ func (e *PrunedError) Unwrap() error { return ErrPruned }
 type PruneStats struct {
 	Tombstones int64
 	Transfers  int64
+	Requests   int64          // settled mastership requests (granted, denied, failed)
 	Horizon    replica.Vector // per origin, the epoch up to which history is gone
 }
 
-// Prune removes tombstones and logged transfers that every other member
-// (but removed ones) has acknowledged, so the change log stays bounded. An
+// Prune removes tombstones, logged transfers and settled mastership
+// requests that every other member (but removed ones) has acknowledged, so
+// the change log stays bounded. An
 // acknowledged tombstone is no longer needed: every member holds it or a
 // newer version of the row. A member that has not acknowledged holds
 // pruning back; remove it if it is gone for good.
@@ -93,6 +95,21 @@ func Prune(ctx context.Context, db *sql.DB, d dialect.Dialect) (PruneStats, erro
 				}
 				n, _ = res.RowsAffected()
 				st.Transfers += n
+			}
+		}
+		if ok, err := dialect.TableExists(ctx, tx, d, "ms_request"); err != nil {
+			return err
+		} else if ok {
+			// A settled request whose last change every member holds is
+			// history too; an import will not bring it back (requestSetting).
+			for _, o := range h.Origins() {
+				res, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM ms_request WHERE state IN (?, ?, ?) AND ms_origin = ? AND ms_epoch <= ?`),
+					string(RequestGranted), string(RequestDenied), string(RequestFailed), string(o), h[o])
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				st.Requests += n
 			}
 		}
 		return raiseVector(ctx, tx, d, prunedHolder, h)

@@ -608,6 +608,9 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 	if exists && cur.Version >= r.Version {
 		return nil
 	}
+	if !exists && r.Epoch > 0 && r.Epoch <= m.pruned[r.Origin] {
+		return nil // a settled request pruned here: an old packet does not bring it back
+	}
 	if err := putRequest(m.ctx, m.tx, m.d, r, exists); err != nil {
 		return err
 	}
