@@ -114,11 +114,11 @@ func TestCrash_ImportIsAtomic(t *testing.T) {
 	}
 
 	// Importing again completes, and once more changes nothing.
-	rep := importInto(t, blr, pkt)
+	importInto(t, blr, pkt)
 	if got := contentHash(t, blr); got != want {
 		t.Errorf("after the import: hash %s, want %s", got, want)
 	}
-	rep = importInto(t, blr, pkt)
+	rep := importInto(t, blr, pkt)
 	if !rep.Duplicate {
 		t.Errorf("a second import is not reported as a duplicate: %+v", rep)
 	}

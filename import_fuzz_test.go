@@ -36,7 +36,6 @@ type fuzzFixture struct {
 	tmpl  []byte            // bangalore's file
 	path  string            // where bangalore lives
 	want  string            // bangalore's fingerprint
-	tb    testing.TB
 }
 
 func newFuzzFixture(tb testing.TB) *fuzzFixture {

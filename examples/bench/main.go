@@ -452,14 +452,6 @@ func roundD(d time.Duration) time.Duration {
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
 
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
 // sqliteHeader is the heading of the SQLite report.
 func sqliteHeader(cfg config, n int, size int64) []string {
 	return []string{

@@ -350,14 +350,6 @@ func (c *creator) meta() error {
 	return nil
 }
 
-func stepsOf(stmts []string) []schema.Step {
-	var s []schema.Step
-	for _, q := range stmts {
-		s = append(s, schema.Step{Comment: "metadata tables", SQL: q})
-	}
-	return s
-}
-
 // validName refuses names the library reserves or that no catalog holds.
 func validName(n string) bool {
 	return n != "" && !strings.ContainsRune(n, 0) && !strings.HasPrefix(strings.ToLower(n), "ms_") && !strings.HasPrefix(strings.ToLower(n), "sqlite_")

@@ -398,15 +398,6 @@ func portable(d dialect.Dialect, cols []dialect.Column, vals []any) error {
 	return nil
 }
 
-// args turns portable values from a packet, in place, into arguments for
-// cols (see dialect.Dialect.Arg).
-func args(d dialect.Dialect, cols []dialect.Column, vals []any) []any {
-	for i, c := range cols {
-		vals[i] = d.Arg(c, vals[i])
-	}
-	return vals
-}
-
 func values(raw []any) ([]syncpkt.Value, error) {
 	vs := make([]syncpkt.Value, len(raw))
 	for i, x := range raw {

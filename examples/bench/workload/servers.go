@@ -49,7 +49,6 @@ type Server struct {
 	seq  int
 	made map[*sql.DB]string // open database → its name on the server
 
-	bulkOnce   sync.Once
 	bulkMethod string // how Load and Copy load rows on MariaDB, once known
 }
 
