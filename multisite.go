@@ -212,6 +212,10 @@ type ImportOptions struct {
 	// OnCollision and OnRequest in the import's transaction; a hook error
 	// aborts the import with a *hooks.Error and nothing changed.
 	Hooks *hooks.Hooks
+	// Progress, if set, is told the packet bytes read so far and the
+	// packet's size (0 unless r is a regular file or has a Len method),
+	// about every 256 KiB and at the end. The library prints nothing.
+	Progress func(read, size int64)
 }
 
 // ImportPacket applies a sync packet in one transaction. It checks the
@@ -224,7 +228,7 @@ func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOption
 	if err != nil {
 		return nil, err
 	}
-	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize, MaxRowSize: opt.MaxRowSize, Hooks: opt.Hooks})
+	return engine.Import(ctx, db, d, r, engine.ImportOptions{Logger: opt.Logger, MaxPacketSize: opt.MaxPacketSize, MaxRowSize: opt.MaxRowSize, Hooks: opt.Hooks, Progress: opt.Progress})
 }
 
 // TransferMastership hands rows of table, named by their primary key

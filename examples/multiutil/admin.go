@@ -209,7 +209,9 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 	if err != nil {
 		return err
 	}
-	rep, err := multisite.CreateReplica(e.ctx, db, f, multisite.CreateOptions{OriginKey: key})
+	b, progress := e.bytesProgress("mkreplica import (KiB)")
+	rep, err := multisite.CreateReplica(e.ctx, db, f, multisite.CreateOptions{OriginKey: key, Progress: progress})
+	b.done()
 	var st *multisite.Status
 	if err == nil {
 		st, err = multisite.ReadStatus(e.ctx, db)

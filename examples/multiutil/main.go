@@ -139,7 +139,10 @@ func printUsage(w io.Writer) {
 // run is the whole program; main only passes os.Args and exits with its
 // result, so tests call run directly.
 func run(args []string, stdout, stderr io.Writer) int {
-	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, progress: isTerminal(stdout) && isTerminal(stderr)}
+	// Progress bars are for people: only on a terminal, unless
+	// MULTIUTIL_PROGRESS=always asks for them anyway (they go to stderr).
+	progress := isTerminal(stdout) && isTerminal(stderr) || os.Getenv("MULTIUTIL_PROGRESS") == "always"
+	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, progress: progress}
 	if len(args) == 0 {
 		printUsage(stdout)
 		fmt.Fprintln(stdout)

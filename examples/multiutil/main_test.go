@@ -528,3 +528,21 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo output lacks usage or completion:\n%s\nstderr:\n%s", out, stderr)
 	}
 }
+
+// Long operations draw progress bars on stderr when asked (on a terminal,
+// or with MULTIUTIL_PROGRESS=always), and nothing when output is a pipe.
+func TestProgressBars(t *testing.T) {
+	f := newFamily(t)
+	execTest(t, f.boston, `UPDATE defect SET headline = headline || ' (edited)'`)
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay)
+	t.Setenv("MULTIUTIL_PROGRESS", "always")
+	_, stderr := multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if !strings.Contains(stderr, "import ") || !strings.Contains(stderr, "100%") {
+		t.Errorf("stderr %q has no finished import progress bar", stderr)
+	}
+	t.Setenv("MULTIUTIL_PROGRESS", "")
+	_, stderr = multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)
+	if strings.Contains(stderr, "%") {
+		t.Errorf("a progress bar was drawn into a pipe: %q", stderr)
+	}
+}

@@ -62,3 +62,14 @@ func (b *bar) done() {
 		fmt.Fprintln(b.w)
 	}
 }
+
+// bytesProgress returns a callback for the library's import progress
+// (packet bytes read of the packet's size), or nil when progress is not
+// shown. The bar counts KiB.
+func (e *env) bytesProgress(label string) (*bar, func(read, size int64)) {
+	b, update := e.progressBar(label)
+	if update == nil {
+		return nil, nil
+	}
+	return b, func(read, size int64) { update(int(read>>10), int(size>>10)) }
+}

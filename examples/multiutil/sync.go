@@ -315,7 +315,9 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	defer f.Close()
-	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{})
+	b, progress := e.bytesProgress("import " + filepath.Base(path) + " (KiB)")
+	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
+	b.done()
 	if err != nil {
 		return importJSON{}, err
 	}

@@ -155,6 +155,10 @@ type CreateOptions struct {
 	// carries for its origin, which proves it is intact but not who made it.
 	OriginKey     ed25519.PublicKey
 	MaxPacketSize int64 // 0 means no limit
+	// Progress, if set, is told the packet bytes read so far and the
+	// packet's size (0 unless the reader is a regular file or has Len),
+	// about every 256 KiB and at the end.
+	Progress func(read, size int64)
 }
 
 // CreateReplica brings a new replica to life in an empty database from a
@@ -172,7 +176,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 			return err
 		}
 		cr = &creator{ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
-		counted := &countReader{r: r}
+		counted := newCountReader(r, opt.Progress)
 		pr := syncpkt.NewReader(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
 		h, err := pr.Header()
 		if err != nil {
@@ -199,6 +203,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		}
 		rep.Origin = replica.ID(h.Origin)
 		rep.Bytes = counted.n
+		counted.done()
 		return nil
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type ImportOptions struct {
 	MaxPacketSize int64        // 0 means no limit
 	MaxRowSize    int64        // largest record in bytes; 0 means syncpkt.DefaultMaxFrame
 	Hooks         *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
+	// Progress, if set, is told the packet bytes read so far and the
+	// packet's size (0 unless the reader is a regular file or has Len),
+	// about every 256 KiB and at the end.
+	Progress func(read, size int64)
 }
 
 // TableCounts counts what an import did to one table.
@@ -112,7 +117,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 			return err
 		}
 		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
-		cr := &countReader{r: r}
+		cr := newCountReader(r, opt.Progress)
 		// The key is looked up at the trailer, after header() has checked family,
 		// target and origin, so those get their own errors; the signature is
 		// still verified before anything commits.
@@ -151,6 +156,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 			return err
 		}
 		rep.Bytes = cr.n
+		cr.done()
 		_, err = tx.ExecContext(ctx, d.SetApplying(false))
 		return err
 	})
@@ -1006,14 +1012,54 @@ func damaged(pr *syncpkt.Reader, err error) error {
 	}
 }
 
+// countReader counts the packet bytes read and reports them to progress,
+// if set, every progressEvery bytes and at the end.
 type countReader struct {
-	r io.Reader
-	n int64
+	r        io.Reader
+	n        int64
+	size     int64 // the packet's size if r tells it, else 0
+	progress func(read, size int64)
+	told     int64
+}
+
+const progressEvery = 256 << 10
+
+func newCountReader(r io.Reader, progress func(read, size int64)) *countReader {
+	c := &countReader{r: r, progress: progress}
+	if progress == nil {
+		return c
+	}
+	switch x := r.(type) {
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := x.Stat(); err == nil && fi.Mode().IsRegular() {
+			c.size = fi.Size()
+			if sk, ok := r.(io.Seeker); ok {
+				if off, err := sk.Seek(0, io.SeekCurrent); err == nil {
+					c.size -= off
+				}
+			}
+		}
+	case interface{ Len() int }:
+		c.size = int64(x.Len())
+	}
+	return c
+}
+
+// done reports the last bytes read, if progress has not been told them.
+func (c *countReader) done() {
+	if c.progress != nil && c.n != c.told {
+		c.told = c.n
+		c.progress(c.n, c.size)
+	}
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.progress != nil && (c.n-c.told >= progressEvery || (err == io.EOF && c.n != c.told)) {
+		c.told = c.n
+		c.progress(c.n, c.size)
+	}
 	return n, err
 }
 
