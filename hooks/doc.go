@@ -14,10 +14,11 @@
 //
 // Where each hook runs:
 //
-//   - BeforeExport: in a write transaction of ExportPacket that commits
-//     just before the pending local changes are sealed into an epoch, after
-//     the export's mastership policy; transfers it makes are sealed with
-//     them and travel in the packet being written.
+//   - BeforeExport: in ExportPacket's seal transaction, which holds the
+//     write lock, after the export's mastership policy and before the
+//     pending local changes are sealed into an epoch; it sees every change
+//     that epoch will carry, and transfers it makes are sealed with them
+//     and travel in the packet being written.
 //   - AfterImportChange and AfterImportPacket: in ImportPacket's
 //     transaction, after the changes are applied and before the commit.
 //   - OnRequest and OnCollision: in the transaction of the import (or

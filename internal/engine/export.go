@@ -33,8 +33,8 @@ type ExportOptions struct {
 	// Policy, if set, decides the master of changed rows before they are
 	// sealed (see mastership.Policy); its transfers travel in this packet.
 	Policy mastership.Policy
-	// Hooks, if set, runs BeforeExport before the pending changes are
-	// sealed (see prepareExport).
+	// Hooks, if set, runs BeforeExport in the seal's transaction, before
+	// the pending changes are sealed (see prepareExport).
 	Hooks *hooks.Hooks
 }
 
@@ -72,10 +72,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	if ti.State == replica.Removed {
 		return st, fmt.Errorf("%w: %s", replica.ErrRemoved, ti)
 	}
-	if err := prepareExport(ctx, db, d, target, opt); err != nil {
-		return st, err
-	}
-	if _, err := Seal(ctx, db, d); err != nil {
+	if _, err := sealWith(ctx, db, d, prepareExport(ctx, d, target, opt)); err != nil {
 		return st, err
 	}
 	err = readTx(ctx, db, d, func(tx *sql.Tx) error {

@@ -14,33 +14,16 @@ import (
 	"github.com/multisite-go/multisite/schema"
 )
 
-// prepareExport applies the export's mastership policy and runs its
-// BeforeExport hook, in one transaction that commits before the pending
-// changes are sealed, so what they change (transfers above all) is sealed
-// and travels in the same packet. A policy or hook error rolls everything
-// back. Without a policy or hook it does nothing.
-//
-// A change a concurrent writer commits between this transaction and the
-// seal is sealed with the rest without having been shown to the policy or
-// hook; the next export's policy does not see it either, since it is no
-// longer pending.
-func prepareExport(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.ID, opt ExportOptions) error {
+// prepareExport returns what runs in the export's seal transaction before
+// it seals: the policy, then the BeforeExport hook, over every pending
+// local change; nil when there is neither. A transfer they make is sealed
+// and sent with the rest; an error rolls the seal back and the export
+// fails with nothing changed.
+func prepareExport(ctx context.Context, d dialect.Dialect, target replica.ID, opt ExportOptions) func(*sql.Tx, *Ctl) error {
 	if opt.Policy == nil && (opt.Hooks == nil || opt.Hooks.BeforeExport == nil) {
 		return nil
 	}
-	return inTx(ctx, db, func(tx *sql.Tx) error {
-		// Take the write lock first: SQLite cannot upgrade a read
-		// transaction once another writer has committed.
-		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil {
-			return fmt.Errorf("multisite: before export: %w", err)
-		}
-		c, err := LoadCtl(ctx, tx, d)
-		if err != nil {
-			return err
-		}
-		if c.State != replica.Active {
-			return nil // it writes nothing, so it has nothing pending
-		}
+	return func(tx *sql.Tx, c *Ctl) error {
 		pend, err := pendingChanges(ctx, tx, d, c)
 		if err != nil {
 			return err
@@ -55,7 +38,7 @@ func prepareExport(ctx context.Context, db *sql.DB, d dialect.Dialect, target re
 			changes[i] = p.Change
 		}
 		return newHookRunner(tx, d, c, opt.Hooks, false).beforeExport(ctx, hooks.Export{Target: target, Changes: changes})
-	})
+	}
 }
 
 // pending is a pending local change with what policies need beyond the

@@ -15,6 +15,15 @@ import (
 // one, so a change is never skipped whatever order transactions commit in:
 // an epoch is assigned to what is committed, not to what is begun.
 func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
+	return sealWith(ctx, db, d, nil)
+}
+
+// sealWith is Seal that first runs before, if set, in the seal's own
+// transaction once it holds the write lock (and only on an active
+// replica): what before writes (a policy's transfers) is sealed with
+// everything else, and nothing commits between what before saw and the
+// seal.
+func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*sql.Tx, *Ctl) error) (uint64, error) {
 	var epoch uint64
 	if err := ensureLateMeta(ctx, db, d); err != nil { // request.go
 		return 0, err
@@ -34,6 +43,11 @@ func Seal(ctx context.Context, db *sql.DB, d dialect.Dialect) (uint64, error) {
 			// handed out before the restore; it seals once it has caught up.
 			epoch = c.Epoch - 1
 			return errNothing
+		}
+		if before != nil && c.State == replica.Active {
+			if err := before(tx, c); err != nil {
+				return err
+			}
 		}
 		tables, err := Tables(ctx, tx)
 		if err != nil {
