@@ -99,8 +99,8 @@ func commands() []command {
 			usage: "--db F [--json]", run: cmdPrune},
 		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",
 			usage: "validate FILE [--json]\n       multiutil plan workflow FILE [--site NAME] [--out DIR]", run: cmdPlan},
-		{name: "schema", synopsis: "schema of a replica: status, repair, upgrade (metadata), migrate DIR, migrations DIR",
-			usage: "status --db F [--json]\n       multiutil schema repair --db F [--dry-run] [--json]\n       multiutil schema upgrade --db F [--dry-run] [--json]\n       multiutil schema migrate --db F --dir DIR [--dry-run] [--json]\n       multiutil schema migrations --db F --dir DIR [--json]", run: cmdSchema},
+		{name: "schema", synopsis: "schema of a replica: status, repair, upgrade (metadata), migrate DIR, migrations DIR, transfer-master REPLICA",
+			usage: "status --db F [--json]\n       multiutil schema repair --db F [--dry-run] [--json]\n       multiutil schema upgrade --db F [--dry-run] [--json]\n       multiutil schema migrate --db F --dir DIR [--dry-run] [--json]\n       multiutil schema migrations --db F --dir DIR [--json]\n       multiutil schema transfer-master --db F --to REPLICA [--json]", run: cmdSchema},
 	}
 }
 

@@ -490,3 +490,97 @@ func TestSchemaServer(t *testing.T) {
 		})
 	}
 }
+
+func TestSchemaTransferMaster(t *testing.T) {
+	f := newFamily(t)
+	mdir := writeMigrations(t, f.dir, map[string]string{"0001_add_priority.sql": "ALTER TABLE defect ADD COLUMN priority INTEGER;\n"})
+	hashes := func() []string { return []string{fileHash(t, f.boston), fileHash(t, f.blr)} }
+
+	// Bad input: exit 2 for usage, 1 for the refusals; nothing changes.
+	before := hashes()
+	for _, c := range []struct {
+		code int
+		args []string
+		msg  []string
+	}{
+		{exitUsage, []string{"--db", f.boston}, []string{"--to is required", "usage: multiutil schema transfer-master --db F --to REPLICA [--json]"}},
+		{exitUsage, []string{"--to", "bangalore"}, []string{"--db is required"}},
+		{exitUsage, []string{"--db", f.boston, "--to", "bangalore", "extra"}, []string{`unexpected argument "extra"`}},
+		{exitUsage, []string{"--db", f.boston, "--to", "bangalore", "--dry-run"}, []string{"flag provided but not defined"}},
+		{exitFail, []string{"--db", f.boston, "--to", "chennai"}, []string{`unknown replica "chennai"`, "boston", "bangalore"}},
+		{exitFail, []string{"--db", filepath.Join(f.dir, "missing.db"), "--to", "bangalore"}, []string{"no such file or directory"}},
+		{exitFail, []string{"--db", f.blr, "--to", "bangalore"}, []string{"refused", "bangalore (" + f.blrID + ") is not the family's schema master", "boston (" + f.bostonID + ")", "nothing changed"}},
+		{exitFail, []string{"--db", f.blr, "--to", f.bostonID, "--json"}, []string{"refused", "is not the family's schema master", "nothing changed"}},
+	} {
+		_, stderr := multiutil(t, c.code, append([]string{"schema", "transfer-master"}, c.args...)...)
+		for _, want := range c.msg {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("schema transfer-master %v: stderr %q lacks %q", c.args, stderr, want)
+			}
+		}
+	}
+	// The master handing the schema to itself writes nothing.
+	var self struct {
+		From        string `json:"from"`
+		To          string `json:"to"`
+		Transferred bool   `json:"transferred"`
+	}
+	jsonOut(t, &self, "schema", "transfer-master", "--db", f.boston, "--to", "boston", "--json")
+	if self.From != f.bostonID || self.To != f.bostonID || self.Transferred {
+		t.Errorf("transfer-master to itself --json = %+v", self)
+	}
+	if diff := cmp.Diff(before, hashes()); diff != "" {
+		t.Fatalf("bad input changed a database (-before +after):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "missing.db")); !os.IsNotExist(err) {
+		t.Errorf("transfer-master created a database: %v", err)
+	}
+
+	// boston hands the schema to bangalore.
+	out, _ := multiutil(t, exitOK, "schema", "transfer-master", "--db", f.boston, "--to", "bangalore")
+	for _, want := range []string{"from boston (" + f.bostonID + ") to bangalore (" + f.blrID + ")", "travels in the next packet", "apply migrations at bangalore"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transfer-master output lacks %q:\n%s", want, out)
+		}
+	}
+	if st := statusOut(t, exitOK, f.boston); st.SchemaMaster != f.blrID {
+		t.Errorf("status at boston after the transfer = %+v", st)
+	}
+	// boston no longer masters the schema: a second hand-over is refused.
+	before = hashes()
+	_, stderr := multiutil(t, exitFail, "schema", "transfer-master", "--db", f.boston, "--to", f.blrID)
+	if !strings.Contains(stderr, "boston ("+f.bostonID+") is not the family's schema master") || !strings.Contains(stderr, "bangalore ("+f.blrID+")") {
+		t.Errorf("second transfer at boston: %q", stderr)
+	}
+	if diff := cmp.Diff(before, hashes()); diff != "" {
+		t.Fatalf("a refused transfer changed a database (-before +after):\n%s", diff)
+	}
+
+	// A packet each way; then migrations are refused at boston, applied at
+	// bangalore.
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay)
+	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)
+	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.boston, "--bay", f.bay)
+	if st := statusOut(t, exitOK, f.blr); st.SchemaMaster != f.blrID || st.SchemaMasterName != "bangalore" {
+		t.Errorf("status at bangalore after the packet = %+v", st)
+	}
+	before = hashes()
+	_, stderr = multiutil(t, exitFail, "schema", "migrate", "--db", f.boston, "--dir", mdir)
+	if !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "run schema migrate at bangalore ("+f.blrID+")") {
+		t.Errorf("migrate at boston after the transfer: %q", stderr)
+	}
+	if diff := cmp.Diff(before, hashes()); diff != "" {
+		t.Fatalf("a refused migrate changed a database (-before +after):\n%s", diff)
+	}
+	out, _ = multiutil(t, exitOK, "schema", "migrate", "--db", f.blr, "--dir", mdir)
+	if !strings.Contains(out, "applied 1 add_priority; schema version 0 -> 1") {
+		t.Errorf("migrate at bangalore:\n%s", out)
+	}
+	// The migration travels back to boston.
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)
+	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.boston, "--bay", f.bay)
+	if st := statusOut(t, exitOK, f.boston); st.SchemaVersion != 1 || st.SchemaMasterName != "bangalore" {
+		t.Errorf("status at boston after the migration's packet = %+v", st)
+	}
+}

@@ -28,12 +28,14 @@ func schemaCommands() []command {
 			usage: "--db F --dir DIR [--dry-run] [--json]", run: cmdSchemaMigrate},
 		{name: "schema migrations", synopsis: "list the migrations of a directory and of the replica: applied, pending, changed since applied",
 			usage: "--db F --dir DIR [--json]", run: cmdSchemaMigrations},
+		{name: "schema transfer-master", synopsis: "hand the family's schema mastership from this replica (the schema master) to another; it travels in the next packet",
+			usage: "--db F --to REPLICA [--json]", run: cmdSchemaTransferMaster},
 	}
 }
 
 func cmdSchema(e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("give a sub-verb: status, repair, upgrade, migrate or migrations")
+		return usagef("give a sub-verb: status, repair, upgrade, migrate, migrations or transfer-master")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -49,7 +51,7 @@ func cmdSchema(e *env, args []string) error {
 			return c.run(e, args[1:])
 		}
 	}
-	return usagef("unknown sub-verb %q: use status, repair, upgrade, migrate or migrations", args[0])
+	return usagef("unknown sub-verb %q: use status, repair, upgrade, migrate, migrations or transfer-master", args[0])
 }
 
 // schemaFlags declares --db, --json and, with dryRun, --dry-run.
