@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/hooks"
+	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/multisite-go/multisite/mastership"
 	"github.com/stretchr/testify/require"
@@ -17,8 +18,8 @@ import (
 
 // teamFamily makes three sites, a (boston), b (bangalore) and c (dublin),
 // replicating a table of teams whose name is a UNIQUE business key and
-// whose code is another, integer, one. Creation packets do not carry
-// UNIQUE constraints, so b and c add them as an administrator would.
+// whose code is another, integer, one. The creation packets carry the
+// unique indexes to b and c (checked here).
 func teamFamily(t *testing.T, open func(string) *sql.DB) (a, b, c *dsite) {
 	t.Helper()
 	a = newDSite(t, open("boston"), "boston")
@@ -31,9 +32,12 @@ func teamFamily(t *testing.T, open func(string) *sql.DB) (a, b, c *dsite) {
 	a.id = info.ID
 	b = replicateTo(t, a, open("bangalore"), "bangalore")
 	c = replicateTo(t, a, open("dublin"), "dublin")
+	want, err := dialect.UniqueKeys(ctx, a.db, a.d, "team")
+	require.NoError(t, err)
 	for _, s := range []*dsite{b, c} {
-		s.mustExec(t, `CREATE UNIQUE INDEX team_name ON team (name)`)
-		s.mustExec(t, `CREATE UNIQUE INDEX team_code ON team (code)`)
+		got, err := dialect.UniqueKeys(ctx, s.db, s.d, "team")
+		require.NoError(t, err)
+		require.Equal(t, want, got, "unique keys of team at %s", s.name)
 	}
 	for _, s := range []*dsite{b, c} {
 		dsync(t, s, a)

@@ -151,8 +151,6 @@ func ExampleCollisions() {
 		`CREATE TABLE team (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)`)
 	defer boston.Close()
 	defer bangalore.Close()
-	// Creation packets do not carry UNIQUE constraints yet.
-	bangalore.Exec(`CREATE UNIQUE INDEX team_name ON team (name)`)
 
 	for _, db := range []*sql.DB{boston, bangalore} {
 		id, _ := multisite.NextID(ctx, db, nil, "team")

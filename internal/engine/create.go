@@ -124,6 +124,15 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 				return err
 			}
 		}
+		uniques, err := uniqueSettings(ctx, tx, d) // unique.go
+		if err != nil {
+			return err
+		}
+		for _, v := range uniques {
+			if err := pw.Write(&syncpkt.Setting{Key: settingUnique, Value: v}); err != nil {
+				return err
+			}
+		}
 		for _, i := range SortedRegistry(reg) {
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err
@@ -256,6 +265,7 @@ type creator struct {
 	tables      []dialect.Table
 	cur         *dialect.Table
 	fks         []dialect.ForeignKey // foreign keys the packet carries
+	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
 	shadow      [][]any              // pending shadow rows
 }
@@ -295,6 +305,13 @@ func (c *creator) record(rec syncpkt.Record) error {
 				return err
 			}
 			c.fks = append(c.fks, fk)
+		}
+		if r.Key == settingUnique {
+			u, err := parseUnique(r.Value)
+			if err != nil {
+				return err
+			}
+			c.uniques = append(c.uniques, u)
 		}
 	case *syncpkt.Secret:
 		if len(r.PrivateKey) != ed25519.PrivateKeySize {
@@ -540,6 +557,9 @@ func (c *creator) finish() error {
 				}
 			}
 		}
+	}
+	if err := createUniques(c.ctx, c.tx, c.d, c.uniques, c.tables); err != nil {
+		return err
 	}
 	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
 		return err
