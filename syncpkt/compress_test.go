@@ -3,6 +3,7 @@ package syncpkt_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -122,5 +123,23 @@ func TestCompressed_DamageAndBombsAreRefused(t *testing.T) {
 	zw.Close()
 	if err := read(bomb2.Bytes(), syncpkt.ReaderOptions{MaxPacket: 4 << 20, MaxFrame: 2 << 30}); !errors.Is(err, syncpkt.ErrTooLarge) {
 		t.Errorf("bomb with MaxPacket: error = %v, want ErrTooLarge", err)
+	}
+}
+
+// A truncated compressed packet says how much of the packet arrived, not
+// only where the decompressed body ends.
+func TestCompressed_TruncationNamesBytesArrived(t *testing.T) {
+	pkt, _ := compressedPacket(t, 50)
+	cut := pkt[:len(pkt)-64]
+	r := syncpkt.NewReader(bytes.NewReader(cut), syncpkt.ReaderOptions{})
+	var err error
+	for err == nil {
+		_, err = r.Next()
+	}
+	if !errors.Is(err, syncpkt.ErrTruncated) {
+		t.Fatalf("truncated compressed packet: %v, want ErrTruncated", err)
+	}
+	if want := fmt.Sprintf("after %d bytes of the packet", len(cut)); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
 	}
 }

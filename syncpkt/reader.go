@@ -72,6 +72,21 @@ type Reader struct {
 	names    map[string]string // replica IDs seen in rows, shared
 	err      error             // sticky; io.EOF after the trailer
 	dec      *zstd.Decoder     // nil unless the body is compressed
+	raw      *rawCounter       // bytes read from the caller's reader
+}
+
+// rawCounter counts the bytes read from the caller's reader: for a
+// compressed packet, offsets count decompressed bytes, and an error about
+// a truncated packet says how much of the packet itself arrived.
+type rawCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *rawCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // maxZstdWindow caps the memory a compressed packet can make the reader
@@ -82,8 +97,10 @@ const maxZstdWindow = 8 << 20
 // first call to [Reader.Header] or [Reader.Next]; r is read through a buffer,
 // so it may be read past the end of the packet.
 func NewReader(r io.Reader, opt ReaderOptions) *Reader {
+	raw := &rawCounter{r: r}
 	rd := &Reader{
-		br:       bufio.NewReaderSize(r, 64<<10),
+		raw:      raw,
+		br:       bufio.NewReaderSize(raw, 64<<10),
 		opt:      opt,
 		maxFrame: opt.MaxFrame,
 		hash:     sha256.New(),
@@ -377,6 +394,9 @@ func (r *Reader) readPayload(n int) error {
 // compressed body that does not decode into ErrChecksum.
 func (r *Reader) readError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if r.dec != nil {
+			return fmt.Errorf("%w: stream ends at offset %d of the decompressed body, after %d bytes of the packet", ErrTruncated, r.n, r.raw.n)
+		}
 		return fmt.Errorf("%w: stream ends at offset %d", ErrTruncated, r.n)
 	}
 	if r.dec != nil {
