@@ -158,15 +158,11 @@ func mkreplicaExport(e *env, dbPath, name, out string, asJSON bool) error {
 	if _, err := os.Stat(out); err == nil {
 		return fmt.Errorf("%s already exists; a creation packet is never overwritten", out)
 	}
-	db, err := openDB(dbPath)
+	db, st, err := openStatus(e, dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	b, progress := e.progressBar("mkreplica " + name)
 	var info replica.Info
 	var stats multisite.ExportStats

@@ -232,15 +232,11 @@ func cmdPrune(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(dbPath)
+	db, st, err := openStatus(e, dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := multisite.ReadStatus(e.ctx, db)
-	if err != nil {
-		return err
-	}
 	stats, err := multisite.Prune(e.ctx, db)
 	if err != nil {
 		return err

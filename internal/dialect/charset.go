@@ -149,3 +149,22 @@ func countIs(ctx context.Context, q Querier, n int, query string, args ...any) (
 	}
 	return got == n, nil
 }
+
+// pairedCharsetTriggers names the BEFORE INSERT and BEFORE UPDATE charset
+// triggers of t on the dialects that enforce with two triggers (SQLite,
+// MySQL); none for a table without text columns.
+func pairedCharsetTriggers(t Table) []string {
+	if len(CharsetColumns(t)) == 0 {
+		return nil
+	}
+	return []string{"ms_" + t.Name + "_ci", "ms_" + t.Name + "_cu"}
+}
+
+// dropPairedCharset drops both of t's paired charset triggers, whether or
+// not t has text columns now.
+func dropPairedCharset(d Dialect, t Table) []string {
+	return []string{
+		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_ci"),
+		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_cu"),
+	}
+}

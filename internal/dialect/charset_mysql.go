@@ -50,12 +50,7 @@ func (MySQLDialect) CharsetMetaDrop() []string { return DropCharsetMeta() }
 
 // CharsetTriggerNames lists t's BEFORE INSERT and BEFORE UPDATE charset
 // triggers.
-func (MySQLDialect) CharsetTriggerNames(t Table) []string {
-	if len(CharsetColumns(t)) == 0 {
-		return nil
-	}
-	return []string{"ms_" + t.Name + "_ci", "ms_" + t.Name + "_cu"}
-}
+func (MySQLDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(t) }
 
 // myCharsetDeclare reads the code page, and the applying flag with the
 // shared lock the enforcement triggers take (see [MySQLDialect]), so a
@@ -111,12 +106,7 @@ func (d MySQLDialect) CharsetTriggers(t Table) []string {
 }
 
 // DropCharset drops t's charset triggers.
-func (d MySQLDialect) DropCharset(t Table) []string {
-	return []string{
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_ci"),
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_cu"),
-	}
-}
+func (d MySQLDialect) DropCharset(t Table) []string { return dropPairedCharset(d, t) }
 
 // CharsetTriggersExist looks t's charset triggers up in
 // information_schema.TRIGGERS.

@@ -67,12 +67,7 @@ func (SQLiteDialect) CharsetMetaDrop() []string { return DropCharsetMeta() }
 
 // CharsetTriggerNames lists t's BEFORE INSERT and BEFORE UPDATE charset
 // triggers.
-func (SQLiteDialect) CharsetTriggerNames(t Table) []string {
-	if len(CharsetColumns(t)) == 0 {
-		return nil
-	}
-	return []string{"ms_" + t.Name + "_ci", "ms_" + t.Name + "_cu"}
-}
+func (SQLiteDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(t) }
 
 // CharsetTriggers returns BEFORE INSERT and BEFORE UPDATE triggers that
 // abort with the first text column holding a character outside the code
@@ -108,12 +103,7 @@ func (d SQLiteDialect) CharsetTriggers(t Table) []string {
 }
 
 // DropCharset drops t's charset triggers.
-func (d SQLiteDialect) DropCharset(t Table) []string {
-	return []string{
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_ci"),
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_cu"),
-	}
-}
+func (d SQLiteDialect) DropCharset(t Table) []string { return dropPairedCharset(d, t) }
 
 // CharsetTriggersExist looks t's charset triggers up in sqlite_master.
 func (d SQLiteDialect) CharsetTriggersExist(ctx context.Context, q Querier, t Table) (bool, error) {

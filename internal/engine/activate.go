@@ -155,6 +155,16 @@ func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t sche
 // inTx runs f in a transaction on one connection and commits if f returns
 // nil; otherwise it rolls back and the database is as it was.
 func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	return runTx(ctx, db, f)
+}
+
+// txBeginner is a *sql.DB or a *sql.Conn.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// runTx is inTx on a pool or on one connection the caller holds.
+func runTx(ctx context.Context, db txBeginner, f func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("multisite: begin: %w", err)

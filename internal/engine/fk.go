@@ -280,18 +280,7 @@ func importTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("multisite: begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("multisite: commit: %w", err)
-	}
-	return nil
+	return runTx(ctx, conn, f)
 }
 
 // parentsFirst orders tables so that a table comes after the tables its
