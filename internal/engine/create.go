@@ -184,13 +184,16 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		} else if err != ErrNotActivated {
 			return err
 		}
-		cr = &creator{ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
+		cr = &creator{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
 		counted := newCountReader(r, opt.Progress)
-		pr := syncpkt.NewReader(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
-		h, err := pr.Header()
+		pf := newPrefetch(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
+		h, err := pf.pr.Header()
 		if err != nil {
 			return err
 		}
+		pf.start()
+		defer pf.stop()
+		pr := pf
 		if h.Kind != syncpkt.KindCreation {
 			return &MismatchError{Field: "kind", Want: syncpkt.KindCreation.String(), Got: h.Kind.String(), Err: ErrKind}
 		}
@@ -268,6 +271,7 @@ type creator struct {
 	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
 	shadow      [][]any              // pending shadow rows
+	stmts       stmtCache            // the multi-row INSERTs, prepared once
 }
 
 // publicKey checks the signature against the origin's key as the packet's
@@ -505,7 +509,7 @@ func (c *creator) flush() error {
 		cols = append(cols, col.Name)
 	}
 	cols = append(cols, dialect.MasterColumn)
-	if err := insertRows(c.ctx, c.tx, c.d, t.Name, cols, c.rows); err != nil {
+	if err := insertRows(c.ctx, &c.stmts, c.d, t.Name, cols, c.rows); err != nil {
 		return err
 	}
 	var scols []string
@@ -513,28 +517,10 @@ func (c *creator) flush() error {
 		scols = append(scols, k.Name)
 	}
 	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
-	if err := insertRows(c.ctx, c.tx, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
+	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
 		return err
 	}
 	c.rows, c.shadow = c.rows[:0], c.shadow[:0]
-	return nil
-}
-
-// insertRows inserts rows with as few multi-row statements as the
-// dialect's placeholder limit allows.
-func insertRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, table string, cols []string, rows [][]any) error {
-	per := max(1, d.MaxParams()/len(cols))
-	for len(rows) > 0 {
-		n := min(per, len(rows))
-		args := make([]any, 0, n*len(cols))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, d.Rebind(d.Insert(table, cols, n)), args...); err != nil {
-			return fmt.Errorf("multisite: load %s: %w", table, err)
-		}
-		rows = rows[n:]
-	}
 	return nil
 }
 

@@ -121,10 +121,13 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		// The key is looked up at the trailer, after header() has checked family,
 		// target and origin, so those get their own errors; the signature is
 		// still verified before anything commits.
-		pr := syncpkt.NewReader(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
-		if err := imp.header(pr); err != nil {
+		pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+		if err := imp.header(pf.pr); err != nil {
 			return err
 		}
+		pf.start()
+		defer pf.stop()
+		pr := pf
 		for {
 			rec, err := pr.Next()
 			if err == io.EOF {
@@ -196,11 +199,9 @@ type importer struct {
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
 	staged  int
-	pending [][]any // rows waiting for one multi-row INSERT
-	// stageStmt is the prepared INSERT of a full batch into stageFor's
-	// staging table.
-	stageStmt *sql.Stmt
-	stageFor  string
+	pending [][]any   // rows waiting for one multi-row INSERT
+	fast    fastState // rows new to the replica skip the stage (fastpath.go)
+	stmts   stmtCache
 }
 
 func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
@@ -232,7 +233,7 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 	if err != nil {
 		return nil, err
 	}
-	return &importer{ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp, pruned: pruned}, nil
+	return &importer{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp, pruned: pruned}, nil
 }
 
 // publicKey is the key the origin must have signed with: the one in the
@@ -428,6 +429,9 @@ func (m *importer) startTable(pt *syncpkt.Table) error {
 		m.order[i] = j
 	}
 	m.cur = &t
+	if err := m.startFast(); err != nil {
+		return err
+	}
 	for _, s := range m.d.Stage(t) {
 		if _, err := m.tx.ExecContext(m.ctx, s); err != nil {
 			return fmt.Errorf("multisite: stage %s: %w", t.Name, err)
@@ -523,12 +527,7 @@ func (m *importer) row(r *syncpkt.Row) error {
 	}
 	m.pending = append(m.pending, vals)
 	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
-		if err := m.insertPending(); err != nil {
-			return err
-		}
-	}
-	if m.staged >= mergeRows {
-		return m.merge()
+		return m.route() // fastpath.go
 	}
 	return nil
 }
@@ -550,22 +549,16 @@ func (m *importer) insertPending() error {
 	for _, p := range m.pending {
 		args = append(args, p...)
 	}
+	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
 	var err error
 	if len(m.pending) == stageBatch {
 		// Full batches reuse one prepared statement per table.
-		if m.stageStmt == nil || m.stageFor != t.Name {
-			if m.stageStmt != nil {
-				_ = m.stageStmt.Close()
-			}
-			m.stageStmt, err = m.tx.PrepareContext(m.ctx, m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), stageBatch)))
-			if err != nil {
-				return fmt.Errorf("multisite: stage rows of %s: %w", t.Name, err)
-			}
-			m.stageFor = t.Name
+		var st *sql.Stmt
+		if st, err = m.stmts.prepare(m.ctx, q); err == nil {
+			_, err = st.ExecContext(m.ctx, args...)
 		}
-		_, err = m.stageStmt.ExecContext(m.ctx, args...)
 	} else {
-		_, err = m.tx.ExecContext(m.ctx, m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending))), args...)
+		_, err = m.tx.ExecContext(m.ctx, q, args...)
 	}
 	if err != nil {
 		return fmt.Errorf("multisite: stage rows of %s: %w", t.Name, err)
@@ -579,7 +572,13 @@ func (m *importer) flush() error {
 	if m.cur == nil {
 		return nil
 	}
+	if err := m.route(); err != nil {
+		return err
+	}
 	if err := m.merge(); err != nil {
+		return err
+	}
+	if err := m.restoreTriggers(); err != nil { // fastpath.go
 		return err
 	}
 	_, err := m.tx.ExecContext(m.ctx, m.d.DropStage(*m.cur))
@@ -1000,7 +999,9 @@ func jsonable(v any) any {
 // verify: a record that failed to apply may just be a damaged one, and
 // the caller should hear that the packet is damaged, not what the damage
 // happened to look like. Otherwise it returns err.
-func damaged(pr *syncpkt.Reader, err error) error {
+func damaged(pr interface {
+	Next() (syncpkt.Record, error)
+}, err error) error {
 	for {
 		_, rerr := pr.Next()
 		if rerr == io.EOF {
