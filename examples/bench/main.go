@@ -92,7 +92,7 @@ func main() {
 	flag.StringVar(&rss, "rss-rows", "", "comma-separated sizes for the peak-RSS children; empty means -rows/10 and -rows, \"off\" skips them")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the databases; empty means a new temporary one")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the SQLite databases (server databases are always dropped)")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory to write one CPU profile per phase into (capture.pprof, export.pprof, import.pprof, create.pprof, incremental.pprof; on a server postgres-capture.pprof and so on)")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "directory to write one CPU profile per phase into (capture.pprof, export.pprof, export-uncompressed.pprof, import.pprof, create.pprof, incremental.pprof; on a server postgres-capture.pprof and so on)")
 	flag.StringVar(&postgres, "postgres", "", "PostgreSQL DSN (a user who may create databases) to measure on instead of SQLite (empty: not used), e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	flag.StringVar(&mysql, "mysql", "", "MariaDB/MySQL DSN (a user who may create databases) to measure on instead of SQLite (empty: not used), e.g. root@tcp(127.0.0.1:3306)/test")
 	flag.IntVar(&childRSS, "child-rss", 0, "internal: measure peak RSS at this many rows and print it as JSON")
@@ -280,7 +280,7 @@ func round(ctx context.Context, cfg config, dir string, rows [][]any, size int64
 	}
 	// The same packet again without compression (an export changes nothing
 	// of what the origin believes the target holds): what zstd costs.
-	if err := phase(cfg, "export", func() (err error) {
+	if err := phase(cfg, "export-uncompressed", func() (err error) {
 		_, t.expRaw, err = workload.ExportUncompressed(ctx, fam.Origin, fam.ReplicaID, 3*workload.PacketSizeHint(n, size))
 		return err
 	}); err != nil {
