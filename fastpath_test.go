@@ -2,6 +2,7 @@ package multisite_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -175,4 +176,67 @@ func records(t *testing.T, pkt []byte) []syncpkt.Record {
 		require.NoError(t, err)
 		out = append(out, rec)
 	}
+}
+
+// TestImport_RowWithoutShadowEntryIsOverwritten: a row the replica holds
+// without a shadow entry (written while someone had the triggers off) is
+// taken for new by the import, and the packet's image replaces it, as the
+// staged path did, rather than failing on the duplicate key.
+func TestImport_RowWithoutShadowEntryIsOverwritten(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 3, "boston", "bangalore")
+		boston, blr := sites[0], sites[1]
+		mustExec(t, blr.db, `DELETE FROM ms_row_defect WHERE id = 1`)
+		mustExec(t, boston.db, `UPDATE defect SET headline = 'changed at boston' WHERE id = 1`)
+		rep := importInto(t, blr, export(t, boston, blr))
+		if got := rep.Tables["defect"].Inserted + rep.Tables["defect"].Updated; got != 1 {
+			t.Errorf("import applied %d defects, want 1: %+v", got, rep.Tables["defect"])
+		}
+		requireConverged(t, boston, blr)
+	})
+}
+
+// TestImport_LargePacketRefusedAtItsTrailer applies more new rows than it
+// takes for SQLite's triggers to be suspended, then fails at the trailer
+// (the packet is signed by another key): the rollback takes back the rows
+// and the suspension alike, so the triggers are there and enforce
+// mastership, and the genuine packet applies afterwards.
+func TestImport_LargePacketRefusedAtItsTrailer(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 3, "boston", "bangalore")
+		boston, blr := sites[0], sites[1]
+		insertDefects(t, boston, 9000)
+		pkt := export(t, boston, blr)
+		r := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{})
+		h, err := r.Header()
+		require.NoError(t, err)
+		_, other, err := ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
+		require.NoError(t, err)
+		for _, rec := range records(t, pkt) {
+			require.NoError(t, w.Write(rec))
+		}
+		require.NoError(t, w.Close())
+
+		before := dump(t, blr.db)
+		if _, err := multisite.ImportPacket(ctx, blr.db, &buf, multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+			t.Fatalf("ImportPacket = %v, want ErrSignature", err)
+		}
+		if diff := cmp.Diff(before, dump(t, blr.db)); diff != "" {
+			t.Errorf("refused packet changed data (-before +after):\n%s", diff)
+		}
+		st, err := multisite.SchemaStatus(ctx, blr.db)
+		require.NoError(t, err)
+		if !st.Clean() {
+			t.Errorf("schema after the refused import is not clean:\n%s", st)
+		}
+		err = sqlExec(t, blr.db, `UPDATE defect SET headline = 'not mine' WHERE id = 1`)
+		if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
+			t.Errorf("write to a row boston masters after the refused import: %v, want ErrNotMaster", err)
+		}
+		importInto(t, blr, pkt)
+		requireConverged(t, boston, blr)
+	})
 }

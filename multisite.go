@@ -214,7 +214,9 @@ type ImportOptions struct {
 	Hooks *hooks.Hooks
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless r is a regular file or has a Len method),
-	// about every 256 KiB and at the end. The library prints nothing.
+	// about every 256 KiB and at the end. The library prints nothing. It
+	// is called on the goroutine that reads the packet, never twice at
+	// once.
 	Progress func(read, size int64)
 }
 
@@ -223,6 +225,11 @@ type ImportOptions struct {
 // signature and its right to change every row it changes; any failure
 // returns a typed error and leaves db exactly as it was. Importing the same
 // packet again, or packets out of order, changes nothing more.
+//
+// The packet is read and decoded on a goroutine of its own, a little ahead
+// of the rows being applied, so that decompression and verification use
+// another core; ImportPacket returns only once that goroutine has stopped
+// reading r.
 func ImportPacket(ctx context.Context, db *sql.DB, r io.Reader, opt ImportOptions) (*ImportReport, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {

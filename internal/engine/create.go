@@ -166,7 +166,8 @@ type CreateOptions struct {
 	MaxPacketSize int64 // 0 means no limit
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless the reader is a regular file or has Len),
-	// about every 256 KiB and at the end.
+	// about every 256 KiB and at the end. It is called on the goroutine
+	// that reads the packet, never twice at once.
 	Progress func(read, size int64)
 }
 

@@ -130,7 +130,9 @@ func (m *importer) route() error {
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
 	}
-	if err := insertRows(m.ctx, &m.stmts, m.d, t.Name, append(cols, dialect.MasterColumn), rows); err != nil {
+	// An upsert, not an insert: a row without a shadow entry (written while
+	// someone had the triggers off) is overwritten, as the stage would.
+	if err := upsertRows(m.ctx, &m.stmts, m.d, *t, append(cols, dialect.MasterColumn), rows); err != nil {
 		return err
 	}
 	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
