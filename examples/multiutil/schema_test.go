@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 2, multisite.MetadataFormat, "the test downgrades format 2 to format 1")
+	require.Equal(t, 3, multisite.MetadataFormat, "the test downgrades format 3 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
@@ -312,6 +312,8 @@ func TestSchemaUpgrade(t *testing.T) {
 		`DROP TABLE ms_schema`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
+		`DROP INDEX ms_row_defect_epoch`, // formats 1 and 2 indexed pending changes too
+		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
@@ -338,7 +340,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 2; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 3; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -350,10 +352,10 @@ func TestSchemaUpgrade(t *testing.T) {
 		Applied  bool
 	}
 	jsonOut(t, &up, "schema", "upgrade", "--db", f.boston, "--json")
-	if up.From != 1 || up.To != 2 || !up.Applied || len(up.Steps) == 0 {
+	if up.From != 1 || up.To != 3 || !up.Applied || len(up.Steps) == 0 || !strings.Contains(up.Steps[len(up.Steps)-2].SQL, "WHERE ms_epoch IS NOT NULL") {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 2 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 3 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

@@ -67,7 +67,8 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // Format 2 adds ms_migration (the application migrations applied here, with
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
-// (the schema version a table's replication was last set up at).
+// (the schema version a table's replication was last set up at). Format 3
+// is described at its step.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -88,6 +89,12 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 			{Table: "ms_table", Column: "version", SQL: fmt.Sprintf("ALTER TABLE ms_table ADD COLUMN version %s NOT NULL DEFAULT 0", metaType(n, "version", "INTEGER"))},
 			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 2"},
 		}
+	case 2:
+		// Format 3 changes no metadata table: on SQLite the shadows' epoch
+		// index holds sealed changes only (see SQLiteDialect.EpochIndex),
+		// rebuilt per replicated table by the engine's upgrade, which knows
+		// the tables.
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 3"}}
 	}
 	return nil
 }

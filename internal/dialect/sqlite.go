@@ -205,7 +205,7 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (%s)
 )`, d.Quote(Shadow(t.Name)), keys, d.keyList(t, "")),
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(Shadow(t.Name)+"_epoch"), d.Quote(Shadow(t.Name))),
+		d.EpochIndex(t),
 		// Seal finds pending changes through this partial index instead of
 		// scanning the shadow (an incremental export of 100 rows from 1M).
 		fmt.Sprintf("CREATE INDEX %s ON %s (ms_epoch) WHERE ms_epoch IS NULL", d.Quote(Shadow(t.Name)+"_pending"), d.Quote(Shadow(t.Name))),
@@ -234,6 +234,19 @@ func (d SQLiteDialect) Inject(t Table, local string) []string {
 		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) SELECT %s, 1, %s, %s, %s, NULL, 0 FROM %s",
 		d.Quote(Shadow(t.Name)), d.keyList(t, ""), d.keyList(t, ""), literal(local), literal(local), literal(local), d.Quote(t.Name)))
 	return stmts
+}
+
+// EpochIndex is the index exports find a shadow's changes by (origin,
+// then epoch). It holds sealed changes only: a pending change (epoch NULL)
+// is found through the pending index, and leaving it out of this one
+// spares every captured write one index entry and every seal one index
+// update (capture 0.34 to 0.44 of an untracked write, seal 18% faster,
+// in a measurement of 30,000 inserts). SQLite uses it for the exports'
+// "ms_origin = ? AND ms_epoch > ?" terms, which imply its condition.
+// Databases of metadata format 2 and older had it whole; the format 3
+// upgrade rebuilds it.
+func (d SQLiteDialect) EpochIndex(t Table) string {
+	return fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch) WHERE ms_epoch IS NOT NULL", d.Quote(Shadow(t.Name)+"_epoch"), d.Quote(Shadow(t.Name)))
 }
 
 // ShadowDDL is the shadow and transfer-log DDL alone, for a replica created

@@ -62,7 +62,27 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	return plan, f, err
+	if err != nil || f >= 3 {
+		return plan, f, err
+	}
+	// Format 3 on SQLite: the epoch index of every shadow holds sealed
+	// changes only. Rebuilt before the format is stamped.
+	if sd, ok := d.(dialect.SQLiteDialect); ok {
+		tables, err := Tables(ctx, q)
+		if err != nil {
+			return schema.Plan{}, f, err
+		}
+		var steps []schema.Step
+		for _, t := range tables {
+			what := "metadata format 2 to 3: epoch index of " + t.Name + " holds sealed changes only"
+			steps = append(steps,
+				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.Shadow(t.Name)+"_epoch")},
+				schema.Step{Comment: what, SQL: sd.EpochIndex(t)})
+		}
+		n := len(plan.Steps) - 1 // the stamp of format 3 stays last
+		plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
+	}
+	return plan, f, nil
 }
 
 // Upgrade migrates the metadata tables of db forward in place to
