@@ -189,7 +189,9 @@ func (m *importer) presentKeys(keys []any) (map[int64]bool, error) {
 // restoreTriggers re-creates them from their stored SQL before anything
 // else, hooks included, writes to the table. Triggers of the user's own
 // are left alone and keep firing. Without hooks only, so that nothing the
-// library does not control writes to the table in between.
+// library does not control writes to the table in between. The cost is
+// paid once per large import: SQLite sees a schema change, so other
+// connections re-prepare their statements once afterwards.
 func (m *importer) suspendTriggers() error {
 	if m.d.Name() != dialect.SQLite || m.hooks != nil {
 		m.fast.suspended = []string{} // not to be asked again
