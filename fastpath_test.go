@@ -2,7 +2,6 @@ package multisite_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -43,6 +42,22 @@ func insertDefects(t *testing.T, s *site, n int) {
 	require.NoError(t, tx.Commit())
 }
 
+// requireTriggersBack checks, after what, that s's schema status is clean
+// and that its capture and enforcement triggers work: s may not change
+// defect 1, which another site masters.
+func requireTriggersBack(t *testing.T, s *site, after string) {
+	t.Helper()
+	st, err := multisite.SchemaStatus(ctx, s.db)
+	require.NoError(t, err)
+	if !st.Clean() {
+		t.Errorf("schema after %s is not clean:\n%s", after, st)
+	}
+	err = sqlExec(t, s.db, `UPDATE defect SET headline = 'not mine' WHERE id = 1`)
+	if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
+		t.Errorf("write to a row mastered elsewhere after %s: %v, want ErrNotMaster", after, err)
+	}
+}
+
 // TestImport_ManyNewRowsAndChangesInOnePacket imports a packet that
 // brings more new rows than one merge window together with an update and
 // a delete of rows the replica holds: new rows take the fast path (and,
@@ -70,17 +85,7 @@ func TestImport_ManyNewRowsAndChangesInOnePacket(t *testing.T) {
 			t.Errorf("defect counts (-want +got):\n%s", diff)
 		}
 		requireConverged(t, boston, blr)
-		st, err := multisite.SchemaStatus(ctx, blr.db)
-		require.NoError(t, err)
-		if !st.Clean() {
-			t.Errorf("schema after the import is not clean:\n%s", st)
-		}
-		// The capture and enforcement triggers are back: bangalore may not
-		// change a row boston masters.
-		err = sqlExec(t, blr.db, `UPDATE defect SET headline = 'not mine' WHERE id = 1`)
-		if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
-			t.Errorf("write to a row boston masters after the import: %v, want ErrNotMaster", err)
-		}
+		requireTriggersBack(t, blr, "the import")
 		if sqlite {
 			if got := queryString(t, blr.db, `SELECT count(*) FROM audit`); got != fmt.Sprint(n) {
 				t.Errorf("the user's trigger fired %s times, want %d", got, n)
@@ -207,35 +212,14 @@ func TestImport_LargePacketRefusedAtItsTrailer(t *testing.T) {
 		boston, blr := sites[0], sites[1]
 		insertDefects(t, boston, 9000)
 		pkt := export(t, boston, blr)
-		r := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{})
-		h, err := r.Header()
-		require.NoError(t, err)
-		_, other, err := ed25519.GenerateKey(nil)
-		require.NoError(t, err)
-		var buf bytes.Buffer
-		w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
-		require.NoError(t, err)
-		for _, rec := range records(t, pkt) {
-			require.NoError(t, w.Write(rec))
-		}
-		require.NoError(t, w.Close())
-
 		before := dump(t, blr.db)
-		if _, err := multisite.ImportPacket(ctx, blr.db, &buf, multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+		if _, err := multisite.ImportPacket(ctx, blr.db, bytes.NewReader(resignWithOtherKey(t, pkt)), multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
 			t.Fatalf("ImportPacket = %v, want ErrSignature", err)
 		}
 		if diff := cmp.Diff(before, dump(t, blr.db)); diff != "" {
 			t.Errorf("refused packet changed data (-before +after):\n%s", diff)
 		}
-		st, err := multisite.SchemaStatus(ctx, blr.db)
-		require.NoError(t, err)
-		if !st.Clean() {
-			t.Errorf("schema after the refused import is not clean:\n%s", st)
-		}
-		err = sqlExec(t, blr.db, `UPDATE defect SET headline = 'not mine' WHERE id = 1`)
-		if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
-			t.Errorf("write to a row boston masters after the refused import: %v, want ErrNotMaster", err)
-		}
+		requireTriggersBack(t, blr, "the refused import")
 		importInto(t, blr, pkt)
 		requireConverged(t, boston, blr)
 	})

@@ -43,6 +43,24 @@ func forge(t *testing.T, s, target *site, recs ...syncpkt.Record) []byte {
 	return buf.Bytes()
 }
 
+// resignWithOtherKey writes pkt's header and records again, signed by a
+// key of no member.
+func resignWithOtherKey(t *testing.T, pkt []byte) []byte {
+	t.Helper()
+	_, other, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	h, err := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{}).Header()
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
+	require.NoError(t, err)
+	for _, rec := range records(t, pkt) {
+		require.NoError(t, w.Write(rec))
+	}
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
 func projectTable() *syncpkt.Table {
 	return &syncpkt.Table{Name: "project", Columns: []syncpkt.Column{
 		{Name: "code", Type: "TEXT", Key: 1},
@@ -109,24 +127,9 @@ func TestImport_PacketSignedByAnotherKeyIsRefused(t *testing.T) {
 		pkt := export(t, blr, boston)
 		// Re-sign the same content with another key: the origin's registry key
 		// no longer matches.
-		_, other, err := ed25519.GenerateKey(nil)
-		require.NoError(t, err)
-		r := syncpkt.NewReader(bytes.NewReader(pkt), syncpkt.ReaderOptions{})
-		h, err := r.Header()
-		require.NoError(t, err)
-		var buf bytes.Buffer
-		w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
-		require.NoError(t, err)
-		for {
-			rec, err := r.Next()
-			if err != nil {
-				break
-			}
-			require.NoError(t, w.Write(rec))
-		}
-		require.NoError(t, w.Close())
+		resigned := resignWithOtherKey(t, pkt)
 		before := dump(t, boston.db)
-		if _, err := multisite.ImportPacket(ctx, boston.db, &buf, multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+		if _, err := multisite.ImportPacket(ctx, boston.db, bytes.NewReader(resigned), multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
 			t.Fatalf("error = %v, want ErrSignature", err)
 		}
 		if diff := cmp.Diff(before, dump(t, boston.db)); diff != "" {

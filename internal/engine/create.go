@@ -194,13 +194,12 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		}
 		pf.start()
 		defer pf.stop()
-		pr := pf
 		if h.Kind != syncpkt.KindCreation {
 			return &MismatchError{Field: "kind", Want: syncpkt.KindCreation.String(), Got: h.Kind.String(), Err: ErrKind}
 		}
 		cr.h = h
 		for {
-			rec, err := pr.Next()
+			rec, err := pf.Next()
 			if err == io.EOF {
 				break
 			}
@@ -208,7 +207,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 				return err
 			}
 			if err := cr.record(rec); err != nil {
-				return damaged(pr, err)
+				return damaged(pf, err)
 			}
 		}
 		if err := cr.finish(); err != nil {

@@ -127,9 +127,8 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		}
 		pf.start()
 		defer pf.stop()
-		pr := pf
 		for {
-			rec, err := pr.Next()
+			rec, err := pf.Next()
 			if err == io.EOF {
 				break
 			}
@@ -137,7 +136,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 				return err
 			}
 			if err := imp.record(rec); err != nil {
-				return damaged(pr, err)
+				return damaged(pf, err)
 			}
 		}
 		if err := imp.flush(); err != nil {
