@@ -382,8 +382,9 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
-// simSeeds returns the seeds of the schedules to run on label: 200 on
-// SQLite and 20 on the others by default, scaled by -sim.schedules or
+// simSeeds returns the seeds of the schedules to run on label: 40 on
+// SQLite and 4 on the others by default (200 and 20 with MULTISITE_LONG
+// set, as .ci/run does), scaled by -sim.schedules or
 // $MULTISITE_SIM_SCHEDULES (the number for SQLite; the others run a tenth),
 // or the one seed of -sim.seed.
 func simSeeds(t *testing.T, label string) []uint64 {
@@ -392,7 +393,10 @@ func simSeeds(t *testing.T, label string) []uint64 {
 	}
 	n := *simSchedules
 	if n == 0 {
-		n = 200
+		n = 40
+		if os.Getenv("MULTISITE_LONG") != "" {
+			n = 200
+		}
 		if s := os.Getenv("MULTISITE_SIM_SCHEDULES"); s != "" {
 			v, err := strconv.Atoi(s)
 			if err != nil {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 // planCommands are the sub-verbs of "multiutil plan"; their names carry

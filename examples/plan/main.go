@@ -20,7 +20,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 // sample is the plan used without -file.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 const sample = `

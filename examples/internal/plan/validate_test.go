@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 // base is a valid three-site plan the cases below break.
@@ -45,7 +45,7 @@ func problems(t *testing.T, p *plan.Plan) []string {
 }
 
 func TestValidateValid(t *testing.T) {
-	for _, f := range []string{"testdata/family.yaml", "testdata/ring.json", "../examples/plan/family.yaml"} {
+	for _, f := range []string{"testdata/family.yaml", "testdata/ring.json", "../../plan/family.yaml"} {
 		p, err := plan.LoadFile(f)
 		require.NoError(t, err)
 		if got := problems(t, p); got != nil {

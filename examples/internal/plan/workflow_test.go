@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden workflow documents in testdata/")

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/multisite-go/multisite/plan"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 func TestLoadYAML(t *testing.T) {

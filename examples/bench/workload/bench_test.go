@@ -1,4 +1,4 @@
-package multisite_test
+package workload_test
 
 import (
 	"context"
