@@ -198,6 +198,11 @@ type member struct {
 	prov    *provisional // a stored row renamed here provisionally
 }
 
+// claim is what the rule that picks the record keeping a value sees.
+func (s *member) claim() mastership.Claim {
+	return mastership.Claim{Creator: replica.ID(s.creator), Key: s.keyText}
+}
+
 type provisional struct {
 	id       CollisionID
 	key      []any
@@ -538,12 +543,7 @@ func (m *importer) settleValue(t dialect.Table, u uniqueKey, v []any, prov []*pr
 	if len(members) == 0 {
 		return nil
 	}
-	sort.Slice(members, func(a, b int) bool {
-		if members[a].creator != members[b].creator {
-			return members[a].creator < members[b].creator
-		}
-		return members[a].keyText < members[b].keyText
-	})
+	sort.Slice(members, func(a, b int) bool { return members[a].claim().Before(members[b].claim()) })
 	winner := members[0]
 	if winner.prov != nil {
 		// The collision that renamed it is gone: undo the rename once the

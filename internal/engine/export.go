@@ -98,11 +98,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 				return err
 			}
 			base = opt.Recover.Clone()
-			for o, p := range pruned {
-				if base[o] < p {
-					base[o] = p
-				}
-			}
+			base.Merge(pruned) // pruned history is never resent
 		}
 		if err := checkPruned(ctx, tx, d, target, base); err != nil {
 			return err
@@ -127,10 +123,10 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 				return err
 			}
 		}
-		if err := writeRequests(ctx, tx, d, pw, since(upto, base)); err != nil { // request.go
+		if err := writeRequests(ctx, tx, d, pw, replica.Lacks(upto, base)); err != nil { // request.go
 			return err
 		}
-		if err := writeChanges(ctx, tx, d, pw, since(upto, base), &st, opt.Progress); err != nil {
+		if err := writeChanges(ctx, tx, d, pw, replica.Lacks(upto, base), &st, opt.Progress); err != nil {
 			return err
 		}
 		if err := pw.Close(); err != nil {
@@ -159,18 +155,6 @@ func toMap(v, limit replica.Vector) map[string]uint64 {
 			}
 		}
 		m[string(o)] = e
-	}
-	return m
-}
-
-// since returns, per origin, the epoch after which changes must be sent:
-// origins the target already holds up to upto are left out.
-func since(upto, base replica.Vector) map[replica.ID]uint64 {
-	m := map[replica.ID]uint64{}
-	for _, o := range upto.Origins() {
-		if base[o] < upto[o] {
-			m[o] = base[o]
-		}
 	}
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 )
 
@@ -109,7 +110,9 @@ func (m *importer) route() error {
 		}
 		origin, _ := p[n+2].(string)
 		epoch, _ := p[n+4].(uint64)
-		if e, pruned := m.pruned[replica.ID(origin)]; pruned && epoch <= e {
+		// Nothing is held of the row: it is new here unless the prune
+		// horizon says it is dead (the merge's SQL decides the same).
+		if mastership.Decide(mastership.Image{}, mastership.Image{Origin: replica.ID(origin), Epoch: epoch}, m.pruned) == mastership.Dead {
 			counts.Unchanged++ // an old image of a row whose tombstone was pruned
 			continue
 		}

@@ -267,21 +267,22 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	if origin.State == replica.Removed {
 		return fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
 	}
-	for o, b := range h.Base {
-		if have := m.ours[replica.ID(o)]; b > have {
-			return &replica.GapError{Origin: replica.ID(o), Have: have, Base: b}
-		}
+	if err := replica.CheckGap(m.ours, vectorOf(h.Base)); err != nil {
+		return err
 	}
 	m.rep.Origin = origin.ID
-	dup := true
-	for o, u := range h.Upto {
-		if u > m.ours[replica.ID(o)] {
-			dup = false
-			m.rep.Epochs[replica.ID(o)] = [2]uint64{max(h.Base[o], m.ours[replica.ID(o)]), u}
-		}
-	}
-	m.rep.Duplicate = dup
+	m.rep.Epochs = replica.Brings(m.ours, vectorOf(h.Base), vectorOf(h.Upto))
+	m.rep.Duplicate = len(m.rep.Epochs) == 0
 	return nil
+}
+
+// vectorOf converts a packet's vector to a replica.Vector.
+func vectorOf(m map[string]uint64) replica.Vector {
+	v := make(replica.Vector, len(m))
+	for o, e := range m {
+		v[replica.ID(o)] = e
+	}
+	return v
 }
 
 // checkCodePage refuses a packet made under another code page than the one
@@ -377,7 +378,7 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 	if exists && !replica.Newer(i, old) {
 		return nil
 	}
-	if exists && i.Incarnation > old.Incarnation {
+	if exists && replica.Reincarnated(old, i) {
 		// Restored from a backup: it holds less than it told us. Forget
 		// what we believed, so the next export resends what it lost.
 		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`DELETE FROM ms_vector WHERE holder = ?`), string(i.ID)); err != nil {
@@ -733,9 +734,9 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		return fmt.Errorf("multisite: check masters of %s: %w", t.Name, err)
 	}
 	type suspect struct {
-		key          []any
-		v, have      uint64
-		origin, mstr string
+		key  []any
+		held mastership.Image // the stamp the rule needs: master and version
+		in   mastership.Image // origin and version
 	}
 	var sus []suspect
 	nk := len(t.Keys())
@@ -745,7 +746,7 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		for i := range s.key {
 			dest = append(dest, &s.key[i])
 		}
-		dest = append(dest, &s.v, &s.origin, &s.mstr, &s.have)
+		dest = append(dest, &s.in.Version, &s.in.Origin, &s.held.Master, &s.held.Version)
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err
@@ -761,14 +762,16 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		if err != nil {
 			return err
 		}
-		master := mastership.Chain(replica.ID(s.mstr), s.have, s.v, log)
-		if master != replica.ID(s.origin) {
+		// The query selected the images that replace the held one on the
+		// same chain and were not made by the held master; the rule
+		// decides the rest.
+		if master, ok := mastership.MayChange(s.held, s.in, log); !ok {
 			key := append([]any{}, s.key...)
 			if err := portable(d, t.Keys(), key); err != nil {
 				return err
 			}
 			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
-				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: replica.ID(s.origin)})
+				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: s.in.Origin})
 		}
 	}
 	return nil
@@ -906,10 +909,7 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 
 // finish records what this replica now holds and what the origin holds.
 func (m *importer) finish() error {
-	upto := replica.Vector{}
-	for o, e := range m.h.Upto {
-		upto[replica.ID(o)] = e
-	}
+	upto := vectorOf(m.h.Upto)
 	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
 		return err
 	}
@@ -918,7 +918,7 @@ func (m *importer) finish() error {
 	}
 	// Epochs are never reused: if others hold epochs of this replica
 	// beyond its counter (it was restored from a backup), skip past them.
-	if e := upto[m.ctl.Local]; e > m.ctl.Epoch {
+	if e := replica.Fence(m.ctl.Epoch, m.ctl.Local, upto); e != m.ctl.Epoch {
 		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET epoch = ?`), e); err != nil {
 			return err
 		}

@@ -123,10 +123,8 @@ func checkPruned(ctx context.Context, q dialect.Querier, d dialect.Dialect, targ
 	if err != nil {
 		return err
 	}
-	for _, o := range pruned.Origins() {
-		if p := pruned[o]; base[o] < p {
-			return &PrunedError{Target: target, Origin: o, Has: base[o], Pruned: p}
-		}
+	if o, short := base.Short(pruned); short {
+		return &PrunedError{Target: target, Origin: o, Has: base[o], Pruned: pruned[o]}
 	}
 	return nil
 }

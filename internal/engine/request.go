@@ -14,6 +14,7 @@ import (
 
 	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -55,28 +56,18 @@ const (
 // RequestID names a mastership request, the same on every replica.
 type RequestID string
 
-// RequestState is where a mastership request stands.
-type RequestState string
+// RequestState is where a mastership request stands; the states and the
+// moves between them are mastership's (see mastership.RequestState.Move).
+type RequestState = mastership.RequestState
 
 // The request states.
 const (
-	RequestPending   RequestState = "pending"   // waiting for the master (or its administrator)
-	RequestForwarded RequestState = "forwarded" // the row had moved; sent on to the master the last replica knew
-	RequestGranted   RequestState = "granted"   // the row was transferred to the requester
-	RequestDenied    RequestState = "denied"    // the master said no; Answer says why
-	RequestFailed    RequestState = "failed"    // the row or its master is gone; Answer says why
+	RequestPending   = mastership.RequestPending   // waiting for the master (or its administrator)
+	RequestForwarded = mastership.RequestForwarded // the row had moved; sent on to the master the last replica knew
+	RequestGranted   = mastership.RequestGranted   // the row was transferred to the requester
+	RequestDenied    = mastership.RequestDenied    // the master said no; Answer says why
+	RequestFailed    = mastership.RequestFailed    // the row or its master is gone; Answer says why
 )
-
-// Open reports whether the request still waits for an answer.
-func (s RequestState) Open() bool { return s == RequestPending || s == RequestForwarded }
-
-func (s RequestState) valid() bool {
-	switch s {
-	case RequestPending, RequestForwarded, RequestGranted, RequestDenied, RequestFailed:
-		return true
-	}
-	return false
-}
 
 // MastershipRequest is a mastership request as one replica knows it.
 type MastershipRequest struct {
@@ -358,6 +349,9 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 			}
 		}
 	}
+	if err := req.State.Move(next.State); err != nil {
+		return req, err // only an open request addressed here is settled
+	}
 	next.Version, next.Origin, next.Epoch, next.Updated = req.Version+1, c.Local, 0, time.Now().UTC()
 	if err := putRequest(ctx, tx, d, next, true); err != nil {
 		return req, err
@@ -581,7 +575,7 @@ func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, error) {
 		return r, fmt.Errorf("%w: %s record %q: %v", ErrPacket, s.Key, w.ID, err)
 	case w.ID == "" || len(w.ID) > 64 || w.Table == "" || len(r.Key) == 0:
 		return r, fmt.Errorf("%w: %s record %q lacks its ID, table or key", ErrPacket, s.Key, w.ID)
-	case !r.State.valid() || (s.Key == settingRequest) != r.State.Open():
+	case !r.State.Valid() || (s.Key == settingRequest) != r.State.Open():
 		return r, fmt.Errorf("%w: %s record %q has state %q", ErrPacket, s.Key, w.ID, w.State)
 	case r.Version == 0 || r.Epoch == 0 || r.Hops < 0:
 		return r, fmt.Errorf("%w: %s record %q has version %d, epoch %d", ErrPacket, s.Key, w.ID, r.Version, r.Epoch)
@@ -605,11 +599,15 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 	if err != nil {
 		return err
 	}
-	if exists && cur.Version >= r.Version {
-		return nil
+	// A request is a chain like a row's (only its addressee changes it):
+	// the newer version wins, and a request pruned here (settled and
+	// acknowledged by all) is not brought back by an old packet.
+	var held mastership.Image
+	if exists {
+		held = mastership.Image{Version: cur.Version}
 	}
-	if !exists && r.Epoch > 0 && r.Epoch <= m.pruned[r.Origin] {
-		return nil // a settled request pruned here: an old packet does not bring it back
+	if !mastership.Decide(held, mastership.Image{Version: r.Version, Origin: r.Origin, Epoch: r.Epoch}, m.pruned).Applies() {
+		return nil
 	}
 	if err := putRequest(m.ctx, m.tx, m.d, r, exists); err != nil {
 		return err
