@@ -273,10 +273,6 @@ func decideRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id Reques
 	return out, err
 }
 
-// maxHops bounds how often a request is forwarded: more means the members'
-// views of the row's master keep pointing at each other.
-func maxHops(reg map[replica.ID]replica.Info) int { return 2*len(reg) + 2 }
-
 // settleRequest acts on an open request addressed to the local replica
 // (see the package comment above) and returns it as it now stands. decide
 // is asked only when the row is mastered here; transfer hands the row over
@@ -305,21 +301,29 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 	default:
 		master, _, err := rowMaster(ctx, tx, d, t, req.Key)
 		var nre *NoRowError
-		switch {
-		case errors.As(err, &nre):
-			fail("%s[%s] no longer exists at %s", t.Name, formatKey(req.Key), name(c.Local))
-		case err != nil:
+		if err != nil && !errors.As(err, &nre) {
 			return req, err
-		case master == req.Requester:
-			next.State, next.Answer = RequestGranted, fmt.Sprintf("%s masters %s[%s] already", name(req.Requester), t.Name, formatKey(req.Key))
-		case master == c.Local:
-			if c.State != replica.Active {
-				return req, nil // a receive-only or restoring replica decides nothing yet
-			}
-			if i, ok := reg[req.Requester]; !ok || i.State == replica.Removed {
-				fail("the requester %s is not an active member", name(req.Requester))
-				break
-			}
+		}
+		member := func(id replica.ID) bool { i, ok := reg[id]; return ok && i.State != replica.Removed }
+		switch step := mastership.Route(mastership.Situation{Local: c.Local, Active: c.State == replica.Active, Row: err == nil,
+			Master: master, Requester: req.Requester, MasterMember: member(master), RequesterMember: member(req.Requester),
+			Hops: req.Hops, Members: len(reg)}); step {
+		case mastership.StepWait:
+			return req, nil // a receive-only or restoring replica decides nothing yet
+		case mastership.StepNoRow:
+			fail("%s[%s] no longer exists at %s", t.Name, formatKey(req.Key), name(c.Local))
+		case mastership.StepAlready:
+			next.State, next.Answer = step.State(), fmt.Sprintf("%s masters %s[%s] already", name(req.Requester), t.Name, formatKey(req.Key))
+		case mastership.StepNoRequester:
+			fail("the requester %s is not an active member", name(req.Requester))
+		case mastership.StepNoMaster:
+			fail("%s[%s] is mastered by %s, which %s does not know as an active member", t.Name, formatKey(req.Key), master, name(c.Local))
+		case mastership.StepTooFar:
+			fail("forwarded %d times without reaching the master of %s[%s]", req.Hops, t.Name, formatKey(req.Key))
+		case mastership.StepForward:
+			next.State, next.Master, next.Hops = step.State(), master, req.Hops+1
+			next.Answer = fmt.Sprintf("forwarded by %s to %s, which masters %s[%s] now", name(c.Local), reg[master].Name, t.Name, formatKey(req.Key))
+		case mastership.StepDecide:
 			dec, answer, err := decide(hooks.Request{ID: string(req.ID), Table: t.Name, Key: req.Key, From: req.Requester,
 				Master: c.Local, Reason: req.Reason, Requested: req.Created})
 			if err != nil {
@@ -335,17 +339,6 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 				next.State, next.Answer = RequestDenied, answer
 			default:
 				return req, nil
-			}
-		default:
-			i, ok := reg[master]
-			switch {
-			case !ok || i.State == replica.Removed:
-				fail("%s[%s] is mastered by %s, which %s does not know as an active member", t.Name, formatKey(req.Key), master, name(c.Local))
-			case req.Hops >= maxHops(reg):
-				fail("forwarded %d times without reaching the master of %s[%s]", req.Hops, t.Name, formatKey(req.Key))
-			default:
-				next.State, next.Master, next.Hops = RequestForwarded, master, req.Hops+1
-				next.Answer = fmt.Sprintf("forwarded by %s to %s, which masters %s[%s] now", name(c.Local), i.Name, t.Name, formatKey(req.Key))
 			}
 		}
 	}
