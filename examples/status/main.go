@@ -47,6 +47,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -75,8 +76,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "", "serve the page at `ADDR` (host:port) until interrupted; without it, print the page once")
 	dir := fs.String("dir", "", "show the replicas in `DIR` (one SQLite *.db file per replica); without it, build a demo family")
 	validate := fs.String("validate", "", "also validate every replica against the planned data code page `CODEPAGE` (name or number), as before multisite.ChangeCodePage; the demo family plans "+demoPlanned)
+	var dbs, bays []string
+	fs.Func("db", "show the replica database at `LOCATION`: "+dbKinds+"; repeat for every site of the family", func(v string) error {
+		if v == "" {
+			return errors.New("empty location")
+		}
+		dbs = append(dbs, v)
+		return nil
+	})
+	fs.Func("bay", "list the packets in the storage bay `DIR` (waiting, being written, done/, failed/); repeatable", func(v string) error {
+		if fi, err := os.Stat(v); err != nil {
+			return err
+		} else if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", v)
+		}
+		bays = append(bays, v)
+		return nil
+	})
+	refresh := fs.Duration("refresh", 30*time.Second, "with -listen, the served page reloads itself this often (0: never)")
+	stale := fs.Duration("stale", DefaultStaleAfter, "with -dir, flag a file written this long before the newest one")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]\n\nShows a multisite replica family as a web page.\n\n")
+		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]\n       status [-listen ADDR] -db LOCATION [-db LOCATION]... [-bay DIR]... [-refresh D]\n\nShows a multisite replica family as a web page.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +119,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *dir != "" && len(dbs) > 0 {
+		return usage("-dir and -db: give the databases one way")
+	}
+	if *refresh < 0 {
+		return usage("-refresh %v: negative", *refresh)
+	}
 	planned := *validate
 	if planned != "" {
 		cp, err := codepage.Lookup(planned)
@@ -106,33 +132,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usage("-validate: %v", err)
 		}
 		planned = cp.Name()
-	} else if *dir == "" {
+	} else if *dir == "" && len(dbs) == 0 {
 		planned = demoPlanned
 	}
 
 	var fam *Family
-	if *dir != "" {
+	switch {
+	case len(dbs) > 0:
+		fam = OpenSites(ctx, dbs)
+		failed := 0
+		for _, s := range fam.Sites {
+			if s.Err != nil {
+				failed++
+				fmt.Fprintf(stderr, "status: %v (shown on the page)\n", s.Err)
+			}
+		}
+		if failed == len(fam.Sites) && *listen == "" {
+			defer fam.Close()
+			fam.Bays = bays
+			Render(stdout, fam.Gather(ctx))
+			return exitFail
+		}
+	case *dir != "":
 		if fi, err := os.Stat(*dir); err != nil {
 			return usage("-dir: %v", err)
 		} else if !fi.IsDir() {
 			return usage("-dir %s is not a directory", *dir)
 		}
 		var err error
-		if fam, err = OpenDir(ctx, *dir); errors.Is(err, ErrNoDatabases) {
+		if fam, err = ScanDir(ctx, *dir, *stale); errors.Is(err, ErrNoDatabases) {
 			return usage("-dir: %v", err)
 		} else if err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
 			return exitFail
 		}
-	} else {
+		for _, s := range fam.Sites {
+			if s.Stale != "" {
+				fmt.Fprintf(stderr, "status: warning: %s: %s\n", s.Path, s.Stale)
+			} else if s.Err != nil {
+				fmt.Fprintf(stderr, "status: %v (shown on the page)\n", s.Err)
+			}
+		}
+	default:
 		tmp, err := os.MkdirTemp("", "multisite-status-")
 		if err != nil {
 			fmt.Fprintf(stderr, "status: %v\n", err)
 			return exitFail
 		}
 		defer os.RemoveAll(tmp)
-		if fam, err = BuildFamily(ctx, tmp, BuildOptions{}); err == nil {
-			err = demo(ctx, fam)
+		bay := filepath.Join(tmp, "bay")
+		if err = os.Mkdir(bay, 0o755); err == nil {
+			if fam, err = BuildFamily(ctx, tmp, BuildOptions{}); err == nil {
+				fam.Bays = append([]string{bay}, bays...)
+				err = demo(ctx, fam)
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "status: build the demo family: %v\n", err)
@@ -141,9 +194,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			return exitFail
 		}
-		fmt.Fprintf(stderr, "status: built a three-replica family in %s (boston, bangalore, dublin; UTF-8): dublin holds a character outside %s, and dublin's last packet to boston %s and was refused\n", tmp, demoPlanned, demoDamage)
+		fmt.Fprintf(stderr, "status: built a three-replica family in %s (boston, bangalore, dublin; UTF-8): dublin holds a character outside %s, and dublin's last packet to boston %s and was refused; its second try waits in %s\n", tmp, demoPlanned, demoDamage, bay)
 	}
 	defer fam.Close()
+	if len(fam.Bays) == 0 {
+		fam.Bays = bays
+	}
 	fam.Planned = planned
 
 	if *listen == "" {
@@ -158,7 +214,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "status: %v\n", err)
 		return exitFail
 	}
-	srv := &http.Server{Handler: &Handler{Family: fam, Refresh: 30 * time.Second}, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: &Handler{Family: fam, Refresh: *refresh}, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stderr, "status: serving http://%s/ (interrupt to stop)\n", ln.Addr())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
