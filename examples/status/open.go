@@ -135,13 +135,15 @@ func OpenSites(ctx context.Context, locations []string) *Family {
 			s.Err = fmt.Errorf("status: %s: %w", s.Path, err)
 			continue
 		}
-		s.ID, s.Name = st.Local.ID, st.Local.Name
+		s.ID = st.Local.ID
 		switch {
 		case family == "":
 			family, first = st.Family, s.Path
 		case st.Family != family:
 			s.Err = fmt.Errorf("status: %s: %w: it is in family %s, %s is in family %s", s.Path, ErrOtherFamily, st.Family, first, family)
+			continue
 		}
+		s.Name = st.Local.Name
 	}
 	f.dedupeNames()
 	return f
