@@ -1,26 +1,47 @@
-// Command status serves a small web page that shows a multisite replica
-// family: every replica with its state and key fingerprint, the epoch
-// matrix (what each replica has of every other), lag, pending mastership
-// requests, the packets this process moved, and the charset validation of
-// each replica, against the family's data code page and, with -validate,
-// a code page the family plans to move to.
+// Command status serves a web page that shows a whole multisite replica
+// family, on any dialect: every replica with its state, database and key
+// fingerprint, the epoch matrix (what each replica has of every other),
+// lag and unsealed changes, the packets in storage bays (waiting, being
+// written, imported, refused) and those this process moved, mastership
+// counts per table and master (multisite.Mastered) with the transfers in
+// flight, mastership requests (multisite.Requests), unique-key collisions
+// (multisite.Collisions), the last sync into each replica and its result,
+// divergence (multisite.ContentHash, compared when every open replica is
+// at the same epoch vector), and the charset validation of each replica
+// against the family's data code page and, with -validate, a code page
+// the family plans to move to.
 //
 //	go run ./examples/status                          # build a demo family, print the page once
 //	go run ./examples/status -listen 127.0.0.1:8080   # ... and serve it until interrupted
-//	go run ./examples/status -dir /srv/replicas -listen :8080
+//	go run ./examples/status -db boston.db -db 'postgres://ms@db1/bangalore' -bay /srv/bay -listen :8080
+//	go run ./examples/status -dir /srv/replicas -listen :8080 -refresh 1m
 //	go run ./examples/status -dir /srv/replicas -validate windows-1252
 //
-// Without -dir it builds a live three-replica family of SQLite databases in
-// a temporary directory, the way examples/deploy does (boston, bangalore,
-// dublin; a defect table; data code page UTF-8, planning windows-1252),
-// syncs it, and then plays a little. Someone at dublin files "Build ✓ on
-// arm64": UTF-8 holds it, but windows-1252 cannot, so the page lists that
-// row as blocking multisite.ChangeCodePage. Then dublin's next packet loses
-// its last bytes on the way to boston; boston's import refuses it
-// (syncpkt.ErrTruncated) and changes nothing, so the page shows the refused
-// packet with the library's error, and boston one epoch behind dublin until
-// an intact packet arrives. With -dir it shows the replicas in DIR (one
-// SQLite file per replica, *.db, all of one family) and only reads them.
+// -db LOCATION (repeated) names each site's database as multiutil's --db
+// does: a SQLite file, postgres://user@host/db, or
+// mysql://user@tcp(host:3306)/db. A site that cannot be opened or read,
+// or that belongs to another family, is shown on the page with its error;
+// the other sites are shown all the same. -bay DIR (repeated) lists the
+// packets of a storage bay as multiutil syncreplica uses it.
+//
+// -dir DIR shows the SQLite files (*.db) of a folder: the family most of
+// them belong to. A file of another family, an older copy of a replica,
+// and a file written more than -stale (24h) before the newest one are
+// flagged on the page as warnings.
+//
+// Without -dir or -db it builds a live three-replica family of SQLite
+// databases in a temporary directory, the way examples/deploy does
+// (boston, bangalore, dublin; a defect table; data code page UTF-8,
+// planning windows-1252), syncs it, and then plays a little. Someone at
+// dublin files "Build ✓ on arm64": UTF-8 holds it, but windows-1252
+// cannot, so the page lists that row as blocking multisite.ChangeCodePage.
+// boston and bangalore both open a project called "Operations", a
+// collision the next round settles by renaming one; bangalore asks boston
+// for defect 1. Then dublin's next packet loses its last bytes on the way
+// to boston; boston's import refuses it (syncpkt.ErrTruncated) and changes
+// nothing, so the page shows the refused packet with the library's error,
+// and boston one epoch behind dublin. dublin sends it again through the
+// storage bay, where it waits.
 //
 // -validate CODEPAGE (a name or number: "windows-1252", "1252",
 // "Shift_JIS") also validates every replica's replicated tables against
@@ -30,7 +51,9 @@
 // write and import, so that check normally comes out clean.
 //
 // Without -listen it writes the page to standard output and exits, so CI
-// can run it. Exit codes: 0 ok, 1 failure, 2 usage error.
+// can run it. With -listen the page reloads itself every -refresh (30s;
+// 0 never). Exit codes: 0 ok, 1 failure (or no -db site could be read), 2
+// usage error.
 //
 // The page is rendered on the server with html/template; its only script
 // keeps the "… ago" labels current. The program uses only the library's

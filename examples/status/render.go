@@ -60,7 +60,8 @@ table { border-collapse: collapse; } th, td { border: 1px solid #ddd; padding: .
 td.epoch, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.self { background: #f3f3f3; } td.behind, td.lagging { background: #fff3cd; }
 tr.refused, tr.bay-refused { background: #fde2e1; } tr.request.open { background: #eef4ff; } li.warning { color: #8a5a00; }
-.kind { font-weight: 600; } .clean { color: #176f2c; } .dirty, .err { color: #a11; }
+.kind { font-weight: 600; } tr.differ td { background: #fff3cd; }
+td.db { max-width: 24em; } td.db small, td.notes code, #bays small { word-break: break-all; } td.notes { max-width: 22em; } .clean { color: #176f2c; } .dirty, .err { color: #a11; }
 .state-active { color: #176f2c; } .state-receive-only, .state-restoring { color: #8a5a00; } .state-removed { color: #777; }
 small, .note { color: #666; } code { font-size: .95em; }
 </style>
@@ -176,7 +177,7 @@ The header is read unsigned; the import checks the signature.{{else}}No packets 
 <thead><tr><th>Table</th><th>Master</th>{{range .MasterySites}}<th>at {{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Mastery}}
-<tr class="mastery{{if .Differ}} lagging{{end}}" data-table="{{.Table}}" data-master="{{.Master}}">
+<tr class="mastery{{if .Differ}} differ{{end}}" data-table="{{.Table}}" data-master="{{.Master}}">
 <td>{{.Table}}</td><td>{{.Master}}</td>{{range .Counts}}<td class="num count">{{if ge . 0}}{{.}}{{else}}–{{end}}</td>{{end}}</tr>
 {{- end}}
 </tbody>
