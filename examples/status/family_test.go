@@ -385,3 +385,153 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(to, b, 0o644))
 }
+
+// TestDivergence: a synced family is compared and found alike; a row
+// changed at dublin behind the library's back (its triggers dropped by
+// hand, so the change is not captured and the vector stays the same) is
+// divergence, and the page says so; a change captured as usual makes the
+// replicas incomparable until it is synced.
+func TestDivergence(t *testing.T) {
+	f, _ := newFamily(t, BuildOptions{})
+	d := f.Gather(ctx).Divergence
+	if !d.Compared || d.Diverged || len(d.Hashes) != 3 {
+		t.Fatalf("a synced family: %+v, want compared and alike", d)
+	}
+
+	blr := f.Site("bangalore")
+	require.NoError(t, f.NewDefect(ctx, blr, "Not synced yet"))
+	if d := f.Gather(ctx).Divergence; d.Compared || !strings.Contains(d.Reason, "not sealed") {
+		t.Errorf("with a change pending at bangalore: %+v, want not compared", d)
+	}
+	require.NoError(t, f.HubRound(ctx))
+	if d := f.Gather(ctx).Divergence; !d.Compared || d.Diverged {
+		t.Fatalf("after the round: %+v, want compared and alike", d)
+	}
+
+	dublin := f.Site("dublin")
+	rows, err := dublin.DB.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'defect'`)
+	require.NoError(t, err)
+	var triggers []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		triggers = append(triggers, n)
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, triggers)
+	for _, n := range triggers {
+		_, err := dublin.DB.ExecContext(ctx, `DROP TRIGGER "`+n+`"`)
+		require.NoError(t, err)
+	}
+	_, err = dublin.DB.ExecContext(ctx, `UPDATE defect SET headline = 'changed behind the library' WHERE id = 1`)
+	require.NoError(t, err)
+	hashes := map[string]bool{}
+	for _, s := range f.Sites {
+		h, err := multisite.ContentHash(ctx, s.DB)
+		require.NoError(t, err)
+		hashes[h] = true
+	}
+	require.Len(t, hashes, 2, "the library's hashes after the hidden change")
+	doc := get(t, &Handler{Family: f})
+	c := doc.byID(t, "compare")
+	if c.attr["data-compared"] != "true" || c.attr["data-diverged"] != "true" || !strings.Contains(c.Text(), "Divergence detected") {
+		t.Errorf("divergence on the page: %q", c.Text())
+	}
+}
+
+// TestBays: every state of a packet file in a bay is listed with what the
+// header says, and the newest import a bay records is the replica's last
+// sync, with its result.
+func TestBays(t *testing.T) {
+	f, _ := newFamily(t, BuildOptions{})
+	bay := t.TempDir()
+	f.Bays = []string{bay}
+	boston, blr, dublin := f.Site("boston"), f.Site("bangalore"), f.Site("dublin")
+	require.NoError(t, f.NewDefect(ctx, boston, "For the bay"))
+	waiting, err := f.SendToBay(ctx, boston, blr, bay)
+	require.NoError(t, err)
+	done, err := f.SendToBay(ctx, boston, dublin, bay)
+	require.NoError(t, err)
+	require.NoError(t, os.Mkdir(filepath.Join(bay, "done"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(bay, "failed"), 0o755))
+	in, err := os.Open(done)
+	require.NoError(t, err)
+	_, err = multisite.ImportPacket(ctx, dublin.DB, in, multisite.ImportOptions{})
+	in.Close()
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(done, filepath.Join(bay, "done", filepath.Base(done))))
+	require.NoError(t, os.WriteFile(filepath.Join(bay, "failed", "junk.pkt"), []byte("not a packet"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(bay, "half.pkt.tmp"), nil, 0o644))
+
+	doc := get(t, &Handler{Family: f})
+	got := map[string]string{}
+	for _, tr := range doc.withClass("bay-packet") {
+		got[tr.attr["data-state"]] = tr.attr["data-from"] + ">" + tr.attr["data-to"]
+	}
+	want := map[string]string{bayWaiting: "boston>bangalore", bayImported: "boston>dublin", bayRefused: ">", bayWriting: ">"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bay packets (-want +page):\n%s", diff)
+	}
+	for _, tr := range doc.withClass("bay-packet") {
+		if tr.attr["data-state"] == bayWaiting && !strings.Contains(tr.Text(), filepath.Base(waiting)) {
+			t.Errorf("waiting row %q does not name %s", tr.Text(), filepath.Base(waiting))
+		}
+		if tr.attr["data-state"] == bayRefused && !strings.Contains(tr.Text(), "not a readable packet") {
+			t.Errorf("refused row %q does not say the file is no packet", tr.Text())
+		}
+	}
+	for _, tr := range doc.withClass("replica") {
+		name, last := tr.attr["data-name"], tr.withClass("lastsync")[0].Text()
+		wait := tr.withClass("waiting")[0].Text()
+		switch name {
+		case "dublin":
+			if !strings.Contains(last, "ok from boston") || !strings.Contains(last, "via "+bay) {
+				t.Errorf("dublin's last sync: %q, want the bay's import from boston", last)
+			}
+		case "bangalore":
+			if wait != "1" {
+				t.Errorf("bangalore has %s packets waiting, want 1", wait)
+			}
+		}
+	}
+}
+
+// TestRun_DB: the program given -db locations prints the page with the
+// sites it can read and the others' errors; with none readable it prints
+// the page and fails.
+func TestRun_DB(t *testing.T) {
+	f, dir := newFamily(t, BuildOptions{})
+	require.NoError(t, f.Close())
+	missing := filepath.Join(t.TempDir(), "gone.db")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		replicas int
+		problems int
+	}{
+		{"two sites and a missing one", []string{"-db", filepath.Join(dir, "boston.db"), "-db", missing, "-db", filepath.Join(dir, "dublin.db")}, exitOK, 2, 1},
+		{"none readable", []string{"-db", missing}, exitFail, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(ctx, tt.args, &stdout, &stderr); code != tt.code {
+				t.Fatalf("exit status %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			doc := parseHTML(t, stdout.String())
+			open := 0
+			for _, tr := range doc.withClass("replica") {
+				if tr.attr["data-kind"] != "" {
+					open++
+				}
+			}
+			if open != tt.replicas || len(doc.withClass("problem")) != tt.problems {
+				t.Errorf("%d replicas read and %d problems on the page, want %d and %d", open, len(doc.withClass("problem")), tt.replicas, tt.problems)
+			}
+			if !strings.Contains(stderr.String(), "gone.db") {
+				t.Errorf("stderr does not name the missing database: %s", stderr.String())
+			}
+		})
+	}
+}
