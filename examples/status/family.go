@@ -53,8 +53,15 @@ type Family struct {
 	// the rows that block the change. "" validates against the family's
 	// own code page only.
 	Planned string
+	// HashEvery, if positive, lets the page reuse a replica's content
+	// hash (multisite.ContentHash reads every replicated row) for this
+	// long while its epoch vector stays the same. A change made behind
+	// the library's back (which is what divergence is) shows only once
+	// the hash is computed again. 0 computes it on every page.
+	HashEvery time.Duration
 
 	mu      sync.Mutex
+	hashes  map[*Site]hashed
 	packets []Packet // newest last, at most maxPackets
 	now     func() time.Time
 }

@@ -110,7 +110,7 @@ func fmtKey(key []any) string {
 // gatherFamily reads, at every open site, what the library says of
 // mastership, requests and collisions, and compares the replicas'
 // content; problems are per site.
-func (p *Page) gatherFamily(ctx context.Context, open []opened, name func(replica.ID) string) {
+func (p *Page) gatherFamily(ctx context.Context, f *Family, open []opened, name func(replica.ID) string) {
 	type mkey struct {
 		table  string
 		master replica.ID
@@ -221,12 +221,12 @@ func (p *Page) gatherFamily(ctx context.Context, open []opened, name func(replic
 		p.Collisions = append(p.Collisions, *c)
 	}
 	sort.Slice(p.Collisions, func(a, b int) bool { return p.Collisions[a].Detected.After(p.Collisions[b].Detected) })
-	p.Divergence = compare(ctx, open)
+	p.Divergence = compare(ctx, open, f.contentHash)
 }
 
-// compare compares the open replicas' content with ContentHash when they
-// are comparable, and says why not otherwise.
-func compare(ctx context.Context, open []opened) Divergence {
+// compare compares the open replicas' content with hash (ContentHash)
+// when they are comparable, and says why not otherwise.
+func compare(ctx context.Context, open []opened, hash func(context.Context, opened) (string, error)) Divergence {
 	if len(open) < 2 {
 		return Divergence{Reason: "fewer than two replicas are open here"}
 	}
@@ -254,7 +254,7 @@ func compare(ctx context.Context, open []opened) Divergence {
 	d := Divergence{Compared: true}
 	var hash0 string
 	for i, o := range open {
-		h, err := multisite.ContentHash(ctx, o.site.DB)
+		h, err := hash(ctx, o)
 		if err != nil {
 			return Divergence{Reason: fmt.Sprintf("not compared: %s: %v", o.site.Path, err)}
 		}
@@ -266,4 +266,36 @@ func compare(ctx context.Context, open []opened) Divergence {
 		d.Hashes = append(d.Hashes, o.st.Local.Name+": "+h)
 	}
 	return d
+}
+
+// hashed is a content hash computed at one epoch vector.
+type hashed struct {
+	vector string
+	hash   string
+	at     time.Time
+}
+
+// contentHash is multisite.ContentHash of the site's database, reused for
+// Family.HashEvery while the replica's vector stays the same: a page
+// that reloads itself every 30 s does not read every row each time.
+func (f *Family) contentHash(ctx context.Context, o opened) (string, error) {
+	vector := o.st.Matrix[o.st.Local.ID].String()
+	now := time.Now()
+	f.mu.Lock()
+	c, ok := f.hashes[o.site]
+	f.mu.Unlock()
+	if ok && f.HashEvery > 0 && c.vector == vector && now.Sub(c.at) < f.HashEvery {
+		return c.hash, nil
+	}
+	h, err := multisite.ContentHash(ctx, o.site.DB)
+	if err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	if f.hashes == nil {
+		f.hashes = map[*Site]hashed{}
+	}
+	f.hashes[o.site] = hashed{vector, h, now}
+	f.mu.Unlock()
+	return h, nil
 }

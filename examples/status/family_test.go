@@ -41,6 +41,29 @@ func postgresLocation(t *testing.T, name string) string {
 	return u.String()
 }
 
+// mysqlLocation creates a fresh MariaDB/MySQL database (dropped when t
+// ends) and returns its mysql:// location, as -db takes it. It skips t
+// when MULTISITE_TEST_MYSQL is unset.
+func mysqlLocation(t *testing.T, name string) string {
+	t.Helper()
+	if ok, reason := testdb.Available("mysql"); !ok {
+		t.Skip(reason)
+	}
+	db := testdb.MySQL(t, name)
+	var dbname string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT DATABASE()`).Scan(&dbname))
+	dsn := os.Getenv(testdb.MySQLEnv)
+	slash := strings.LastIndex(dsn, "/")
+	if slash < 0 {
+		t.Skipf("%s has no /dbname, which -db needs", testdb.MySQLEnv)
+	}
+	rest := ""
+	if q := strings.IndexByte(dsn[slash:], '?'); q >= 0 {
+		rest = dsn[slash+q:]
+	}
+	return "mysql://" + dsn[:slash+1] + dbname + rest
+}
+
 // screenshot loads url in a fresh headless Chromium, writes a PNG of the
 // page to path and returns the decoded image.
 func screenshot(t *testing.T, browser, url, path string) image.Image {
@@ -163,7 +186,8 @@ func libraryMastery(t *testing.T, f *Family) map[string]map[string]map[string]in
 }
 
 // TestBrowser_FamilyOnEveryDialect builds the demo family with bangalore
-// on SQLite, then on PostgreSQL, serves it with the program itself given
+// on SQLite, then on PostgreSQL, then on MariaDB (each server's half
+// skips when its MULTISITE_TEST_* variable is unset), serves it with the program itself given
 // the sites as -db locations and the storage bay as -bay, and checks the
 // page headless Chromium renders against the library: both kinds of site
 // with their states, the epoch matrix, the mastership counts, the open
@@ -172,14 +196,17 @@ func libraryMastery(t *testing.T, f *Family) map[string]map[string]map[string]in
 // screenshot of the page is written to the test's temporary directory.
 func TestBrowser_FamilyOnEveryDialect(t *testing.T) {
 	browser := chromium(t)
-	for _, dialect := range []string{"sqlite", "postgres"} {
+	for _, dialect := range []string{"sqlite", "postgres", "mysql"} {
 		t.Run("bangalore on "+dialect, func(t *testing.T) {
 			dir := t.TempDir()
 			bay := filepath.Join(dir, "bay")
 			require.NoError(t, os.Mkdir(bay, 0o755))
 			locations := map[string]string{}
-			if dialect == "postgres" {
+			switch dialect {
+			case "postgres":
 				locations["bangalore"] = postgresLocation(t, "status_bangalore")
+			case "mysql":
+				locations["bangalore"] = mysqlLocation(t, "status_bangalore")
 			}
 			f, err := BuildFamily(ctx, dir, BuildOptions{Locations: locations})
 			require.NoError(t, err)
@@ -408,6 +435,11 @@ func TestDivergence(t *testing.T) {
 		t.Fatalf("after the round: %+v, want compared and alike", d)
 	}
 
+	f.HashEvery = time.Hour // the page reuses the hashes computed at these vectors
+	if d := f.Gather(ctx).Divergence; !d.Compared || d.Diverged {
+		t.Fatalf("with HashEvery: %+v, want compared and alike", d)
+	}
+
 	dublin := f.Site("dublin")
 	rows, err := dublin.DB.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'defect'`)
 	require.NoError(t, err)
@@ -432,6 +464,10 @@ func TestDivergence(t *testing.T) {
 		hashes[h] = true
 	}
 	require.Len(t, hashes, 2, "the library's hashes after the hidden change")
+	if d := f.Gather(ctx).Divergence; d.Diverged {
+		t.Errorf("within HashEvery at the same vectors the hashes are reused, yet the page computed them again: %+v", d)
+	}
+	f.HashEvery = 0
 	doc := get(t, &Handler{Family: f})
 	c := doc.byID(t, "compare")
 	if c.attr["data-compared"] != "true" || c.attr["data-diverged"] != "true" || !strings.Contains(c.Text(), "Divergence detected") {

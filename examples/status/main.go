@@ -118,6 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	refresh := fs.Duration("refresh", 30*time.Second, "with -listen, the served page reloads itself this often (0: never)")
 	stale := fs.Duration("stale", DefaultStaleAfter, "with -dir, flag a file written this long before the newest one")
+	hashEvery := fs.Duration("hash-every", 5*time.Minute, "with -listen, compare the replicas' content (multisite.ContentHash reads every replicated row) at most this often while their vectors stay the same (0: on every page)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]\n       status [-listen ADDR] -db LOCATION [-db LOCATION]... [-bay DIR]... [-refresh D]\n\nShows a multisite replica family as a web page.\n\n")
 		fs.PrintDefaults()
@@ -147,6 +148,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *refresh < 0 {
 		return usage("-refresh %v: negative", *refresh)
+	}
+	if *hashEvery < 0 {
+		return usage("-hash-every %v: negative", *hashEvery)
 	}
 	planned := *validate
 	if planned != "" {
@@ -232,6 +236,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	fam.HashEvery = *hashEvery
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "status: %v\n", err)

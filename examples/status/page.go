@@ -366,7 +366,7 @@ func (f *Family) Gather(ctx context.Context) *Page {
 		}
 		p.Charset = append(p.Charset, cv)
 	}
-	p.gatherFamily(ctx, open, name)
+	p.gatherFamily(ctx, f, open, name)
 	return p
 }
 

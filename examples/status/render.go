@@ -131,7 +131,7 @@ Each row is read from the holder's own database; a row marked * is the highest e
 <section id="lag">
 <h2>Lag</h2>
 <p class="note">Epochs each holder lacks of each origin's newest sealed epoch, and when this process last delivered new epochs of that origin to it.
-The library records no packet times; the times are of packets this process moved itself (with -dir it moves none).</p>
+The library records no packet times; the times are of packets this process moved itself (with -dir or -db it moves none).</p>
 <table>
 <thead><tr><th>holder \ origin</th>{{range .Replicas}}<th>{{.Name}}</th>{{end}}</tr></thead>
 <tbody>
