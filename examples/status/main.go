@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "", "serve the page at `ADDR` (host:port) until interrupted; without it, print the page once")
-	dir := fs.String("dir", "", "show the replicas in `DIR` (one SQLite *.db file per replica); without it, build a demo family")
+	dir := fs.String("dir", "", "show the replicas in `DIR` (SQLite *.db files of one family; stale files are flagged); without it or -db, build a demo family")
 	validate := fs.String("validate", "", "also validate every replica against the planned data code page `CODEPAGE` (name or number), as before multisite.ChangeCodePage; the demo family plans "+demoPlanned)
 	var dbs, bays []string
 	fs.Func("db", "show the replica database at `LOCATION`: "+dbKinds+"; repeat for every site of the family", func(v string) error {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -99,13 +100,19 @@ func openSite(location string, create bool) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status: database %s: %w", s.Path, err)
 	}
-	if err := db.Ping(); err != nil {
+	pctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("status: database %s: %w", s.Path, err)
 	}
 	s.DB = db
 	return s, nil
 }
+
+// pingTimeout bounds the wait for a database server that does not answer:
+// its site is then shown with the error and the others are shown.
+const pingTimeout = 15 * time.Second
 
 // siteName is what a site is called before its replica's name is known.
 func siteName(location string) string {
