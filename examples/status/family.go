@@ -190,7 +190,7 @@ func ScanDir(ctx context.Context, dir string, staleAfter time.Duration) (*Family
 	for _, x := range all {
 		switch {
 		case x.family != family:
-			x.site.Err = fmt.Errorf("status: %s: %w: it is in family %s, the other %d files are in family %s", x.site.Path, ErrOtherFamily, x.family, count[family], family)
+			x.site.Err = fmt.Errorf("%w: %s is in family %s, %d other files in family %s", ErrOtherFamily, x.site.Path, x.family, count[family], family)
 			x.site.Stale = "a database of another family: a file left over from an earlier family?"
 			continue
 		}
@@ -199,7 +199,7 @@ func ScanDir(ctx context.Context, dir string, staleAfter time.Duration) (*Family
 			if x.mod.Before(prev.mod) {
 				old, cur = x, prev
 			}
-			old.site.Err = fmt.Errorf("status: %s: %w", old.site.Path, ErrCopy)
+			old.site.Err = fmt.Errorf("%w: %s is a copy of %s", ErrCopy, old.site.Path, cur.site.Path)
 			old.site.Stale = fmt.Sprintf("an older copy of the replica in %s (written %s, that one %s): left out", filepath.Base(cur.site.Path),
 				old.mod.UTC().Format(time.DateTime), cur.mod.UTC().Format(time.DateTime))
 			byID[x.site.ID] = cur
@@ -221,8 +221,8 @@ func ScanDir(ctx context.Context, dir string, staleAfter time.Duration) (*Family
 	return f, nil
 }
 
-// ErrCopy marks a second file of a replica already shown.
-var ErrCopy = errors.New("another copy of a replica already shown")
+// ErrCopy marks the older of two files of one replica (Site.Err).
+var ErrCopy = errors.New("status: an older copy of a replica shown")
 
 // modTime is when a SQLite file was last written: the newer of the file
 // and its write-ahead log.

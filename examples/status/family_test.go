@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/png"
 	"io"
@@ -320,7 +321,7 @@ func TestBrowser_FamilyOnEveryDialect(t *testing.T) {
 // is no replica and one of another family each show as a problem of its
 // own, and the other sites are shown.
 func TestOpenSites_ErrorsPerSite(t *testing.T) {
-	f, dir := newFamily(t, BuildOptions{})
+	_, dir := newFamily(t, BuildOptions{})
 	_, otherDir := newFamily(t, BuildOptions{})
 	plain := filepath.Join(t.TempDir(), "plain.db")
 	s, err := openSite(plain, true)
@@ -344,7 +345,16 @@ func TestOpenSites_ErrorsPerSite(t *testing.T) {
 	if len(p.Problems) != 4 {
 		t.Fatalf("problems: %q, want 4", p.Problems)
 	}
-	for i, want := range []string{"missing.db", "plain.db", "not of this family", "postgres://nobody:***@127.0.0.1:1/none"} {
+	var other *Site
+	for _, s := range g.Sites {
+		if strings.HasPrefix(s.Path, otherDir) {
+			other = s
+		}
+	}
+	if other == nil || !errors.Is(other.Err, ErrOtherFamily) {
+		t.Errorf("the other family's dublin: %v, want ErrOtherFamily", other.Err)
+	}
+	for i, want := range []string{"missing.db", "plain.db", "a database of another family", "postgres://nobody:***@127.0.0.1:1/none"} {
 		if !strings.Contains(p.Problems[i], want) {
 			t.Errorf("problem %d: %q, want it to say %q", i, p.Problems[i], want)
 		}
@@ -354,7 +364,6 @@ func TestOpenSites_ErrorsPerSite(t *testing.T) {
 			t.Errorf("a problem shows the password: %q", pr)
 		}
 	}
-	_ = f
 }
 
 // TestScanDir_FlagsStaleFiles: a folder holding the family, a copy of one
@@ -375,9 +384,21 @@ func TestScanDir_FlagsStaleFiles(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { g.Close() })
 	stale := map[string]string{}
+	errs := map[string]error{}
 	for _, s := range g.Sites {
 		if s.Stale != "" {
 			stale[filepath.Base(s.Path)] = s.Stale
+		}
+		errs[filepath.Base(s.Path)] = s.Err
+	}
+	for file, want := range map[string]error{"zurich.db": ErrOtherFamily, "bangalore-old.db": ErrCopy} {
+		if !errors.Is(errs[file], want) {
+			t.Errorf("%s: %v, want %v", file, errs[file], want)
+		}
+	}
+	for _, file := range []string{"boston.db", "bangalore.db", "dublin.db"} {
+		if errs[file] != nil {
+			t.Errorf("%s: %v, want it shown", file, errs[file])
 		}
 	}
 	for file, want := range map[string]string{"zurich.db": "another family", "bangalore-old.db": "older copy of the replica in bangalore.db", "dublin.db": "before the newest file"} {

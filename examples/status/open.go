@@ -147,7 +147,7 @@ func OpenSites(ctx context.Context, locations []string) *Family {
 		case family == "":
 			family, first = st.Family, s.Path
 		case st.Family != family:
-			s.Err = fmt.Errorf("status: %s: %w: it is in family %s, %s is in family %s", s.Path, ErrOtherFamily, st.Family, first, family)
+			s.Err = fmt.Errorf("%w: %s is in family %s, %s is in family %s", ErrOtherFamily, s.Path, st.Family, first, family)
 			continue
 		}
 		s.Name = st.Local.Name
@@ -156,8 +156,9 @@ func OpenSites(ctx context.Context, locations []string) *Family {
 	return f
 }
 
-// ErrOtherFamily marks a database of another family than the one shown.
-var ErrOtherFamily = errors.New("not of this family")
+// ErrOtherFamily marks a site whose database is of another family than
+// the one shown (Site.Err).
+var ErrOtherFamily = errors.New("status: a database of another family")
 
 // dedupeNames makes the sites' names unique ("boston", "boston (2)"), so
 // that Family.Site and the page tell them apart.
