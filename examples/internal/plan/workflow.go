@@ -262,6 +262,8 @@ func (p *Plan) view(self int) (*view, error) {
 		v.TransportText = "packet files copied by FTP between the sites' storage bays"
 	case Custom:
 		v.TransportText = "the organisation's own transport"
+	case HTTP:
+		v.TransportText = "HTTP(S) between the sites' sync endpoints (multiutil serve)"
 	}
 	return v, nil
 }
