@@ -97,6 +97,10 @@ func commands() []command {
 			usage: "--db F [--transfer-to REPLICA] [--json]", run: cmdRmreplica},
 		{name: "prune", synopsis: "drop tombstones and transfer logs every member has acknowledged",
 			usage: "--db F [--json]", run: cmdPrune},
+		{name: "sync", synopsis: "one round of the plan's synchronization for a site (export, push/pull or bay, import); --every keeps going",
+			usage: "--plan FILE --site NAME [--db F] [--every DURATION|plan] [--dry-run] [--json]", run: cmdSync},
+		{name: "serve", synopsis: "serve a site's packets over HTTP(S) (package transport): peers push and pull with their tokens",
+			usage: "--plan FILE --site NAME [--db F] [--listen ADDR] [--bay DIR | --import] [--cert F --key F]", run: cmdServe},
 		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",
 			usage: "validate FILE [--json]\n       multiutil plan workflow FILE [--site NAME] [--out DIR]", run: cmdPlan},
 		{name: "schema", synopsis: "schema of a replica: status, repair, upgrade (metadata), migrate DIR, migrations DIR, transfer-master REPLICA",
@@ -139,10 +143,16 @@ func printUsage(w io.Writer) {
 // run is the whole program; main only passes os.Args and exits with its
 // result, so tests call run directly.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runCtx(context.Background(), args, stdout, stderr)
+}
+
+// runCtx is run with a context: a long-running verb (serve, sync --every)
+// stops when ctx is done, as it does on SIGINT or SIGTERM.
+func runCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Progress bars are for people: only on a terminal, unless
 	// MULTIUTIL_PROGRESS=always asks for them anyway (they go to stderr).
 	progress := isTerminal(stdout) && isTerminal(stderr) || os.Getenv("MULTIUTIL_PROGRESS") == "always"
-	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, progress: progress}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, progress: progress}
 	if len(args) == 0 {
 		printUsage(stdout)
 		fmt.Fprintln(stdout)

@@ -192,23 +192,52 @@ type importJSON struct {
 }
 
 func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON bool) error {
-	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	who := names(st)
+	out, failed, skipped, err := importBay(e, db, st, bay, func(r importJSON) {
+		if asJSON {
+			return
+		}
+		if r.Status == "failed" {
+			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %s\n", filepath.Base(r.File), r.Error)
+			return
+		}
+		printImport(e, r, who)
+	})
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
+	}
+	return nil
+}
+
+// importBay imports every packet in bay addressed to the local replica,
+// moving each to bay/done or bay/failed, and tells say about each. It
+// returns what happened (sorted by file), how many failed and how many
+// were left for other replicas; an error means the bay itself is broken.
+func importBay(e *env, db *sql.DB, st *multisite.Status, bay string, say func(importJSON)) ([]importJSON, int, int, error) {
+	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	sort.Strings(files)
-	who := names(st)
 	out := []importJSON{}
 	failed, skipped := 0, 0
 	fail := func(path string, err error) error {
 		failed++
 		r := importJSON{File: path, Status: "failed", Error: err.Error()}
-		if !asJSON {
-			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %v\n", filepath.Base(path), err)
-		}
 		var merr error
 		r.MovedTo, merr = moveTo(path, bay, "failed")
 		out = append(out, r)
+		say(r)
 		return merr
 	}
 	var pending []string
@@ -217,7 +246,7 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 		switch {
 		case err != nil:
 			if err := fail(path, err); err != nil {
-				return err // the bay itself is broken: stop
+				return nil, 0, 0, err // the bay itself is broken: stop
 			}
 		case ok:
 			pending = append(pending, path)
@@ -241,41 +270,29 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 					continue
 				}
 				if err := fail(path, err); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 				continue
 			}
 			progress = true
 			if r.MovedTo, err = moveTo(path, bay, "done"); err != nil {
-				return err
+				return nil, 0, 0, err
 			}
 			out = append(out, r)
-			if !asJSON {
-				printImport(e, r, who)
-			}
+			say(r)
 		}
 		if !progress {
 			for i, path := range retry {
 				if err := fail(path, retryErr[i]); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 			}
 			break
 		}
 		pending = retry
 	}
-	if asJSON {
-		sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
-		if err := writeJSON(e.stdout, out); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
-	}
-	if failed > 0 {
-		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
-	}
-	return nil
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, failed, skipped, nil
 }
 
 func printImport(e *env, r importJSON, who map[replica.ID]string) {

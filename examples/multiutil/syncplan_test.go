@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/mastership"
+)
+
+// syncBuffer is a bytes.Buffer a running verb writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// waitFor waits until re matches what b holds, and returns the match.
+func waitFor(t *testing.T, b *syncBuffer, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(b.String()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s in:\n%s", re, b.String())
+	return nil
+}
+
+// background runs a long-running verb in-process until the test ends.
+type background struct {
+	stdout, stderr syncBuffer
+	cancel         context.CancelFunc
+	code           chan int
+}
+
+func start(t *testing.T, args ...string) *background {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	bg := &background{cancel: cancel, code: make(chan int, 1)}
+	go func() { bg.code <- runCtx(ctx, args, &bg.stdout, &bg.stderr) }()
+	t.Cleanup(func() { bg.stop(t) })
+	return bg
+}
+
+// stop cancels the verb and returns its exit code.
+func (bg *background) stop(t *testing.T) int {
+	bg.cancel()
+	select {
+	case c := <-bg.code:
+		bg.code <- c
+		return c
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the verb did not stop; stderr:\n%s", bg.stderr.String())
+		return -1
+	}
+}
+
+const planTemplate = `family: defects
+codepage: windows-1252
+exclude: [scratch]
+sites:
+  - name: boston
+    vendor: sqlite
+    dsn: %s
+    working: true
+    url: %s
+  - name: bangalore
+    vendor: %s
+    dsn: %s
+sync:
+  pattern: hub-and-spoke
+  hub: boston
+  every: 15m
+mastership:
+  policy: table
+  tables:
+    defect: boston
+transport:
+  kind: http
+`
+
+// TestSyncOverHTTP runs a family of two sites from its plan: boston
+// serves, bangalore runs one round of sync (push to boston, pull from
+// boston) over loopback HTTP, and the plan's mastership policy moves the
+// defect bangalore created to boston.
+func TestSyncOverHTTP(t *testing.T) {
+	for _, vendor := range []string{"sqlite", "postgres"} {
+		t.Run("bangalore on "+vendor, func(t *testing.T) {
+			f := newFamily2(t, vendor)
+			t.Setenv("MULTISITE_TOKEN_BOSTON", "boston-secret")
+			t.Setenv("MULTISITE_TOKEN_BANGALORE", "bangalore-secret")
+			planFile := filepath.Join(f.dir, "family.yaml")
+			writePlan := func(url string) {
+				require.NoError(t, os.WriteFile(planFile, []byte(fmt.Sprintf(planTemplate, f.boston, url, vendor, f.blr)), 0o644))
+			}
+			writePlan("http://127.0.0.1:1")
+			srv := start(t, "serve", "--plan", planFile, "--site", "boston", "--listen", "127.0.0.1:0", "--import")
+			m := waitFor(t, &srv.stdout, regexp.MustCompile(`serving on (http://[0-9.:]+)/packets`))
+			writePlan(m[1])
+
+			execTest(t, f.boston, `UPDATE defect SET headline = 'crash on save (fixed)' WHERE id = 1`)
+			blr := openAny(t, f.blr)
+			id, err := multisite.NextID(context.Background(), blr, nil, "defect")
+			require.NoError(t, err)
+			_, err = blr.Exec(fmt.Sprintf(`INSERT INTO defect (id, headline) VALUES (%d, 'found in bangalore')`, id))
+			require.NoError(t, err)
+
+			multiutil(t, exitOK, "sync", "--plan", planFile, "--site", "bangalore", "--dry-run")
+			var round roundJSON
+			jsonOut(t, &round, "sync", "--plan", planFile, "--site", "bangalore", "--json")
+			var got []string
+			for _, l := range round.Links {
+				got = append(got, l.Direction+" "+l.Peer+" "+l.Via+" "+l.Status)
+			}
+			if d := cmp.Diff([]string{"in boston pull ok", "out boston push ok"}, got); d != "" {
+				t.Errorf("round's links (-want +got):\n%s", d)
+			}
+			if h1, h2 := contentHash(t, f.boston), contentHashAny(t, f.blr); h1 != h2 {
+				t.Errorf("content differs after one round: boston %s, bangalore %s", h1, h2)
+			}
+			// The plan's policy gave bangalore's new defect to boston.
+			bos := openTest(t, f.boston)
+			if _, err := bos.Exec(fmt.Sprintf(`UPDATE defect SET headline = 'triaged' WHERE id = %d`, id)); err != nil {
+				t.Errorf("boston cannot change the defect the policy gave it: %v", err)
+			}
+			_, err = blr.Exec(fmt.Sprintf(`UPDATE defect SET headline = 'mine' WHERE id = %d`, id))
+			if !errors.Is(mastership.FromDriver(err), mastership.ErrNotMaster) {
+				t.Errorf("bangalore changed a defect the policy gave boston: %v", err)
+			}
+			if code := srv.stop(t); code != exitOK {
+				t.Errorf("serve stopped with exit %d; stderr:\n%s", code, srv.stderr.String())
+			}
+		})
+	}
+}
+
+// TestSyncEvery keeps syncing until SIGTERM, then stops cleanly: exit 0
+// and a last log line.
+func TestSyncEvery(t *testing.T) {
+	f := newFamily2(t, "sqlite")
+	t.Setenv("MULTISITE_TOKEN_BOSTON", "b")
+	t.Setenv("MULTISITE_TOKEN_BANGALORE", "g")
+	planFile := filepath.Join(f.dir, "family.yaml")
+	require.NoError(t, os.WriteFile(planFile, []byte(fmt.Sprintf(planTemplate, f.boston, "http://127.0.0.1:1", "sqlite", f.blr)), 0o644))
+	srv := start(t, "serve", "--plan", planFile, "--site", "boston", "--listen", "127.0.0.1:0")
+	m := waitFor(t, &srv.stdout, regexp.MustCompile(`serving on (http://[0-9.:]+)/packets`))
+	require.NoError(t, os.WriteFile(planFile, []byte(fmt.Sprintf(planTemplate, f.boston, m[1], "sqlite", f.blr)), 0o644))
+
+	loop := start(t, "sync", "--plan", planFile, "--site", "bangalore", "--every", "100ms", "--json")
+	waitFor(t, &loop.stderr, regexp.MustCompile(`multiutil sync: started`))
+	execTest(t, f.boston, `UPDATE defect SET headline = 'seen by the loop' WHERE id = 1`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h string
+		require.NoError(t, openTest(t, f.blr).QueryRow(`SELECT headline FROM defect WHERE id = 1`).Scan(&h))
+		if h == "seen by the loop" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop never brought boston's change; stderr:\n%s", loop.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// SIGTERM: the loop (and serve) have signal handlers installed, so
+	// the test process is not killed; both stop.
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	select {
+	case code := <-loop.code:
+		loop.code <- code
+		if code != exitOK {
+			t.Errorf("sync --every exit %d after SIGTERM, want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("sync --every did not stop on SIGTERM")
+	}
+	waitFor(t, &loop.stderr, regexp.MustCompile(`multiutil sync: stopped`))
+	for _, line := range strings.Split(strings.TrimSpace(loop.stdout.String()), "\n") {
+		var r roundJSON
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Errorf("a round's JSON line does not decode: %v: %q", err, line)
+		}
+	}
+}
+
+// family2 is boston (SQLite) and bangalore (SQLite or PostgreSQL), made
+// with multiutil's own verbs.
+type family2 struct {
+	dir, boston, blr string
+}
+
+func newFamily2(t *testing.T, vendor string) *family2 {
+	t.Helper()
+	dir := t.TempDir()
+	f := &family2{dir: dir, boston: production(t, dir), blr: filepath.Join(dir, "bangalore.db")}
+	if vendor == "postgres" {
+		f.blr = serverDB(t, "postgres")
+	}
+	multiutil(t, exitOK, "activate", "--db", f.boston, "--name", "boston", "--codepage", "1252", "--exclude", "scratch")
+	pkt := filepath.Join(dir, "blr.pkt")
+	multiutil(t, exitOK, "mkreplica", "-export", "--db", f.boston, "--name", "bangalore", "--out", pkt)
+	multiutil(t, exitOK, "mkreplica", "-import", "--db", f.blr, "--in", pkt)
+	multiutil(t, exitOK, "activate-replica", "--db", f.blr)
+	return f
+}
+
+func openAny(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := openDB(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func contentHashAny(t *testing.T, path string) string {
+	t.Helper()
+	h, err := multisite.ContentHash(context.Background(), openAny(t, path))
+	require.NoError(t, err)
+	return h
+}
