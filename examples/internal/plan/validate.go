@@ -1,9 +1,9 @@
 package plan
 
 import (
-	"net/url"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
