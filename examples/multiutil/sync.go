@@ -332,7 +332,7 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	defer f.Close()
-	b, progress := e.bytesProgress("import " + filepath.Base(path) + " (KiB)")
+	b, progress := e.bytesProgress("import " + filepath.Base(path))
 	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
 	b.done()
 	if err != nil {
