@@ -540,6 +540,9 @@ func TestProgressBars(t *testing.T) {
 	if !strings.Contains(stderr, "import ") || !strings.Contains(stderr, "100%") {
 		t.Errorf("stderr %q has no finished import progress bar", stderr)
 	}
+	if !strings.Contains(stderr, ": commit") {
+		t.Errorf("stderr %q shows no commit phase", stderr)
+	}
 	t.Setenv("MULTIUTIL_PROGRESS", "")
 	_, stderr = multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)
 	if strings.Contains(stderr, "%") {
