@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +29,7 @@ type siteConfig struct {
 	db     string // as --db takes it
 	policy mastership.Policy
 	routes []plan.Route // the plan's routes from or to this site
+	hc     *http.Client // for transport.ca; built once, so connections are reused
 }
 
 // loadSite reads the plan, checks it, and finds the site. dbFlag, if set,
@@ -339,7 +343,22 @@ func (c *siteConfig) client(p plan.Site) (*transport.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &transport.Client{URL: p.URL, Token: tok}, nil
+	cl := &transport.Client{URL: p.URL, Token: tok}
+	if c.hc != nil {
+		cl.HTTP = c.hc
+	} else if ca := c.plan.Transport.CA; ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("transport.ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("transport.ca: %s holds no PEM certificate", ca)
+		}
+		c.hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		cl.HTTP = c.hc
+	}
+	return cl, nil
 }
 
 // pushOne exports a packet for target (with the plan's policy) into a

@@ -3,10 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -245,4 +253,77 @@ func contentHashAny(t *testing.T, path string) string {
 	h, err := multisite.ContentHash(context.Background(), openAny(t, path))
 	require.NoError(t, err)
 	return h
+}
+
+// selfSigned writes a certificate for 127.0.0.1, its own CA, and its key.
+func selfSigned(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "boston"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	require.NoError(t, err)
+	kb, err := x509.MarshalECPrivateKey(priv)
+	require.NoError(t, err)
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	require.NoError(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
+	return cert, key
+}
+
+// TestSyncOverHTTPS: serve with --cert/--key, sync trusting the plan's
+// transport.ca; a wrong token is refused and named.
+func TestSyncOverHTTPS(t *testing.T) {
+	f := newFamily2(t, "sqlite")
+	cert, key := selfSigned(t, f.dir)
+	t.Setenv("MULTISITE_TOKEN_BOSTON", "b")
+	t.Setenv("MULTISITE_TOKEN_BANGALORE", "g")
+	planFile := filepath.Join(f.dir, "family.yaml")
+	write := func(url string) {
+		p := fmt.Sprintf(planTemplate, f.boston, url, "sqlite", f.blr) + "  ca: " + cert + "\n"
+		require.NoError(t, os.WriteFile(planFile, []byte(p), 0o644))
+	}
+	write("https://127.0.0.1:1")
+	srv := start(t, "serve", "--plan", planFile, "--site", "boston", "--listen", "127.0.0.1:0", "--cert", cert, "--key", key)
+	m := waitFor(t, &srv.stdout, regexp.MustCompile(`serving on https://([0-9.:]+)/packets`))
+	write("https://" + m[1])
+	execTest(t, f.boston, `UPDATE defect SET headline = 'over TLS' WHERE id = 1`)
+	multiutil(t, exitOK, "sync", "--plan", planFile, "--site", "bangalore")
+	var h string
+	require.NoError(t, openTest(t, f.blr).QueryRow(`SELECT headline FROM defect WHERE id = 1`).Scan(&h))
+	if h != "over TLS" {
+		t.Errorf("bangalore's headline = %q after sync over https", h)
+	}
+	t.Setenv("MULTISITE_TOKEN_BANGALORE", "wrong")
+	out, _ := multiutil(t, exitFail, "sync", "--plan", planFile, "--site", "bangalore")
+	if !strings.Contains(out, "401") || !strings.Contains(out, "boston") {
+		t.Errorf("a wrong token: %q", out)
+	}
+}
+
+// TestSyncThroughBay: with transport bay, a round exports into the
+// site's bay and imports what the bay holds for it.
+func TestSyncThroughBay(t *testing.T) {
+	f := newFamily2(t, "sqlite")
+	bay := filepath.Join(f.dir, "bay")
+	require.NoError(t, os.Mkdir(bay, 0o755))
+	p := strings.Replace(fmt.Sprintf(planTemplate, f.boston, "http://unused", "sqlite", f.blr), "  kind: http\n", "  kind: bay\n  bay: "+bay+"\n", 1)
+	planFile := filepath.Join(f.dir, "family.yaml")
+	require.NoError(t, os.WriteFile(planFile, []byte(p), 0o644))
+	execTest(t, f.boston, `UPDATE defect SET headline = 'through the bay' WHERE id = 1`)
+	multiutil(t, exitOK, "sync", "--plan", planFile, "--site", "boston")
+	var r roundJSON
+	jsonOut(t, &r, "sync", "--plan", planFile, "--site", "bangalore", "--json")
+	if len(r.Imported) != 1 || r.Imported[0].Status != "imported" {
+		t.Errorf("bangalore's round imported %+v", r.Imported)
+	}
+	multiutil(t, exitOK, "sync", "--plan", planFile, "--site", "boston")
+	if h1, h2 := contentHash(t, f.boston), contentHash(t, f.blr); h1 != h2 {
+		t.Errorf("content differs after boston, bangalore, boston rounds")
+	}
 }

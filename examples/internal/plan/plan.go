@@ -236,6 +236,10 @@ type Transport struct {
 	Bay string `yaml:"bay,omitempty" json:"bay,omitempty"`
 	// Description says in words how packets travel (required for Custom).
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// CA is a PEM file of the certificate authorities that sign the
+	// sites' TLS certificates (transport http over https), for a private
+	// CA; empty means the system's roots.
+	CA string `yaml:"ca,omitempty" json:"ca,omitempty"`
 }
 
 // Route is one resolved, directed synchronization link: the replica From
