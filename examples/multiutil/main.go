@@ -129,7 +129,7 @@ func commands() []command {
 		{name: "prune", synopsis: "drop tombstones and transfer logs every member has acknowledged",
 			usage: "--db F [--json]", run: cmdPrune},
 		{name: "sync", synopsis: "one round of the plan's synchronization for a site (export, push/pull or bay, import); --every keeps going",
-			usage: "--plan FILE --site NAME [--db F] [--every DURATION|plan] [--dry-run] [--json]", run: cmdSync},
+			usage: "--plan FILE --site NAME [--db F] [--bay DIR] [--every DURATION|plan] [--dry-run] [--json]", run: cmdSync},
 		{name: "serve", synopsis: "serve a site's packets over HTTP(S) (package transport): peers push and pull with their tokens",
 			usage: "--plan FILE --site NAME [--db F] [--listen ADDR] [--bay DIR | --import] [--cert F --key F]", run: cmdServe},
 		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",

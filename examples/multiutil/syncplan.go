@@ -30,6 +30,7 @@ type siteConfig struct {
 	policy mastership.Policy
 	routes []plan.Route // the plan's routes from or to this site
 	hc     *http.Client // for transport.ca; built once, so connections are reused
+	bay    string       // the site's storage bay (sync: the plan's or --bay)
 }
 
 // loadSite reads the plan, checks it, and finds the site. dbFlag, if set,
@@ -124,6 +125,7 @@ func cmdSync(e *env, args []string) error {
 	planFile := fs.String("plan", "", "deployment plan `file` (YAML or JSON)")
 	siteName := fs.String("site", "", "the `site` this runs at (name or replica name)")
 	dbFlag := fs.String("db", "", "database of the site's replica, instead of the plan's dsn"+dbKinds)
+	bayFlag := fs.String("bay", "", "the site's storage bay `directory`, instead of the plan's")
 	every := fs.String("every", "", "keep running: a round every `DURATION` (\"15m\"), or \"plan\" for each link's own interval; stops cleanly on SIGINT/SIGTERM")
 	dry := fs.Bool("dry-run", false, "say what one round would do, and do nothing")
 	asJSON := fs.Bool("json", false, "print each round as JSON (one object per line)")
@@ -147,6 +149,10 @@ func cmdSync(e *env, args []string) error {
 	c, err := loadSite(*planFile, *siteName, *dbFlag)
 	if err != nil {
 		return err
+	}
+	c.bay = c.plan.BayOf(c.site)
+	if *bayFlag != "" {
+		c.bay = *bayFlag
 	}
 	if len(c.routes) == 0 {
 		return &exitError{code: exitFail, err: fmt.Errorf("the plan gives site %s no link to sync", c.site.Name)}
@@ -279,7 +285,7 @@ func syncRound(e *env, db *sql.DB, c *siteConfig, due func(plan.Route) bool, dry
 		}
 	}
 	// The bay: what arrived by file, or what serve stored.
-	if bay := c.plan.BayOf(me); bay != "" && !dry {
+	if bay := c.bay; bay != "" && !dry {
 		if err := checkBay(bay); err == nil {
 			out, failed, _, err := importBay(e, db, st, bay, func(ij importJSON) {
 				log.Info("multiutil sync: bay import", "file", filepath.Base(ij.File), "status", ij.Status, "err", ij.Error)
@@ -317,7 +323,7 @@ func syncRound(e *env, db *sql.DB, c *siteConfig, due func(plan.Route) bool, dry
 			add(l, err)
 		default:
 			l.Via = "bay"
-			bay := c.plan.BayOf(me)
+			bay := c.bay
 			if !dry {
 				err = checkBay(bay)
 				if err == nil {
