@@ -24,6 +24,9 @@ type Site struct {
 	Path string
 	DB   *sql.DB
 	ID   replica.ID // the local replica, read when the site was opened
+	// Bay is the site's storage bay, if known (-plan): the page lists the
+	// packets waiting there and the last ones imported or refused.
+	Bay string
 }
 
 // Family is the set of replica databases one page shows, and the log of
@@ -39,6 +42,8 @@ type Family struct {
 	// the rows that block the change. "" validates against the family's
 	// own code page only.
 	Planned string
+
+	problems []string // sites that could not be opened, and why
 
 	mu      sync.Mutex
 	packets []Packet // newest last, at most maxPackets

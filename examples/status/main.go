@@ -10,6 +10,12 @@
 //	go run ./examples/status -dir /srv/replicas -listen :8080
 //	go run ./examples/status -dir /srv/replicas -validate windows-1252
 //
+// With -plan FILE it shows the sites of a deployment plan (package plan):
+// every site's database, SQLite, PostgreSQL or MySQL/MariaDB, by the DSN
+// the plan gives, and every site's storage bay (packets waiting, the last
+// imported and refused). A site that cannot be read is listed as a
+// problem, not left out silently.
+//
 // Without -dir it builds a live three-replica family of SQLite databases in
 // a temporary directory, the way examples/deploy does (boston, bangalore,
 // dublin; a defect table; data code page UTF-8, planning windows-1252),
@@ -51,6 +57,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite/codepage"
+	"github.com/multisite-go/multisite/examples/internal/plan"
 )
 
 // Exit codes.
@@ -74,9 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "", "serve the page at `ADDR` (host:port) until interrupted; without it, print the page once")
 	dir := fs.String("dir", "", "show the replicas in `DIR` (one SQLite *.db file per replica); without it, build a demo family")
+	planFile := fs.String("plan", "", "show the sites of the deployment plan `FILE` (YAML or JSON): every site's database, on any vendor, and its storage bay")
 	validate := fs.String("validate", "", "also validate every replica against the planned data code page `CODEPAGE` (name or number), as before multisite.ChangeCodePage; the demo family plans "+demoPlanned)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]\n\nShows a multisite replica family as a web page.\n\n")
+		fmt.Fprintf(stderr, "usage: status [-listen ADDR] [-dir DIR | -plan FILE] [-validate CODEPAGE]\n\nShows a multisite replica family as a web page.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if *dir != "" && *planFile != "" {
+		return usage("give -dir or -plan, not both")
+	}
 	planned := *validate
 	if planned != "" {
 		cp, err := codepage.Lookup(planned)
@@ -106,12 +117,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usage("-validate: %v", err)
 		}
 		planned = cp.Name()
-	} else if *dir == "" {
+	} else if *dir == "" && *planFile == "" {
 		planned = demoPlanned
 	}
 
 	var fam *Family
-	if *dir != "" {
+	if *planFile != "" {
+		p, err := plan.LoadFile(*planFile)
+		if err == nil {
+			fam, err = OpenPlan(ctx, p)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "status: %v\n", err)
+			return exitFail
+		}
+	} else if *dir != "" {
 		if fi, err := os.Stat(*dir); err != nil {
 			return usage("-dir: %v", err)
 		} else if !fi.IsDir() {

@@ -35,7 +35,7 @@ func TestRun_Usage(t *testing.T) {
 		{"dir without databases", []string{"-dir", t.TempDir()}, exitUsage, "no *.db files"},
 		{"listen without port", []string{"-listen", "localhost"}, exitUsage, "missing port in address"},
 		{"unknown code page", []string{"-validate", "klingon"}, exitUsage, "-validate: codepage: unknown code page"},
-		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]"},
+		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR | -plan FILE] [-validate CODEPAGE]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,14 +25,17 @@ type Page struct {
 	Generated time.Time
 	Refresh   int // seconds between automatic reloads; 0 means none
 
-	Replicas []ReplicaView // every member any database knows, by number
-	Matrix   []MatrixRow   // one row per holder, one cell per origin
-	Views    []BeliefView  // the epoch matrix as each database believes it
-	Requests Requests
-	Packets  []PacketView
-	Charset  []CharsetView
-	Planned  *Plan    // nil if Family.Planned is ""
-	Problems []string // databases that could not be read, and why
+	Replicas    []ReplicaView // every member any database knows, by number
+	Matrix      []MatrixRow   // one row per holder, one cell per origin
+	Views       []BeliefView  // the epoch matrix as each database believes it
+	Requests    Requests
+	Mastery     *MasteryView // nil if no database could be read
+	Bays        []BayView    // sites whose bay is known (-plan)
+	Convergence Convergence
+	Packets     []PacketView
+	Charset     []CharsetView
+	Planned     *Plan    // nil if Family.Planned is ""
+	Problems    []string // databases that could not be read, and why
 }
 
 // ReplicaView is one member of the family.
@@ -80,10 +83,9 @@ type BeliefView struct {
 	Rows    []MatrixRow
 }
 
-// Requests is what the library exposes of pending mastership requests:
-// for now only a note saying it records none.
+// Requests is the open mastership requests the family's databases know.
 type Requests struct {
-	Note string
+	List []RequestView
 }
 
 // PacketView is one entry of the packet log.
@@ -135,17 +137,14 @@ type Plan struct {
 // maxViolations bounds the violations listed per replica.
 const maxViolations = 20
 
-// requestsNote is shown while the library has no record of mastership
-// requests. Nothing is made up in its place.
-const requestsNote = "not tracked by this library version: mastership moves only by TransferMastership at the current master, and the library keeps no record of requests for it"
-
 // Gather reads every database of f and builds the page.
 func (f *Family) Gather(ctx context.Context) *Page {
 	now := time.Now
 	if f.now != nil {
 		now = f.now
 	}
-	p := &Page{Generated: now().UTC(), Requests: Requests{Note: requestsNote}}
+	p := &Page{Generated: now().UTC()}
+	p.Problems = append(p.Problems, f.problems...)
 	type opened struct {
 		site *Site
 		st   *multisite.Status
@@ -321,6 +320,12 @@ func (f *Family) Gather(ctx context.Context) *Page {
 		}
 		p.Charset = append(p.Charset, cv)
 	}
+	sites := make([]*Site, len(open))
+	sts := make([]*multisite.Status, len(open))
+	for i, o := range open {
+		sites[i], sts[i] = o.site, o.st
+	}
+	gatherExtra(ctx, p, sites, sts, p.Generated)
 	return p
 }
 

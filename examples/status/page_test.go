@@ -313,7 +313,7 @@ func TestHandler_ShowsFamily(t *testing.T) {
 	if got := doc.byID(t, "family").Text(); got != f.Gather(ctx).Family || got == "" {
 		t.Errorf("family %q", got)
 	}
-	if got := doc.byID(t, "requests").Text(); !strings.Contains(got, "not tracked by this library version") {
+	if got := doc.byID(t, "requests").Text(); !strings.Contains(got, "No open mastership request") {
 		t.Errorf("requests section says %q", got)
 	}
 	// Every packet BuildFamily moved is listed, newest first.

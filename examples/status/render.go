@@ -136,8 +136,72 @@ The library records no packet times; the times are of packets this process moved
 </section>
 
 <section id="requests">
-<h2>Pending mastership requests</h2>
-<p class="untracked">{{.Requests.Note}}</p>
+<h2>Open mastership requests</h2>
+{{- if .Requests.List}}
+<table>
+<thead><tr><th>Request</th><th>Row</th><th>Asked by</th><th>Master asked</th><th>State</th><th>Reason</th><th>Since</th></tr></thead>
+<tbody>
+{{- range .Requests.List}}
+<tr class="request" data-id="{{.ID}}" data-requester="{{.Requester}}" data-master="{{.Master}}" data-state="{{.State}}">
+<td><code>{{.ID}}</code></td><td>{{.Table}}[{{.Key}}]</td><td>{{.Requester}}</td><td>{{.Master}}{{if not .Delivered}} <small>(not delivered yet)</small>{{end}}</td>
+<td>{{.State}}</td><td>{{.Reason}}</td><td><span class="ago" data-time="{{stamp .Created}}">{{ago .Created $.Generated}}</span></td>
+</tr>
+{{- end}}
+</tbody>
+</table>
+{{- else}}
+<p class="none">No open mastership request.</p>
+{{- end}}
+</section>
+
+<section id="mastership">
+<h2>Mastership</h2>
+{{- with .Mastery}}
+<p class="note">Rows each replica masters, per table, as {{.Seen}} sees it{{if .InFlight}}; {{.InFlight}} transfer{{if ne .InFlight 1}}s{{end}} in flight, not yet acknowledged by the new master{{end}}.</p>
+<table>
+<thead><tr><th>table</th>{{range $.Replicas}}<th>{{.Name}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Tables}}
+<tr class="mastery" data-table="{{.Table}}"><th>{{.Table}}</th>{{range $i, $n := .Counts}}<td class="num" data-replica="{{(index $.Replicas $i).Name}}">{{$n}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+{{- else}}
+<p class="none">No database could be read.</p>
+{{- end}}
+</section>
+
+<section id="bays">
+<h2>Storage bays</h2>
+{{- if .Bays}}
+{{- range .Bays}}
+<div class="bay" data-site="{{.Site}}" data-waiting="{{len .Waiting}}">
+<h3>{{.Site}} <small><code>{{.Dir}}</code></small></h3>
+{{- if .Err}}<p class="err">{{.Err}}</p>{{end}}
+{{- if .Waiting}}
+<ul>{{range .Waiting}}<li class="waiting{{if .Stale}} stale{{end}}" data-from="{{.From}}" data-to="{{.To}}">{{.File}}: {{if .Err}}<span class="err">{{.Err}}</span>{{else}}from {{.From}} to {{.To}}{{end}}, {{.Bytes}} bytes, waiting <span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span>{{if .Stale}} <strong class="err">stale: no import has taken it for over a day</strong>{{end}}</li>{{end}}</ul>
+{{- else}}
+<p class="none">No packet waiting.</p>
+{{- end}}
+<p class="last">{{with .LastDone}}Last imported: {{.File}} from {{.From}} <span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span>.{{else}}Nothing imported from this bay yet.{{end}}
+{{- with .LastFailed}} <span class="err">Last refused: {{.File}} from {{.From}} <span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span> (in failed/).</span>{{end}}</p>
+</div>
+{{- end}}
+{{- else}}
+<p class="none">No storage bay is known here (run with -plan to show the sites' bays).</p>
+{{- end}}
+</section>
+
+<section id="convergence">
+<h2>Convergence</h2>
+<p id="converged" class="{{if .Convergence.Diverged}}err{{else if .Convergence.Identical}}clean{{end}}">
+{{- if .Convergence.Diverged}}Divergence detected: {{join .Convergence.Diverged "; "}} hold the same epochs but different data.
+{{- else if .Convergence.Identical}}The open replicas hold identical replicated data.
+{{- else}}The open replicas differ; they have not all received the same epochs yet.{{end}}</p>
+<table>
+<thead><tr><th>Replica</th><th>Content hash</th></tr></thead>
+<tbody>{{range .Convergence.Hashes}}<tr class="hash" data-replica="{{.Replica}}"><td>{{.Replica}}</td><td><code>{{.Hash}}</code>{{if .Err}}<span class="err">{{.Err}}</span>{{end}}</td></tr>{{end}}</tbody>
+</table>
 </section>
 
 <section id="packets">
