@@ -125,10 +125,18 @@ func gatherExtra(ctx context.Context, p *Page, sites []*Site, sts []*multisite.S
 		}
 	}
 
+	shared := map[string]int{} // a bay several sites share is listed once
 	for i, s := range sites {
-		if s.Bay != "" {
-			p.Bays = append(p.Bays, readBay(sts[i].Local.Name, s.Bay, name, now))
+		if s.Bay == "" {
+			continue
 		}
+		dir := filepath.Clean(s.Bay)
+		if j, ok := shared[dir]; ok {
+			p.Bays[j].Site += ", " + sts[i].Local.Name
+			continue
+		}
+		shared[dir] = len(p.Bays)
+		p.Bays = append(p.Bays, readBay(sts[i].Local.Name, s.Bay, name, now))
 	}
 
 	conv := Convergence{Identical: true}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -32,6 +33,13 @@ func OpenPlan(ctx context.Context, p *plan.Plan) (*Family, error) {
 		if source == "" {
 			f.problems = append(f.problems, fmt.Sprintf("site %s: the plan gives no dsn for its database", s.Name))
 			continue
+		}
+		if driver == "sqlite" {
+			// Opening a missing file would create it.
+			if _, err := os.Stat(s.DSN); err != nil {
+				f.problems = append(f.problems, fmt.Sprintf("site %s: %v", s.Name, err))
+				continue
+			}
 		}
 		db, err := sql.Open(driver, source)
 		if err == nil {
