@@ -83,7 +83,7 @@ func commands() []command {
 		{name: "chstate", synopsis: "change the local replica's state (active, receive-only)",
 			usage: "--db F --state STATE", run: cmdChstate},
 		{name: "syncreplica", synopsis: "-export writes sync packets into a storage bay, -import applies those addressed here",
-			usage: "-export --db F --to REPLICA[,REPLICA|all] --bay DIR [--json]\n       multiutil syncreplica -import --db F --bay DIR [--json]", run: cmdSyncreplica},
+			usage: "-export --db F --to REPLICA[,REPLICA|all] --bay DIR [--plan FILE] [--json]\n       multiutil syncreplica -import --db F --bay DIR [--json]", run: cmdSyncreplica},
 		{name: "chmaster", synopsis: "transfer mastership of rows to another replica: named keys, --all, or a --where filter",
 			usage: "--db F --table T --to REPLICA (--key V[,V2] [--key ...] | --all | --where COND | --all --where COND) [--dry-run] [--json]", run: cmdChmaster},
 		{name: "lsmaster", synopsis: "who masters what: rows per table per replica, a replica's rows, transfers and requests in flight",

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/multisite-go/multisite"
 )
 
 // syncBoth moves what each of boston and bangalore has to the other
@@ -238,4 +243,33 @@ func TestUpkeepVerbs(t *testing.T) {
 		multiutil(t, exitOK, "deactivate", "--db", f.blr, "--yes")
 		multiutil(t, exitFail, "lsreplica", "--db", f.blr)
 	})
+}
+
+// TestSyncreplicaPlanPolicy: syncreplica -export --plan applies the plan's
+// mastership policy, as sync does.
+func TestSyncreplicaPlanPolicy(t *testing.T) {
+	f := newFamily(t)
+	blr := openAny(t, f.blr)
+	id, err := multisite.NextID(context.Background(), blr, nil, "defect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	execTest(t, f.blr, fmt.Sprintf(`INSERT INTO defect (id, headline) VALUES (%d, 'filed at bangalore')`, id))
+	planFile := filepath.Join(f.dir, "family.yaml")
+	if err := os.WriteFile(planFile, []byte(fmt.Sprintf(`family: defects
+codepage: windows-1252
+sites:
+  - {name: boston, vendor: sqlite, dsn: %s, working: true}
+  - {name: bangalore, vendor: sqlite, dsn: %s}
+sync: {pattern: hub-and-spoke, hub: boston, every: 15m}
+mastership: {policy: table, tables: {defect: boston}}
+transport: {bay: %s}
+`, f.boston, f.blr, f.bay)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	multiutil(t, exitUsage, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay, "--plan", planFile)
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay, "--plan", planFile)
+	if got := counts(t, f.blr)["defect"]["bangalore"]; got != 0 {
+		t.Errorf("bangalore still masters %d defects after an export under policy table", got)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/examples/internal/plan"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -39,6 +41,7 @@ func cmdSyncreplica(e *env, args []string) error {
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
 	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
+	planFile := fs.String("plan", "", "-export: apply the mastership policy of this deployment plan `file` to the rows exported")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -55,6 +58,19 @@ func cmdSyncreplica(e *env, args []string) error {
 	if *imp && *to != "" {
 		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
 	}
+	if *imp && *planFile != "" {
+		return usagef("--plan goes with -export: the policy decides what this replica exports")
+	}
+	var policy mastership.Policy
+	if *planFile != "" {
+		p, err := plan.LoadFile(*planFile)
+		if err == nil {
+			policy, err = p.MastershipPolicy()
+		}
+		if err != nil {
+			return &exitError{code: exitFail, err: err}
+		}
+	}
 	// The bay is checked before the database is touched.
 	if err := checkBay(*bay); err != nil {
 		return err
@@ -65,7 +81,7 @@ func cmdSyncreplica(e *env, args []string) error {
 	}
 	defer db.Close()
 	if *export {
-		return syncExport(e, db, st, splitList(*to), *bay, *asJSON)
+		return syncExport(e, db, st, splitList(*to), *bay, policy, *asJSON)
 	}
 	return syncImport(e, db, st, *bay, *asJSON)
 }
@@ -107,7 +123,7 @@ func fileName(i replica.Info) string {
 	return string(i.ID)
 }
 
-func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, asJSON bool) error {
+func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, policy mastership.Policy, asJSON bool) error {
 	var targets []replica.Info
 	if len(to) == 1 && to[0] == "all" {
 		for _, r := range st.Replicas {
@@ -131,7 +147,7 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	for _, t := range targets {
 		path := packetPath(bay, st.Local, t)
 		b, progress := e.progressBar("export to " + t.Name)
-		stats, err := exportOne(e, db, t.ID, path, progress)
+		stats, err := exportOne(e, db, t.ID, path, policy, progress)
 		b.done()
 		if err != nil {
 			return fmt.Errorf("export to %s: %w", t, err)
@@ -149,9 +165,9 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 }
 
 // exportOne writes an ordinary sync packet for target; see writePacket.
-func exportOne(e *env, db *sql.DB, target replica.ID, path string, progress func(int, int)) (multisite.ExportStats, error) {
+func exportOne(e *env, db *sql.DB, target replica.ID, path string, policy mastership.Policy, progress func(int, int)) (multisite.ExportStats, error) {
 	return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress})
+		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress, Policy: policy})
 	})
 }
 
