@@ -327,3 +327,41 @@ func TestSyncThroughBay(t *testing.T) {
 		t.Errorf("content differs after boston, bangalore, boston rounds")
 	}
 }
+
+// TestSyncEveryPlan: --every plan runs each link at the plan's interval
+// and stops when its context ends.
+func TestSyncEveryPlan(t *testing.T) {
+	f := newFamily2(t, "sqlite")
+	t.Setenv("MULTISITE_TOKEN_BOSTON", "b")
+	t.Setenv("MULTISITE_TOKEN_BANGALORE", "g")
+	planFile := filepath.Join(f.dir, "family.yaml")
+	writePlan := func(url string) {
+		p := strings.Replace(fmt.Sprintf(planTemplate, f.boston, url, "sqlite", f.blr), "every: 15m", "every: 150ms", 1)
+		require.NoError(t, os.WriteFile(planFile, []byte(p), 0o644))
+	}
+	writePlan("http://127.0.0.1:1")
+	srv := start(t, "serve", "--plan", planFile, "--site", "boston", "--listen", "127.0.0.1:0", "--import")
+	m := waitFor(t, &srv.stdout, regexp.MustCompile(`serving on (http://[0-9.:]+)/packets`))
+	writePlan(m[1])
+	loop := start(t, "sync", "--plan", planFile, "--site", "bangalore", "--every", "plan", "--json")
+	waitFor(t, &loop.stderr, regexp.MustCompile(`per_link=true`))
+	execTest(t, f.boston, `UPDATE defect SET headline = 'on the plan''s schedule' WHERE id = 1`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var h string
+		require.NoError(t, openTest(t, f.blr).QueryRow(`SELECT headline FROM defect WHERE id = 1`).Scan(&h))
+		if h == "on the plan's schedule" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the change never arrived; stderr:\n%s", loop.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := loop.stop(t); code != exitOK {
+		t.Errorf("sync --every plan exit %d", code)
+	}
+	if n := strings.Count(loop.stdout.String(), "\n"); n < 2 {
+		t.Errorf("%d rounds logged as JSON, want at least 2", n)
+	}
+}
