@@ -61,6 +61,9 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	progress       bool // draw progress bars on stderr
+	// who maps the replica IDs of the family last opened to their names,
+	// so that messages name replicas as people do.
+	who map[replica.ID]string
 }
 
 // command is one verb.
@@ -238,11 +241,11 @@ func report(e *env, c command, err error) int {
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.err != nil {
-			fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, xe.err)
+			fmt.Fprintf(e.stderr, "multiutil %s: %s\n", c.name, e.humanize(xe.err.Error()))
 		}
 		return xe.code
 	default:
-		fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, err)
+		fmt.Fprintf(e.stderr, "multiutil %s: %s\n", c.name, e.humanize(err.Error()))
 		return exitFail
 	}
 }
