@@ -27,7 +27,10 @@
 // replica the token belongs to, 413 beyond the size limit, 422 for a
 // packet that is malformed, badly signed or meant for another family or
 // replica, 409 for one that cannot be applied yet (an unknown origin, a
-// gap: push it again after the missing packets), 405 for other methods.
+// gap: push it again after the missing packets), 503 with Retry-After when
+// it is working on [HandlerOptions.MaxConcurrent] requests already, 405
+// for other methods, and 500 (with the cause in the handler's log, not in
+// the answer) when it fails itself.
 // The client turns them into a [*StatusError] that matches the sentinels
 // of this package with errors.Is.
 //
