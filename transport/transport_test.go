@@ -6,11 +6,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -329,5 +331,38 @@ func TestNewHandlerOptions(t *testing.T) {
 				t.Errorf("NewHandler error = %v, want ErrOptions", err)
 			}
 		})
+	}
+}
+
+// TestBusy: beyond MaxConcurrent requests under way, the handler answers
+// 503 with Retry-After at once.
+func TestBusy(t *testing.T) {
+	f := newFamily(t, func(name string) *sql.DB { return testdb.SQLite(t, name) })
+	srv := serve(t, f.boston, transport.HandlerOptions{MaxConcurrent: 1})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := client(srv, tokens["bangalore"]).Push(context.Background(), pr)
+		done <- err
+	}()
+	// The first push holds the only slot while its body trickles in.
+	_, err := pw.Write([]byte("MSPK"))
+	require.NoError(t, err)
+	// The server may not have taken the first request yet: ask until
+	// it has (a pull that gets in first is harmless).
+	for i := 0; ; i++ {
+		var b bytes.Buffer
+		_, err = client(srv, tokens["dublin"]).Pull(context.Background(), &b)
+		if errors.Is(err, transport.ErrBusy) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("a request beyond MaxConcurrent: %v, want ErrBusy", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pw.Close()
+	if err := <-done; !errors.Is(err, transport.ErrRejected) {
+		t.Errorf("the trickled push of a non-packet: %v, want ErrRejected", err)
 	}
 }
