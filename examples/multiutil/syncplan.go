@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
@@ -179,14 +180,23 @@ func cmdSync(e *env, args []string) error {
 	return syncLoop(e, db, c, tick, *asJSON, log)
 }
 
-// syncLoop runs rounds until SIGINT, SIGTERM or the end of e.ctx. With
-// tick 0 each link runs at its own interval from the plan; a round that
-// fails is logged and the next one runs on time.
+// syncLoop runs rounds until SIGINT or SIGTERM, or the end of e.ctx. A
+// signal lets the round under way finish (an import is one transaction
+// anyway, but a round half done would leave some links behind) and stops
+// before the next; a second signal stops the process at once. With tick 0
+// each link runs at its own interval from the plan; a round that fails is
+// logged and the next one runs on time.
 func syncLoop(e *env, db *sql.DB, c *siteConfig, tick time.Duration, asJSON bool, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(e.ctx, os.Interrupt, syscall.SIGTERM)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e2 := *e
-	e2.ctx = ctx
+	go func() {
+		select {
+		case <-sig.Done():
+			log.Info("multiutil sync: stopping after the round under way; signal again to stop at once")
+			stop() // the next signal has its default effect
+		case <-e.ctx.Done():
+		}
+	}()
 	last := map[plan.Route]time.Time{}
 	perLink := tick == 0
 	if perLink {
@@ -211,9 +221,9 @@ func syncLoop(e *env, db *sql.DB, c *siteConfig, tick time.Duration, asJSON bool
 			}
 			due = func(r plan.Route) bool { return slices.Contains(ran, r) }
 		}
-		r, err := syncRound(&e2, db, c, due, false, log)
+		r, err := syncRound(e, db, c, due, false, log)
 		switch {
-		case ctx.Err() != nil:
+		case e.ctx.Err() != nil:
 			log.Info("multiutil sync: stopped", "site", c.site.Name)
 			return nil
 		case err != nil:
@@ -227,8 +237,15 @@ func syncLoop(e *env, db *sql.DB, c *siteConfig, tick time.Duration, asJSON bool
 			}
 			log.Info("multiutil sync: round done", "links", len(r.Links), "imported", len(r.Imported), "failed", r.Failed, "seconds", r.Seconds)
 		}
+		if sig.Err() != nil { // a tick that came during the round must not start another
+			log.Info("multiutil sync: stopped", "site", c.site.Name)
+			return nil
+		}
 		select {
-		case <-ctx.Done():
+		case <-sig.Done():
+			log.Info("multiutil sync: stopped", "site", c.site.Name)
+			return nil
+		case <-e.ctx.Done():
 			log.Info("multiutil sync: stopped", "site", c.site.Name)
 			return nil
 		case <-t.C:
