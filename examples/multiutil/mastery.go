@@ -367,7 +367,7 @@ func cmdLsmaster(e *env, args []string) error {
 		out.Transfers = append(out.Transfers, transferJSON{x.Table, x.Key, nameOf(st, x.From), nameOf(st, x.To), x.Epoch})
 	}
 	for _, x := range rep.Requests {
-		out.Requests = append(out.Requests, requestFlightJSON{x.ID, x.Table, x.Key, nameOf(st, x.From), nameOf(st, x.Master), x.State})
+		out.Requests = append(out.Requests, requestFlightJSON{string(x.ID), x.Table, x.Key, nameOf(st, x.From), nameOf(st, x.Master), string(x.State)})
 	}
 	if *asJSON {
 		return writeJSON(e.stdout, out)
@@ -581,7 +581,7 @@ func answerRequest(e *env, verb string, args []string, deny bool) error {
 	if *dry {
 		r := toRequestJSON(st, cur)
 		switch {
-		case !cur.State.Open():
+		case cur.State != multisite.RequestPending && cur.State != multisite.RequestForwarded:
 			return &exitError{code: exitFail, err: fmt.Errorf("request %s is %s already", *id, cur.State)}
 		case cur.Master != st.Local.ID:
 			return &exitError{code: exitFail, err: fmt.Errorf("request %s is addressed to %s, not %s: answer it there", *id, r.Master, st.Local.Name)}
