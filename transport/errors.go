@@ -6,6 +6,10 @@ import (
 	"net/http"
 )
 
+// ErrOptions is wrapped by [NewHandler]'s error for [HandlerOptions]
+// that cannot work; the message names the field.
+var ErrOptions = errors.New("transport: invalid options")
+
 // Errors a [Client] returns for refused requests, wrapped in a
 // [*StatusError]; test them with errors.Is.
 var (

@@ -96,9 +96,6 @@ type peerToken struct {
 
 var _ http.Handler = (*Handler)(nil)
 
-// ErrOptions reports HandlerOptions that cannot work.
-var ErrOptions = errors.New("transport: invalid options")
-
 // NewHandler returns a Handler serving db's replica. It checks opt: at
 // least one token, no empty token or peer, no token shared by two peers,
 // a bay that is an existing directory, a size limit that is not negative.
