@@ -48,9 +48,13 @@
 // you do not trust. Tokens are compared in constant time. A leaked token
 // lets its holder read what that peer may read and push packets that
 // still have to be correctly signed; rotate it in the configuration of
-// both sides. Request bodies are bounded ([HandlerOptions.MaxPacketSize],
-// [DefaultMaxPacketSize] by default) and the handler works on one packet
-// at a time, so a peer cannot exhaust memory or disk beyond one packet.
+// both sides. A recorded push replayed later changes nothing (imports are
+// idempotent). Request bodies are bounded ([HandlerOptions.MaxPacketSize],
+// [DefaultMaxPacketSize] by default) and spooled to disk, not memory; at
+// most [HandlerOptions.MaxConcurrent] requests are worked on at once and
+// the database work is one request at a time, so peers cannot use more
+// disk than that many packets. There is no rate limit beyond that: put
+// the handler behind middleware of your own if you need one.
 //
 // # Usage
 //
