@@ -35,6 +35,8 @@ func TestRun_Usage(t *testing.T) {
 		{"dir without databases", []string{"-dir", t.TempDir()}, exitUsage, "no *.db files"},
 		{"listen without port", []string{"-listen", "localhost"}, exitUsage, "missing port in address"},
 		{"unknown code page", []string{"-validate", "klingon"}, exitUsage, "-validate: codepage: unknown code page"},
+		{"dir and plan", []string{"-dir", t.TempDir(), "-plan", file}, exitUsage, "give -dir or -plan, not both"},
+		{"plan is not a plan", []string{"-plan", file}, exitFail, "not a plan document"},
 		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR | -plan FILE] [-validate CODEPAGE]"},
 	}
 	for _, tt := range tests {
