@@ -365,3 +365,51 @@ func TestSyncEveryPlan(t *testing.T) {
 		t.Errorf("%d rounds logged as JSON, want at least 2", n)
 	}
 }
+
+// TestServeToBayThenSync: serve stores verified pushes in the site's bay;
+// the site's own sync round imports them.
+func TestServeToBayThenSync(t *testing.T) {
+	f := newFamily2(t, "sqlite")
+	t.Setenv("MULTISITE_TOKEN_BOSTON", "b")
+	t.Setenv("MULTISITE_TOKEN_BANGALORE", "g")
+	bay := filepath.Join(f.dir, "inbound")
+	require.NoError(t, os.Mkdir(bay, 0o755))
+	planFile := filepath.Join(f.dir, "family.yaml")
+	writePlan := func(url string) {
+		p := strings.Replace(fmt.Sprintf(planTemplate, f.boston, url, "sqlite", f.blr), "    url: "+url+"\n", "    url: "+url+"\n    bay: "+bay+"\n", 1)
+		require.NoError(t, os.WriteFile(planFile, []byte(p), 0o644))
+	}
+	writePlan("http://127.0.0.1:1")
+	srv := start(t, "serve", "--plan", planFile, "--site", "boston", "--listen", "127.0.0.1:0")
+	m := waitFor(t, &srv.stdout, regexp.MustCompile(`serving on (http://[0-9.:]+)/packets`))
+	writePlan(m[1])
+
+	blr := openAny(t, f.blr)
+	id, err := multisite.NextID(context.Background(), blr, nil, "defect")
+	require.NoError(t, err)
+	_, err = blr.Exec(fmt.Sprintf(`INSERT INTO defect (id, headline) VALUES (%d, 'via the bay')`, id))
+	require.NoError(t, err)
+	var r roundJSON
+	jsonOut(t, &r, "sync", "--plan", planFile, "--site", "bangalore", "--json")
+	if len(r.Links) != 2 || r.Links[1].Via != "push" || r.Links[1].File == "" {
+		t.Fatalf("bangalore's round: %+v", r.Links)
+	}
+	if _, err := os.Stat(filepath.Join(bay, r.Links[1].File)); err != nil {
+		t.Fatalf("the pushed packet is not in boston's bay: %v", err)
+	}
+	count := func() int {
+		var n int
+		require.NoError(t, openTest(t, f.boston).QueryRow(`SELECT count(*) FROM defect WHERE headline = 'via the bay'`).Scan(&n))
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("boston has the row before importing its bay")
+	}
+	jsonOut(t, &r, "sync", "--plan", planFile, "--site", "boston", "--json")
+	if len(r.Imported) != 1 || r.Imported[0].Status != "imported" {
+		t.Errorf("boston's round imported %+v", r.Imported)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("boston has %d rows from bangalore after its round, want 1", n)
+	}
+}
