@@ -356,7 +356,28 @@ func syncRound(e *env, db *sql.DB, c *siteConfig, due func(plan.Route) bool, dry
 		}
 	}
 	r.Seconds = time.Since(r.Started).Seconds()
+	if !dry && c.bay != "" {
+		// The status page (examples/status -plan) shows the last round of
+		// every site from here; a bay that cannot take it is no reason to
+		// fail the round.
+		if err := writeRoundRecord(c.bay, st.Local, r); err != nil {
+			log.Warn("multiutil sync: record the round", "err", err)
+		}
+	}
 	return r, nil
+}
+
+// roundRecordName is the file in a site's bay that holds its last round:
+// hidden, so no importer takes it for a packet.
+func roundRecordName(local replica.Info) string { return ".sync-" + fileName(local) + ".json" }
+
+func writeRoundRecord(bay string, local replica.Info, r *roundJSON) error {
+	if fi, err := os.Stat(bay); err != nil || !fi.IsDir() {
+		return nil // no bay here (yet)
+	}
+	return writeAtomic(filepath.Join(bay, roundRecordName(local)), 0o644, func(f *os.File) error {
+		return writeJSON(f, r)
+	})
 }
 
 // client returns a transport client to a peer's endpoint with this site's

@@ -412,4 +412,10 @@ func TestServeToBayThenSync(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Errorf("boston has %d rows from bangalore after its round, want 1", n)
 	}
+	var rec roundJSON
+	b, err := os.ReadFile(filepath.Join(bay, ".sync-boston.json"))
+	require.NoError(t, err)
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Replica != "boston" || len(rec.Imported) != 1 {
+		t.Errorf("boston's round record: %+v, %v", rec, err)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,18 @@ type BayView struct {
 	Waiting    []BayPacket
 	LastDone   *BayPacket
 	LastFailed *BayPacket
+	Rounds     []RoundView // the last multiutil sync round of each site using the bay
 	Err        string
+}
+
+// RoundView is the last round of multiutil sync at one site, as it
+// recorded it in its bay (.sync-REPLICA.json).
+type RoundView struct {
+	Replica string
+	Started time.Time
+	Links   int
+	Failed  int
+	Errors  []string // "to boston via push: ..." for each failed link
 }
 
 // BayPacket is one packet file in a bay.
@@ -198,6 +210,7 @@ func readBay(site, dir string, name func(replica.ID) string, now time.Time) BayV
 		bv.Waiting = append(bv.Waiting, bp)
 	}
 	sort.Slice(bv.Waiting, func(a, b int) bool { return bv.Waiting[a].Time.Before(bv.Waiting[b].Time) })
+	bv.Rounds = readRounds(dir)
 	bv.LastDone = newestIn(filepath.Join(dir, "done"), name)
 	bv.LastFailed = newestIn(filepath.Join(dir, "failed"), name)
 	return bv
@@ -250,4 +263,37 @@ func keyText(key []any) string {
 		parts[i] = fmt.Sprint(v)
 	}
 	return strings.Join(parts, ",")
+}
+
+// readRounds reads the round records multiutil sync leaves in a bay.
+func readRounds(dir string) []RoundView {
+	files, _ := filepath.Glob(filepath.Join(dir, ".sync-*.json"))
+	var out []RoundView
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var r struct {
+			Replica string    `json:"replica"`
+			Started time.Time `json:"started"`
+			Failed  int       `json:"failed"`
+			Links   []struct {
+				Peer, Direction, Via, Status, Error string
+			} `json:"links"`
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			out = append(out, RoundView{Replica: filepath.Base(path), Errors: []string{"unreadable record: " + err.Error()}})
+			continue
+		}
+		rv := RoundView{Replica: r.Replica, Started: r.Started, Links: len(r.Links), Failed: r.Failed}
+		for _, l := range r.Links {
+			if l.Status == "failed" {
+				dir := map[string]string{"in": "from", "out": "to"}[l.Direction]
+				rv.Errors = append(rv.Errors, fmt.Sprintf("%s %s via %s: %s", dir, l.Peer, l.Via, l.Error))
+			}
+		}
+		out = append(out, rv)
+	}
+	return out
 }

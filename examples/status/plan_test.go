@@ -224,6 +224,8 @@ func TestOpenPlan_Problems(t *testing.T) {
 	require.NoError(t, err)
 	bay := filepath.Join(dir, "bay")
 	require.NoError(t, os.Mkdir(bay, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bay, ".sync-boston.json"), []byte(`{"site":"boston","replica":"boston","started":"2026-01-02T03:04:05Z","failed":1,
+"links":[{"peer":"dublin","direction":"out","via":"push","status":"failed","error":"transport: 401 Unauthorized: unknown token"},{"peer":"dublin","direction":"in","via":"pull","status":"ok"}]}`), 0o644))
 	old := filepath.Join(bay, "x-boston-1.pkt")
 	require.NoError(t, os.WriteFile(old, []byte("not a packet"), 0o644))
 	require.NoError(t, os.Chtimes(old, time.Now().Add(-48*time.Hour), time.Now().Add(-48*time.Hour)))
@@ -248,6 +250,10 @@ func TestOpenPlan_Problems(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "paris.db")); err == nil {
 		t.Errorf("opening the plan created paris's missing database")
+	}
+	rounds := doc.withClass("round")
+	if len(rounds) != 1 || rounds[0].attr["data-failed"] != "1" || !bytes.Contains([]byte(rounds[0].Text()), []byte("to dublin via push: transport: 401")) {
+		t.Errorf("sync rounds: %v %v", attrs(rounds), rounds)
 	}
 	w := doc.withClass("waiting")
 	if len(w) != 1 || !bytes.Contains([]byte(w[0].attr["class"]), []byte("stale")) {

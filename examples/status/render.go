@@ -183,6 +183,9 @@ The library records no packet times; the times are of packets this process moved
 {{- else}}
 <p class="none">No packet waiting.</p>
 {{- end}}
+{{- range .Rounds}}
+<p class="round{{if .Failed}} err{{end}}" data-replica="{{.Replica}}" data-failed="{{.Failed}}">Last sync round at {{.Replica}}: <span class="ago" data-time="{{stamp .Started}}">{{ago .Started $.Generated}}</span>, {{.Links}} link{{if ne .Links 1}}s{{end}}, {{if .Failed}}{{.Failed}} failed{{range .Errors}}<br>{{.}}{{end}}{{else}}all ok{{end}}.</p>
+{{- end}}
 <p class="last">{{with .LastDone}}Last imported: {{.File}} from {{.From}} <span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span>.{{else}}Nothing imported from this bay yet.{{end}}
 {{- with .LastFailed}} <span class="err">Last refused: {{.File}} from {{.From}} <span class="ago" data-time="{{stamp .Time}}">{{ago .Time $.Generated}}</span> (in failed/).</span>{{end}}</p>
 </div>
