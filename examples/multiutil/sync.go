@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/examples/internal/plan"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -39,6 +41,7 @@ func cmdSyncreplica(e *env, args []string) error {
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
 	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
+	planFile := fs.String("plan", "", "-export: apply the mastership policy of this deployment plan `file` to the rows exported")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -55,6 +58,19 @@ func cmdSyncreplica(e *env, args []string) error {
 	if *imp && *to != "" {
 		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
 	}
+	if *imp && *planFile != "" {
+		return usagef("--plan goes with -export: the policy decides what this replica exports")
+	}
+	var policy mastership.Policy
+	if *planFile != "" {
+		p, err := plan.LoadFile(*planFile)
+		if err == nil {
+			policy, err = p.MastershipPolicy()
+		}
+		if err != nil {
+			return &exitError{code: exitFail, err: err}
+		}
+	}
 	// The bay is checked before the database is touched.
 	if err := checkBay(*bay); err != nil {
 		return err
@@ -65,7 +81,7 @@ func cmdSyncreplica(e *env, args []string) error {
 	}
 	defer db.Close()
 	if *export {
-		return syncExport(e, db, st, splitList(*to), *bay, *asJSON)
+		return syncExport(e, db, st, splitList(*to), *bay, policy, *asJSON)
 	}
 	return syncImport(e, db, st, *bay, *asJSON)
 }
@@ -107,7 +123,7 @@ func fileName(i replica.Info) string {
 	return string(i.ID)
 }
 
-func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, asJSON bool) error {
+func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, policy mastership.Policy, asJSON bool) error {
 	var targets []replica.Info
 	if len(to) == 1 && to[0] == "all" {
 		for _, r := range st.Replicas {
@@ -131,7 +147,7 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	for _, t := range targets {
 		path := packetPath(bay, st.Local, t)
 		b, progress := e.progressBar("export to " + t.Name)
-		stats, err := exportOne(e, db, t.ID, path, progress)
+		stats, err := exportOne(e, db, t.ID, path, policy, progress)
 		b.done()
 		if err != nil {
 			return fmt.Errorf("export to %s: %w", t, err)
@@ -149,9 +165,9 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 }
 
 // exportOne writes an ordinary sync packet for target; see writePacket.
-func exportOne(e *env, db *sql.DB, target replica.ID, path string, progress func(int, int)) (multisite.ExportStats, error) {
+func exportOne(e *env, db *sql.DB, target replica.ID, path string, policy mastership.Policy, progress func(int, int)) (multisite.ExportStats, error) {
 	return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress})
+		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress, Policy: policy})
 	})
 }
 
@@ -192,23 +208,52 @@ type importJSON struct {
 }
 
 func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON bool) error {
-	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	who := names(st)
+	out, failed, skipped, err := importBay(e, db, st, bay, func(r importJSON) {
+		if asJSON {
+			return
+		}
+		if r.Status == "failed" {
+			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %s\n", filepath.Base(r.File), r.Error)
+			return
+		}
+		printImport(e, r, who)
+	})
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
+	}
+	return nil
+}
+
+// importBay imports every packet in bay addressed to the local replica,
+// moving each to bay/done or bay/failed, and tells say about each. It
+// returns what happened (sorted by file), how many failed and how many
+// were left for other replicas; an error means the bay itself is broken.
+func importBay(e *env, db *sql.DB, st *multisite.Status, bay string, say func(importJSON)) ([]importJSON, int, int, error) {
+	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	sort.Strings(files)
-	who := names(st)
 	out := []importJSON{}
 	failed, skipped := 0, 0
 	fail := func(path string, err error) error {
 		failed++
 		r := importJSON{File: path, Status: "failed", Error: err.Error()}
-		if !asJSON {
-			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %v\n", filepath.Base(path), err)
-		}
 		var merr error
 		r.MovedTo, merr = moveTo(path, bay, "failed")
 		out = append(out, r)
+		say(r)
 		return merr
 	}
 	var pending []string
@@ -217,7 +262,7 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 		switch {
 		case err != nil:
 			if err := fail(path, err); err != nil {
-				return err // the bay itself is broken: stop
+				return nil, 0, 0, err // the bay itself is broken: stop
 			}
 		case ok:
 			pending = append(pending, path)
@@ -241,41 +286,29 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 					continue
 				}
 				if err := fail(path, err); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 				continue
 			}
 			progress = true
 			if r.MovedTo, err = moveTo(path, bay, "done"); err != nil {
-				return err
+				return nil, 0, 0, err
 			}
 			out = append(out, r)
-			if !asJSON {
-				printImport(e, r, who)
-			}
+			say(r)
 		}
 		if !progress {
 			for i, path := range retry {
 				if err := fail(path, retryErr[i]); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 			}
 			break
 		}
 		pending = retry
 	}
-	if asJSON {
-		sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
-		if err := writeJSON(e.stdout, out); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
-	}
-	if failed > 0 {
-		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
-	}
-	return nil
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, failed, skipped, nil
 }
 
 func printImport(e *env, r importJSON, who map[replica.ID]string) {
@@ -315,7 +348,7 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	defer f.Close()
-	b, progress := e.bytesProgress("import " + filepath.Base(path) + " (KiB)")
+	b, progress := e.bytesProgress("import " + filepath.Base(path))
 	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
 	b.done()
 	if err != nil {
