@@ -70,5 +70,5 @@ func fromDriver(err error) error {
 	if errors.As(err, &nm) {
 		return err
 	}
-	return engine.CharsetFromDriver(err)
+	return publicError(engine.CharsetFromDriver(err))
 }
