@@ -45,18 +45,41 @@ func dialectOf(db *sql.DB, d Dialect) (dialect.Dialect, error) {
 // mastership errors from mastership and schema errors from schema; all can
 // be tested with errors.Is.
 var (
-	ErrNotActivated  = engine.ErrNotActivated
-	ErrActivated     = engine.ErrActivated
-	ErrFamily        = engine.ErrFamily
-	ErrTarget        = engine.ErrTarget
-	ErrKind          = engine.ErrKind
+	// ErrNotActivated is returned for a database that is no replica.
+	ErrNotActivated = engine.ErrNotActivated
+	// ErrActivated is returned when activating or creating into a
+	// database that already is a replica.
+	ErrActivated = engine.ErrActivated
+	// ErrFamily is returned for a packet of another family (in a
+	// *MismatchError).
+	ErrFamily = engine.ErrFamily
+	// ErrTarget is returned for a packet made for another replica (in a
+	// *MismatchError).
+	ErrTarget = engine.ErrTarget
+	// ErrKind is returned for a creation packet given to ImportPacket or a
+	// sync packet given to CreateReplica (in a *MismatchError).
+	ErrKind = engine.ErrKind
+	// ErrSchemaVersion is returned for a packet made at another schema
+	// version (in a *MismatchError).
 	ErrSchemaVersion = engine.ErrSchemaVersion
-	ErrCodePage      = engine.ErrCodePage
-	ErrPacket        = engine.ErrPacket
-	ErrTableExists   = engine.ErrTableExists
-	ErrKeyRange      = engine.ErrKeyRange
-	ErrState         = engine.ErrState
-	ErrCharset       = engine.ErrCharset
+	// ErrCodePage is returned for a packet made under another data code
+	// page (in a *MismatchError).
+	ErrCodePage = engine.ErrCodePage
+	// ErrPacket is returned for a packet whose content breaks the rules
+	// beyond what syncpkt checks: a row before its table, a record that
+	// does not belong in this kind of packet, a duplicate key.
+	ErrPacket = engine.ErrPacket
+	// ErrTableExists is returned when a creation packet would create a
+	// table the database already has.
+	ErrTableExists = engine.ErrTableExists
+	// ErrKeyRange is returned when a replica's integer key range is used
+	// up or an existing key lies outside the first replica's range.
+	ErrKeyRange = engine.ErrKeyRange
+	// ErrState is returned for a lifecycle change that is not allowed.
+	ErrState = engine.ErrState
+	// ErrCharset is returned for a string outside the family's data code
+	// page (in a *CharsetError).
+	ErrCharset = engine.ErrCharset
 )
 
 // CharsetError names the first string of a packet, or of a write the
@@ -100,7 +123,10 @@ func (e *MismatchError) Unwrap() error { return e.Err }
 // library does not know and a *ServerVersionError; ErrUnreachable matches
 // a server that cannot be reached when Activate or CreateReplica starts.
 var (
+	// ErrUnsupported is returned for a driver or server the library
+	// cannot work with (and wrapped by *ServerVersionError).
 	ErrUnsupported = dialect.ErrUnsupported
+	// ErrUnreachable is returned when the server cannot be reached.
 	ErrUnreachable = dialect.ErrUnreachable
 )
 

@@ -102,9 +102,12 @@ func (e *RequestStateError) Unwrap() error { return ErrRequestState }
 // replicated a *schema.UnknownTableError, for a row whose master the
 // registry does not know a *replica.UnknownError.
 var (
+	// ErrAlreadyMaster is wrapped by *AlreadyMasterError.
 	ErrAlreadyMaster = engine.ErrAlreadyMaster
-	ErrNoRequest     = engine.ErrNoRequest
-	ErrRequestState  = engine.ErrRequestState
+	// ErrNoRequest is returned for a request ID the replica does not know.
+	ErrNoRequest = engine.ErrNoRequest
+	// ErrRequestState is wrapped by *RequestStateError.
+	ErrRequestState = engine.ErrRequestState
 )
 
 // NoRowError names a row that does not exist; errors.Is(err,
