@@ -345,9 +345,11 @@ func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Write
 	return exportStats(st), publicError(err)
 }
 
-// Default size limits of ImportPacket and CreateReplica, for a packet that
-// arrives from a network peer: a packet can announce no size it does not
-// have, but an endless or hostile stream is cut off at the limit.
+// Default size limits of ImportPacket and CreateReplica, so that a packet
+// from a network peer (an HTTP request body, say) cannot make the importer
+// read an endless or hostile stream: it is cut off at the limit with
+// syncpkt.ErrTooLarge and nothing changes. Both count the decompressed
+// stream, so a decompression bomb stops at the limit too.
 const (
 	// DefaultMaxPacketSize is the largest sync packet ImportPacket accepts
 	// when ImportOptions.MaxPacketSize is 0: 1 GiB of uncompressed stream.
