@@ -121,9 +121,9 @@ func importReport(r *engine.ImportReport) *ImportReport {
 			out.Tables[t] = &TableCounts{Inserted: c.Inserted, Updated: c.Updated, Deleted: c.Deleted, Unchanged: c.Unchanged}
 		}
 	}
-	for _, c := range r.Conflicts {
-		out.Conflicts = append(out.Conflicts, Conflict{Table: c.Table, Key: c.Key, Winner: c.Winner, Loser: c.Loser, Version: c.Version})
-	}
+	out.Conflicts = convertSlice(r.Conflicts, func(c engine.Conflict) Conflict {
+		return Conflict{Table: c.Table, Key: c.Key, Winner: c.Winner, Loser: c.Loser, Version: c.Version}
+	})
 	return out
 }
 
@@ -136,28 +136,19 @@ func engineCharsetViolation(v CharsetViolation) engine.CharsetViolation {
 }
 
 func narrowColumns(cs []engine.NarrowColumn) []NarrowColumn {
-	if cs == nil {
-		return nil
-	}
-	out := make([]NarrowColumn, len(cs))
-	for i, c := range cs {
-		out[i] = NarrowColumn{Table: c.Table, Column: c.Column, Charset: c.Charset}
-	}
-	return out
+	return convertSlice(cs, func(c engine.NarrowColumn) NarrowColumn {
+		return NarrowColumn{Table: c.Table, Column: c.Column, Charset: c.Charset}
+	})
 }
 
 func charsetReport(r *engine.CharsetReport) *CharsetReport {
 	if r == nil {
 		return nil
 	}
-	out := &CharsetReport{CodePage: r.CodePage, Tables: r.Tables, Rows: r.Rows, Strings: r.Strings, Bytes: r.Bytes, Truncated: r.Truncated, Columns: narrowColumns(r.Columns)}
-	if r.Violations != nil {
-		out.Violations = make([]CharsetViolation, len(r.Violations))
-		for i, v := range r.Violations {
-			out.Violations[i] = charsetViolation(v)
-		}
+	return &CharsetReport{
+		CodePage: r.CodePage, Tables: r.Tables, Rows: r.Rows, Strings: r.Strings, Bytes: r.Bytes,
+		Violations: convertSlice(r.Violations, charsetViolation), Truncated: r.Truncated, Columns: narrowColumns(r.Columns),
 	}
-	return out
 }
 
 func charsetStatus(s *engine.CharsetStatus) *CharsetStatus {
@@ -178,14 +169,12 @@ func cleanReport(r *engine.CleanReport) *CleanReport {
 	if r == nil {
 		return nil
 	}
-	out := &CleanReport{CodePage: r.CodePage, Applied: r.Applied, Elsewhere: r.Elsewhere}
-	if r.Changes != nil {
-		out.Changes = make([]CleanChange, len(r.Changes))
-		for i, c := range r.Changes {
-			out.Changes[i] = CleanChange{Table: c.Table, Key: c.Key, Column: c.Column, Before: c.Before, After: c.After, Master: c.Master, Applied: c.Applied}
-		}
+	return &CleanReport{
+		CodePage: r.CodePage, Applied: r.Applied, Elsewhere: r.Elsewhere,
+		Changes: convertSlice(r.Changes, func(c engine.CleanChange) CleanChange {
+			return CleanChange{Table: c.Table, Key: c.Key, Column: c.Column, Before: c.Before, After: c.After, Master: c.Master, Applied: c.Applied}
+		}),
 	}
-	return out
 }
 
 func pruneStats(s engine.PruneStats) PruneStats {
@@ -200,14 +189,9 @@ func migrateReport(r *engine.MigrateReport) *MigrateReport {
 }
 
 func migrationStatuses(ss []engine.MigrationStatus) []MigrationStatus {
-	if ss == nil {
-		return nil
-	}
-	out := make([]MigrationStatus, len(ss))
-	for i, s := range ss {
-		out[i] = MigrationStatus{Version: s.Version, Name: s.Name, Applied: s.Applied, AppliedAt: s.AppliedAt, AppliedBy: s.AppliedBy, Changed: s.Changed, Missing: s.Missing}
-	}
-	return out
+	return convertSlice(ss, func(s engine.MigrationStatus) MigrationStatus {
+		return MigrationStatus{Version: s.Version, Name: s.Name, Applied: s.Applied, AppliedAt: s.AppliedAt, AppliedBy: s.AppliedBy, Changed: s.Changed, Missing: s.Missing}
+	})
 }
 
 func collisionRecord(r engine.CollisionRecord) CollisionRecord {
@@ -219,14 +203,7 @@ func collisionRecord(r engine.CollisionRecord) CollisionRecord {
 }
 
 func collisionRecords(rs []engine.CollisionRecord) []CollisionRecord {
-	if rs == nil {
-		return nil
-	}
-	out := make([]CollisionRecord, len(rs))
-	for i, r := range rs {
-		out[i] = collisionRecord(r)
-	}
-	return out
+	return convertSlice(rs, collisionRecord)
 }
 
 func masteredRow(r engine.MasteredRow) MasteredRow {
@@ -237,17 +214,17 @@ func masteryReport(r *engine.MasteryReport) *MasteryReport {
 	if r == nil {
 		return nil
 	}
-	out := &MasteryReport{Local: r.Local, Names: r.Names, Counts: r.Counts, Truncated: r.Truncated}
-	for _, row := range r.Rows {
-		out.Rows = append(out.Rows, masteredRow(row))
+	return &MasteryReport{
+		Local: r.Local, Names: r.Names, Counts: r.Counts,
+		Rows:      convertSlice(r.Rows, masteredRow),
+		Truncated: r.Truncated,
+		Transfers: convertSlice(r.Transfers, func(t engine.TransferInFlight) TransferInFlight {
+			return TransferInFlight{Table: t.Table, Key: t.Key, Version: t.Version, From: t.From, To: t.To, Epoch: t.Epoch}
+		}),
+		Requests: convertSlice(r.Requests, func(q engine.RequestInFlight) RequestInFlight {
+			return RequestInFlight{ID: RequestID(q.ID), Table: q.Table, Key: q.Key, From: q.From, Master: q.Master, State: RequestState(q.State)}
+		}),
 	}
-	for _, t := range r.Transfers {
-		out.Transfers = append(out.Transfers, TransferInFlight{Table: t.Table, Key: t.Key, Version: t.Version, From: t.From, To: t.To, Epoch: t.Epoch})
-	}
-	for _, q := range r.Requests {
-		out.Requests = append(out.Requests, RequestInFlight{ID: RequestID(q.ID), Table: q.Table, Key: q.Key, From: q.From, Master: q.Master, State: RequestState(q.State)})
-	}
-	return out
 }
 
 func request(r engine.MastershipRequest) Request {
@@ -260,12 +237,18 @@ func request(r engine.MastershipRequest) Request {
 }
 
 func requests(rs []engine.MastershipRequest) []Request {
-	if rs == nil {
+	return convertSlice(rs, request)
+}
+
+// convertSlice converts every element of in with f; nil stays nil and
+// empty stays empty, so JSON output reads the same as the engine's.
+func convertSlice[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
 		return nil
 	}
-	out := make([]Request, len(rs))
-	for i, r := range rs {
-		out[i] = request(r)
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
 	}
 	return out
 }
