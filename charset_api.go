@@ -20,8 +20,8 @@ func CharsetFromDriver(err error) error { return publicError(engine.CharsetFromD
 // code page is UTF-8): an import refuses such characters for it with a
 // *CharsetError whose Storage names the column's character set.
 type NarrowColumn struct {
-	Table   string `json:"table"`
-	Column  string `json:"column"`
+	Table   string `json:"table"`   // the table holding the column
+	Column  string `json:"column"`  // the column
 	Charset string `json:"charset"` // the column's character set as the server names it: "utf8mb3"
 }
 

@@ -85,21 +85,21 @@ const (
 // CollisionRecord is a collision as a replica recorded it (table
 // ms_collision).
 type CollisionRecord struct {
-	ID       CollisionID
-	Table    string
-	Columns  []string   // the unique key's columns
-	Value    []any      // the value both records had, in portable form
-	Key      []any      // primary key of the renamed record
-	KeptKey  []any      // primary key of the record that kept the value
-	Column   string     // the renamed column
-	Original string     // its value before the rename
-	Renamed  string     // its value after
-	Winner   replica.ID // creator of the record that kept the value
-	Loser    replica.ID // creator of the renamed record
-	State    CollisionState
-	Version  uint64    // the renamed record's version the rename belongs to
-	Detected time.Time // when this replica recorded it
-	Updated  time.Time // when its state last changed here
+	ID       CollisionID    // the collision's ID, the same at every replica
+	Table    string         // the table of both records
+	Columns  []string       // the unique key's columns
+	Value    []any          // the value both records had, in portable form
+	Key      []any          // primary key of the renamed record
+	KeptKey  []any          // primary key of the record that kept the value
+	Column   string         // the renamed column
+	Original string         // its value before the rename
+	Renamed  string         // its value after
+	Winner   replica.ID     // creator of the record that kept the value
+	Loser    replica.ID     // creator of the renamed record
+	State    CollisionState // what became of it here
+	Version  uint64         // the renamed record's version the rename belongs to
+	Detected time.Time      // when this replica recorded it
+	Updated  time.Time      // when its state last changed here
 }
 
 // CollisionFilter selects collisions for Collisions; the zero value

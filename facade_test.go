@@ -211,6 +211,49 @@ var Default = engine.ImportOptions{}
 	}
 }
 
+// TestPublicAPI_FieldsDocumented fails for an exported field of an
+// exported struct type of package multisite that has no comment: go doc
+// is where users read what a field means.
+func TestPublicAPI_FieldsDocumented(t *testing.T) {
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range gd.Specs {
+				ts := s.(*ast.TypeSpec)
+				st, ok := ts.Type.(*ast.StructType)
+				if !ok || !ts.Name.IsExported() {
+					continue
+				}
+				for _, fld := range st.Fields.List {
+					if fld.Doc != nil || fld.Comment != nil {
+						continue
+					}
+					for _, n := range fld.Names {
+						if n.IsExported() {
+							t.Errorf("%s: field %s.%s has no comment", fset.Position(n.Pos()), ts.Name.Name, n.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestFacadeFields fails when an engine type gains a field that its public
 // twin in package multisite lacks, so a field added to the engine is not
 // silently dropped at the boundary (convert.go).

@@ -12,14 +12,14 @@ import (
 // MasteryOptions controls Mastered. The zero value counts every replicated
 // table's rows per master and lists no rows.
 type MasteryOptions struct {
-	Dialect Dialect
+	Dialect Dialect // "" detects it
 	// Tables limits the report to these replicated tables; nil means all.
 	// An unknown name is a *schema.UnknownTableError.
 	Tables []string
 	// Rows, if set, lists the keys of the rows this replica masters, at
 	// most Limit of them (0 means 1000); MasteredRows streams them all.
 	Rows  replica.ID
-	Limit int
+	Limit int // most rows listed for Rows; 0 means 1000
 }
 
 // MasteryReport says who masters what, as one replica sees it: rows per
@@ -35,7 +35,7 @@ type MasteryReport struct {
 	// Rows lists rows MasteryOptions.Rows masters, table by table, at most
 	// MasteryOptions.Limit of them; Truncated is set if there are more.
 	Rows      []MasteredRow
-	Truncated bool
+	Truncated bool // more rows than MasteryOptions.Limit
 	// Transfers lists the mastership transfers in flight: made here and
 	// not sealed into an epoch yet, or carried by an epoch their new
 	// master has not acknowledged yet (as far as this replica knows from
@@ -48,15 +48,15 @@ type MasteryReport struct {
 
 // MasteredRow is one row and its master.
 type MasteredRow struct {
-	Table  string
-	Key    []any // primary key values in portable form, in key column order
-	Master replica.ID
+	Table  string     // the replicated table
+	Key    []any      // primary key values in portable form, in key column order
+	Master replica.ID // the row's master
 }
 
 // TransferInFlight is a mastership transfer whose new master has not
 // acknowledged it yet, as far as the reporting replica knows.
 type TransferInFlight struct {
-	Table   string
+	Table   string     // the replicated table
 	Key     []any      // primary key values in portable form
 	Version uint64     // the row version the transfer produced
 	From    replica.ID // the row's master before
@@ -67,8 +67,8 @@ type TransferInFlight struct {
 // RequestInFlight is a mastership request not settled yet, or settled
 // but its answer may not have reached the requester.
 type RequestInFlight struct {
-	ID     RequestID
-	Table  string
+	ID     RequestID    // the request's ID, the same at every replica
+	Table  string       // the replicated table of the row
 	Key    []any        // primary key values in portable form
 	From   replica.ID   // the replica asking
 	Master replica.ID   // the replica asked

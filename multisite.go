@@ -149,11 +149,11 @@ func (e *ServerVersionError) Unwrap() error { return ErrUnsupported }
 // ActivateOptions configures Activate. Name is required; the zero value of
 // the rest replicates every table under the UTF-8 code page.
 type ActivateOptions struct {
-	Name     string   // name of the first replica, e.g. "boston"
-	CodePage string   // data code page by name or number ("UTF-8", "1252"); "" means UTF-8
-	Exclude  []string // tables not to replicate
-	Dialect  Dialect  // "" detects it
-	Logger   *slog.Logger
+	Name     string       // name of the first replica, e.g. "boston"
+	CodePage string       // data code page by name or number ("UTF-8", "1252"); "" means UTF-8
+	Exclude  []string     // tables not to replicate
+	Dialect  Dialect      // "" detects it
+	Logger   *slog.Logger // nil means silent
 }
 
 // Activate makes db, an existing database with tables and rows, the first
@@ -191,8 +191,8 @@ func PlanActivation(ctx context.Context, db *sql.DB, opt ActivateOptions) (schem
 // ReplicateOptions controls Replicate. The zero value logs nothing and
 // reports no progress.
 type ReplicateOptions struct {
-	Dialect  Dialect
-	Logger   *slog.Logger
+	Dialect  Dialect               // "" detects it
+	Logger   *slog.Logger          // nil means silent
 	Progress func(done, total int) // rows written, rows in all
 	// Uncompressed turns off the zstd compression of the packet body.
 	Uncompressed bool
@@ -273,7 +273,7 @@ type TableCounts struct {
 // a row with the same primary key independently. The winner's record
 // stays in the table; the loser's is kept in ms_conflict.
 type Conflict struct {
-	Table   string
+	Table   string     // the table of the row
 	Key     string     // the primary key, formatted
 	Winner  replica.ID // creator whose record stays in the table
 	Loser   replica.ID // creator whose record was moved to ms_conflict
@@ -317,7 +317,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, r io.Reader, opt CreateOptio
 // ExportOptions controls ExportPacket. The zero value exports every change
 // the target lacks, logs nothing and reports no progress.
 type ExportOptions struct {
-	Dialect  Dialect
+	Dialect  Dialect               // "" detects it
 	Logger   *slog.Logger          // nil means silent
 	Progress func(done, total int) // nil means no callbacks
 	// Uncompressed turns off the zstd compression of the packet body.
@@ -464,11 +464,11 @@ func ContentHash(ctx context.Context, db *sql.DB) (string, error) {
 // CharsetViolation is one character stored in the database that a code
 // page cannot represent.
 type CharsetViolation struct {
-	Table string `json:"table"`
+	Table string `json:"table"` // the table holding the string
 	// Key is the row's primary key, formatted, or "#n" (row n in scan
 	// order) for a table without one.
 	Key    string `json:"key"`
-	Column string `json:"column"`
+	Column string `json:"column"` // the column holding the string
 	Offset int    `json:"offset"` // byte offset in the value
 	Rune   rune   `json:"rune"`   // the character; utf8.RuneError for invalid UTF-8
 	Char   string `json:"char"`   // the offending character (or raw byte)
@@ -480,13 +480,13 @@ func (v CharsetViolation) String() string { return engineCharsetViolation(v).Str
 
 // CharsetReport is the result of ValidateCharset.
 type CharsetReport struct {
-	CodePage   string             `json:"code_page"` // the code page checked, by its name
-	Tables     int                `json:"tables"`    // tables scanned
-	Rows       int64              `json:"rows"`      // rows scanned
-	Strings    int64              `json:"strings"`   // text values checked
-	Bytes      int64              `json:"bytes"`     // bytes of text checked
-	Violations []CharsetViolation `json:"violations"`
-	Truncated  bool               `json:"truncated"` // more violations than CharsetOptions.Max were found
+	CodePage   string             `json:"code_page"`  // the code page checked, by its name
+	Tables     int                `json:"tables"`     // tables scanned
+	Rows       int64              `json:"rows"`       // rows scanned
+	Strings    int64              `json:"strings"`    // text values checked
+	Bytes      int64              `json:"bytes"`      // bytes of text checked
+	Violations []CharsetViolation `json:"violations"` // the characters found, at most CharsetOptions.Max
+	Truncated  bool               `json:"truncated"`  // more violations than CharsetOptions.Max were found
 	// Columns lists text columns whose storage cannot hold every character
 	// of the code page (MariaDB utf8mb3 columns under UTF-8): none of their
 	// values is a violation yet, but an import of such a character for them
@@ -625,9 +625,9 @@ type CleanReport struct {
 
 // CleanChange is one value CleanCharset changes or would change.
 type CleanChange struct {
-	Table  string
-	Key    string // the row's primary key, formatted
-	Column string
+	Table  string     // the table of the row
+	Key    string     // the row's primary key, formatted
+	Column string     // the column holding the value
 	Before string     // the stored value
 	After  string     // the value that fits the code page
 	Master replica.ID // the row's master; "" for a table that is not replicated

@@ -35,21 +35,21 @@ func (s RequestState) Open() bool { return s == RequestPending || s == RequestFo
 // replicate to every member, so each lists the family's requests and how
 // far each has come (Request.Delivered).
 type Request struct {
-	ID        RequestID
-	Table     string
+	ID        RequestID  // the request's ID, the same at every replica
+	Table     string     // the replicated table of the row
 	Key       []any      // primary key values in portable form
 	Requester replica.ID // the replica asking
 	// Master is the replica asked: the row's master as the requester, or
 	// the last forwarder, knew it.
 	Master  replica.ID
-	State   RequestState
-	Reason  string     // the requester's
-	Answer  string     // the master's (or why it was forwarded or failed)
-	Hops    int        // times forwarded
-	Created time.Time  // when the requester asked
-	Updated time.Time  // when the request last changed
-	Version uint64     // raised by every change
-	Origin  replica.ID // the replica that made this version
+	State   RequestState // where the request stands
+	Reason  string       // the requester's
+	Answer  string       // the master's (or why it was forwarded or failed)
+	Hops    int          // times forwarded
+	Created time.Time    // when the requester asked
+	Updated time.Time    // when the request last changed
+	Version uint64       // raised by every change
+	Origin  replica.ID   // the replica that made this version
 	// Epoch is the epoch of Origin that carries this version; 0 until
 	// sealed by an export.
 	Epoch uint64
@@ -72,7 +72,7 @@ type RequestFilter struct {
 // AlreadyMasterError is returned by RequestMastership for a row the local
 // replica masters already; errors.Is(err, ErrAlreadyMaster).
 type AlreadyMasterError struct {
-	Table  string
+	Table  string     // the table of the row
 	Key    string     // the primary key, formatted
 	Master replica.ID // the local replica, which masters the row
 }
@@ -86,7 +86,7 @@ func (e *AlreadyMasterError) Unwrap() error { return ErrAlreadyMaster }
 // request that is settled or addressed to another replica;
 // errors.Is(err, ErrRequestState).
 type RequestStateError struct {
-	ID     RequestID
+	ID     RequestID    // the request
 	State  RequestState // where the request stands
 	Master replica.ID   // the replica the request is addressed to
 	Local  replica.ID   // the replica asked to decide it
@@ -113,7 +113,7 @@ var (
 // NoRowError names a row that does not exist; errors.Is(err,
 // mastership.ErrNoRow).
 type NoRowError struct {
-	Table string
+	Table string // the table named
 	Key   string // the primary key, formatted
 }
 
