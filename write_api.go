@@ -14,7 +14,7 @@ import (
 // WriteOptions controls Write. The zero value detects the dialect, uses
 // the driver's default isolation and runs no hook.
 type WriteOptions struct {
-	Dialect Dialect
+	Dialect Dialect // "" detects it
 	// TxOptions are passed to BeginTx; nil means the driver's defaults.
 	TxOptions *sql.TxOptions
 	// Hooks, if set, has its OnRefusedWrite told of a write the library
@@ -70,5 +70,5 @@ func fromDriver(err error) error {
 	if errors.As(err, &nm) {
 		return err
 	}
-	return engine.CharsetFromDriver(err)
+	return publicError(engine.CharsetFromDriver(err))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 )
@@ -33,17 +34,17 @@ func NewID() (string, error) {
 
 // PlanActivation returns the schema plan Activate would apply, the tables
 // it would replicate, and the new replica's ID.
-func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, opt ActivateOptions, local replica.ID) (schema.Plan, []schema.Table, error) {
+func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, opt ActivateOptions, local replica.ID) (schema.Plan, []dialect.Table, error) {
 	if _, err := LoadCtl(ctx, q, d); err == nil {
 		return schema.Plan{}, nil, ErrActivated
 	} else if err != ErrNotActivated {
 		return schema.Plan{}, nil, err
 	}
-	tables, err := schema.Inspect(ctx, q, d, schema.InspectOptions{Exclude: opt.Exclude})
+	tables, err := schemaplan.Inspect(ctx, q, d, schemaplan.InspectOptions{Exclude: opt.Exclude})
 	if err != nil {
 		return schema.Plan{}, nil, err
 	}
-	plan := schema.Activation(d, tables, string(local))
+	plan := schemaplan.Activation(d, tables, string(local))
 	if err := foreignKeyActivation(ctx, q, d, tables, &plan); err != nil {
 		return schema.Plan{}, nil, err
 	}
@@ -84,7 +85,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 	}
 	self := replica.Info{ID: replica.ID(id), Name: opt.Name, Number: 0, PublicKey: pub, State: replica.Active, Version: 1}
 	lo, hi := replica.KeyRange(0)
-	var applied []schema.Table // tables the plan began to change
+	var applied []dialect.Table // tables the plan began to change
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		plan, tables, err := PlanActivation(ctx, tx, d, opt, self.ID)
 		if err != nil {
@@ -121,7 +122,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 		if applied != nil && !d.TransactionalDDL() {
 			// DDL committed by itself (MySQL): remove what the plan added.
 			// Errors are ignored; the activation's own is the one to report.
-			for _, st := range schema.Deactivation(d, applied).Steps {
+			for _, st := range schemaplan.Deactivation(d, applied).Steps {
 				_, _ = db.ExecContext(ctx, st.SQL)
 			}
 		}
@@ -132,7 +133,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 
 // checkKeys refuses an integer key beyond the first replica's range: rows
 // there would collide with keys a later replica allocates.
-func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t schema.Table, hi int64) error {
+func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, hi int64) error {
 	if !t.IntegerKey() {
 		return nil
 	}
@@ -181,7 +182,7 @@ func runTx(ctx context.Context, db txBeginner, f func(*sql.Tx) error) error {
 
 // checkActivationCharset refuses to activate data that does not fit the
 // family's code page: every replica would refuse it on import.
-func checkActivationCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *codepage.CodePage, tables []schema.Table) error {
+func checkActivationCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *codepage.CodePage, tables []dialect.Table) error {
 	if len(tables) == 0 {
 		return nil
 	}

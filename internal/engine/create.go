@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -355,7 +356,7 @@ func (c *creator) meta() error {
 		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
 	}
 	c.metaStarted = true
-	if err := schema.Apply(c.ctx, c.tx, schema.Metadata(c.d)); err != nil {
+	if err := schema.Apply(c.ctx, c.tx, schemaplan.Metadata(c.d)); err != nil {
 		return err
 	}
 	lo, hi := replica.KeyRange(self.Number)
@@ -410,8 +411,8 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 		return fmt.Errorf("%w: %s; create the replica in an empty database", ErrTableExists, t.Name)
 	}
 	c.created = append(c.created, t.Name)
-	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
-	plan.Steps = plan.Steps[len(schema.Metadata(c.d).Steps):] // metadata tables exist already
+	plan := schemaplan.Creation(c.d, []dialect.Table{t}, c.h.Target)
+	plan.Steps = plan.Steps[len(schemaplan.Metadata(c.d).Steps):] // metadata tables exist already
 	if c.d.Name() == dialect.SQLite {
 		// SQLite cannot add a constraint to an existing table.
 		var own []dialect.ForeignKey
@@ -547,7 +548,7 @@ func (c *creator) finish() error {
 	if err := createUniques(c.ctx, c.tx, c.d, c.uniques, c.tables); err != nil {
 		return err
 	}
-	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
+	if err := schema.Apply(c.ctx, c.tx, schemaplan.Triggers(c.d, c.tables)); err != nil {
 		return err
 	}
 	if err := applyCharset(c.ctx, c.tx, c.d, c.tables, c.cpName); err != nil {

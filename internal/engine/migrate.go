@@ -413,7 +413,7 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 			return nil, &schema.UnknownVersionError{Version: opt.To, Known: known}
 		}
 	}
-	rep := &MigrateReport{Plan: schema.Plan{Dialect: d.Name()}}
+	rep := &MigrateReport{Plan: schema.Plan{Dialect: string(d.Name())}}
 	run := func(r *runner) error {
 		q := r.q()
 		c, err := LoadCtl(ctx, q, d)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 )
@@ -148,16 +149,16 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 	if err != nil {
 		return nil, err
 	}
-	st, err := schema.Check(ctx, q, d, tables, versions)
+	st, err := schemaplan.Check(ctx, q, d, tables, versions)
 	if err != nil {
 		return nil, err
 	}
-	return &schema.Report{Dialect: d.Name(), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
+	return &schema.Report{Dialect: string(d.Name()), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
 		Migrations: applied, Tables: st}, nil
 }
 
 // PlanRepair returns the statements that re-create every missing or
-// altered trigger of the replicated tables (see schema.Repair).
+// altered trigger of the replicated tables (see schemaplan.Repair).
 func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (schema.Plan, error) {
 	r, err := schemaStatus(ctx, q, d)
 	if err != nil {
@@ -167,7 +168,7 @@ func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sche
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return schema.Repair(d, r.Tables, tables), nil
+	return schemaplan.Repair(d, r.Tables, tables), nil
 }
 
 // Repair applies PlanRepair in one transaction (on MySQL, where DDL

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/schema"
 )
 
@@ -56,7 +57,7 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 	if f > FormatVersion {
 		return schema.Plan{}, f, &schema.VersionError{Have: f, Want: FormatVersion}
 	}
-	plan, err := schema.Upgrade(d, f, func(table, column string) (bool, error) {
+	plan, err := schemaplan.Upgrade(d, f, func(table, column string) (bool, error) {
 		if column == "" {
 			return dialect.TableExists(ctx, q, d, table)
 		}
