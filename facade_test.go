@@ -23,7 +23,7 @@ import (
 )
 
 // publicPackages are the directories of the packages users import.
-var publicPackages = []string{".", "replica", "mastership", "hooks", "schema", "codepage", "syncpkt"}
+var publicPackages = []string{".", "replica", "mastership", "hooks", "schema", "codepage", "syncpkt", "transport"}
 
 // internalRefs lists, for the non-test files of the package in dir, every
 // exported declaration that names a type of an internal package: an alias
