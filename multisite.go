@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/hooks"
@@ -188,18 +189,62 @@ type ExportOptions struct {
 	// Hooks, if set, runs BeforeExport in the export's transaction; its
 	// error aborts the export with a *hooks.Error and nothing changed.
 	Hooks *hooks.Hooks
+	// ResendAfter, if positive, sends again what was sent to the target at
+	// least this long ago and is still not acknowledged. Zero resends only
+	// what the target reports missing.
+	ResendAfter time.Duration
+	// MaxSize, if positive, splits the export into numbered parts of at
+	// most MaxSize bytes before compression (compressed parts are
+	// smaller; a part is larger only if one row on its own is). Each part
+	// is a packet with its own header and signature; the receiver holds
+	// parts until it has them all, in any order, then applies them as one
+	// packet (ImportReport.Held, Missing). The first part goes to w,
+	// part n ≥ 2 to the writer NextPart(n) returns, which MaxSize needs
+	// (ErrNoNextPart otherwise). ExportStats.Parts counts them.
+	MaxSize  int64
+	NextPart func(n int) (io.Writer, error)
+	// Request, for RecoverPacket only, is an acknowledgement the target
+	// wrote with WriteAck: its vector says exactly what the target holds.
+	Request io.Reader
 }
 
+// ErrNoNextPart is returned by an export with MaxSize that needs a second
+// part and has no ExportOptions.NextPart to write it to.
+var ErrNoNextPart = engine.ErrNoNextPart
+
 // ExportPacket writes to w a packet with every change target lacks, by what
-// db knows of target's epoch vector (learned from target's own packets; a
-// packet that is lost is simply covered again by the next one). Pending
-// local changes are sealed into a new epoch first.
+// db knows of target: what target acknowledged (by its own packets or
+// WriteAck) or, if later, what earlier exports sent it, so each change
+// travels once. A lost packet is sent again when target reports the gap
+// it leaves (its next packet or acknowledgement does) or, with
+// opt.ResendAfter, when its acknowledgement is overdue. Pending local
+// changes are sealed into a new epoch first.
 func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Uncompressed: opt.Uncompressed, Policy: opt.Policy, Hooks: opt.Hooks})
+	return engine.Export(ctx, db, d, target, w, engineExport(opt, nil))
+}
+
+func engineExport(opt ExportOptions, recover replica.Vector) engine.ExportOptions {
+	return engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: recover, Uncompressed: opt.Uncompressed, Policy: opt.Policy, Hooks: opt.Hooks,
+		ResendAfter: opt.ResendAfter, MaxSize: opt.MaxSize, NextPart: opt.NextPart}
+}
+
+// WriteAck writes to w an acknowledgement for target: a small signed
+// packet with what db's replica holds of every origin and the gaps it
+// found in target's packets, and no changes. Importing it at target
+// confirms what arrived (so target sends only what is newer) and makes
+// target resend what a gap shows lost. A receive-only replica may write
+// one. Given to RecoverPacket (ExportOptions.Request) it is a request for
+// exactly what db's replica lacks. It returns the vector it carries.
+func WriteAck(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer) (replica.Vector, error) {
+	d, err := ready(ctx, db, "")
+	if err != nil {
+		return nil, err
+	}
+	return engine.WriteAck(ctx, db, d, target, w)
 }
 
 // ImportOptions controls ImportPacket. The zero value sets no size limit.
@@ -473,18 +518,27 @@ func Prune(ctx context.Context, db *sql.DB) (PruneStats, error) {
 	return engine.Prune(ctx, db, d)
 }
 
-// RecoverPacket writes a packet for target that resends every change after
-// the epochs in since (nil or empty: everything), whatever db believes
-// target holds — multiutil's recoverpacket, for a target that lost
-// packets and cannot wait for its acknowledgements to travel. Ordinary
-// exports already resend what was not acknowledged.
+// RecoverPacket writes a packet for target that resends what target
+// lacks, per origin: of each origin named in since, every change after its
+// epoch; of every other origin, every change after what target last
+// acknowledged (not what was sent it), so a nil since resends exactly what
+// target has not confirmed. With opt.Request, an acknowledgement target
+// wrote (WriteAck), target's own vector replaces the acknowledged one: the
+// packet carries exactly what it lacks (like comparing lsepoch at both
+// sites). History pruned since is never resent.
 func RecoverPacket(ctx context.Context, db *sql.DB, target replica.ID, since replica.Vector, w io.Writer, opt ExportOptions) (ExportStats, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	if since == nil {
-		since = replica.Vector{}
+	rec := replica.Vector{}
+	if opt.Request != nil {
+		if rec, err = engine.ReadAck(ctx, db, d, target, opt.Request); err != nil {
+			return ExportStats{}, err
+		}
 	}
-	return engine.Export(ctx, db, d, target, w, engine.ExportOptions{Logger: opt.Logger, Progress: opt.Progress, Recover: since, Uncompressed: opt.Uncompressed, Policy: opt.Policy, Hooks: opt.Hooks})
+	for o, e := range since {
+		rec[o] = e
+	}
+	return engine.Export(ctx, db, d, target, w, engineExport(opt, rec))
 }
