@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,8 @@ func cmdRecoverpacket(e *env, args []string) error {
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "`replica` (name or ID) that lost packets")
 	bay := fs.String("bay", "", "storage bay `directory` to write the packet into (must exist)")
-	sinceFlag := fs.String("since", "", "resend only the changes after these `epochs` (ORIGIN=EPOCH,...; see lsepoch); default: everything")
+	sinceFlag := fs.String("since", "", "resend the changes of these origins after these `epochs` (ORIGIN=EPOCH,...; see lsepoch); other origins: after what the target last acknowledged")
+	request := fs.String("request", "", "acknowledgement `file` the target wrote (syncreplica -ack): resend exactly what it lacks")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -85,10 +87,20 @@ func cmdRecoverpacket(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	opt := multisite.ExportOptions{}
+	if *request != "" {
+		f, err := os.Open(*request)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opt.Request = f
+	}
 	path := packetPath(*bay, st.Local, target)
 	b, progress := e.progressBar("recover to " + target.Name)
+	opt.Progress = progress
 	stats, err := writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.RecoverPacket(e.ctx, db, target.ID, vec, w, multisite.ExportOptions{Progress: progress})
+		return multisite.RecoverPacket(e.ctx, db, target.ID, vec, w, opt)
 	})
 	b.done()
 	if err != nil {
@@ -98,9 +110,12 @@ func cmdRecoverpacket(e *env, args []string) error {
 	if *asJSON {
 		return writeJSON(e.stdout, out)
 	}
-	from := "everything"
-	if len(vec) > 0 {
-		from = "every change after " + vectorNames(vec, st)
+	from := "what it lacks by its last acknowledgement"
+	if *request != "" {
+		from = "what it lacks by its request"
+	}
+	if b := vectorNames(stats.Base, st); b != "" {
+		from += " (every change after " + b + ")"
 	}
 	fmt.Fprintf(e.stdout, "%s -> %s: %s resends %s (epoch %d, %d rows, %d deletes, %d transfers, %d bytes)\n",
 		st.Local.Name, target.Name, path, from, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Bytes)

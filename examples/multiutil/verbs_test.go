@@ -65,11 +65,21 @@ func TestRecoverpacket(t *testing.T) {
 		}
 	})
 
-	// Everything is resent; bangalore skips what it has.
+	// By default, what bangalore has not acknowledged: the lost row.
 	var rec exportJSON
 	jsonOut(t, &rec, "recoverpacket", "--db", f.boston, "--to", "bangalore", "--bay", f.bay, "--json")
-	if rec.Target != f.blrID || filepath.Dir(rec.File) != f.bay || rec.Rows != 5 || rec.Tables["defect"] != 3 {
-		t.Errorf("recoverpacket --json = %+v, want every row (3 defects, 2 notes)", rec)
+	if rec.Target != f.blrID || filepath.Dir(rec.File) != f.bay || rec.Rows != 1 || rec.Tables["defect"] != 1 {
+		t.Errorf("recoverpacket --json = %+v, want the lost row only", rec)
+	}
+	// The same from bangalore's own request (its acknowledgement).
+	ackBay := t.TempDir()
+	multiutil(t, exitOK, "syncreplica", "-ack", "--db", f.blr, "--to", "boston", "--bay", ackBay)
+	req, _ := filepath.Glob(filepath.Join(ackBay, "*.pkt"))
+	require.Len(t, req, 1)
+	var byReq exportJSON
+	jsonOut(t, &byReq, "recoverpacket", "--db", f.boston, "--to", "bangalore", "--bay", ackBay, "--request", req[0], "--json")
+	if byReq.Rows != 1 || byReq.Tables["defect"] != 1 {
+		t.Errorf("recoverpacket --request = %+v, want the lost row only", byReq)
 	}
 	var imp []importJSON
 	jsonOut(t, &imp, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay, "--json")
