@@ -13,8 +13,8 @@ import (
 )
 
 // WriteAck writes an acknowledgement packet for target: what this replica
-// holds of every origin and the gaps it found in target's packets, signed,
-// with no changes. Any replica may write one, a receive-only one too: it
+// holds of every origin, the gaps it found in target's packets and the
+// registry, signed, with no changes. Any replica may write one, a receive-only one too: it
 // is how a replica that sends no changes confirms what it got, so that
 // target's next export sends only what is newer, and it is the request a
 // recovery reads (RecoverPacket): the target's vector, as lsepoch shows it.
@@ -49,6 +49,14 @@ func WriteAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica
 		pw, err := syncpkt.NewWriter(w, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey)})
 		if err != nil {
 			return err
+		}
+		// The registry travels as in a sync packet: a restored replica's
+		// new incarnation tells target to forget what it believed it
+		// holds, and the vector above says what it does hold.
+		for _, i := range SortedRegistry(reg) {
+			if err := pw.Write(replicaRecord(i)); err != nil {
+				return err
+			}
 		}
 		return pw.Close()
 	})

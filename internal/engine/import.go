@@ -184,12 +184,8 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		return err
 	})
 	if err != nil {
-		if imp != nil && len(imp.gapped) > 0 {
-			// The packet is refused, but its gap is noted, so this
-			// replica's next packet or acknowledgement tells the sender.
-			if gerr := inTx(ctx, db, func(tx *sql.Tx) error {
-				return recordGaps(ctx, tx, d, replica.ID(imp.h.Origin), imp.gapped)
-			}); gerr != nil {
+		if imp != nil && imp.gapProven {
+			if gerr := noteGap(ctx, db, d, imp.h, imp.gapped); gerr != nil {
 				return nil, errors.Join(err, gerr)
 			}
 		}
@@ -214,6 +210,13 @@ func (m *importer) stream(r io.Reader, n int, split bool, opt ImportOptions) err
 	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
 	if n == 1 {
 		if err := m.header(pf.pr); err != nil {
+			if m.gapped != nil {
+				// Refused for a gap; read on to the signature, so the gap
+				// and what the packet says of its origin may be noted.
+				pf.start()
+				defer pf.stop()
+				m.gapProven = damaged(pf, err) == err
+			}
 			return err
 		}
 	} else if err := m.nextPart(pf.pr, n); err != nil {
@@ -254,7 +257,8 @@ type importer struct {
 
 	hooks *hookRunner // nil without hooks
 
-	gapped replica.Vector // per origin, what this replica holds where the packet starts later
+	gapped    replica.Vector // per origin, what this replica holds where the packet starts later
+	gapProven bool           // the packet refused for a gap is signed by its origin
 
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin

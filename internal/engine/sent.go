@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/replica"
+	"github.com/multisite-go/multisite/syncpkt"
 )
 
 // What a replica has sent each target (ms_sent) and which packets it
@@ -132,9 +134,8 @@ func loadGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer re
 	return v, rows.Err()
 }
 
-// recordGaps notes, in its own transaction (the refused packet's rolls
-// back), that a packet from peer started after what this replica holds of
-// the origins in have.
+// recordGaps notes that a packet from peer started after what this
+// replica holds of the origins in have.
 func recordGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer replica.ID, have replica.Vector) error {
 	for _, o := range have.Origins() {
 		if _, err := q.ExecContext(ctx, d.Rebind(`DELETE FROM ms_gap WHERE peer = ? AND origin = ?`), string(peer), string(o)); err != nil {
@@ -152,4 +153,25 @@ func recordGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer 
 func clearGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer replica.ID) error {
 	_, err := q.ExecContext(ctx, d.Rebind(`DELETE FROM ms_gap WHERE peer = ?`), string(peer))
 	return err
+}
+
+// noteGap records, in a transaction of its own (the refused packet's rolls
+// back), what a packet refused for a gap still tells: the gap, which this
+// replica's next packet or acknowledgement reports to the sender; what the
+// sender holds (its Upto); and the gaps the sender found in this
+// replica's packets. The latter two matter when both directions lost a
+// packet: each side refuses the other's next packet, and only what the
+// refused packets say breaks the tie. The packet's signature is checked
+// before this is called.
+func noteGap(ctx context.Context, db *sql.DB, d dialect.Dialect, h *syncpkt.Header, gapped replica.Vector) error {
+	origin := replica.ID(h.Origin)
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		if err := recordGaps(ctx, tx, d, origin, gapped); err != nil {
+			return err
+		}
+		if err := raiseVector(ctx, tx, d, origin, toVector(h.Upto)); err != nil {
+			return err
+		}
+		return lowerSent(ctx, tx, d, origin, toVector(h.Gaps))
+	})
 }
