@@ -432,7 +432,7 @@ func TestCharset_ImportRefusesMalformedUTF8(t *testing.T) {
 			if rep.Applied != 1 {
 				t.Errorf("%s: clean-up applied %d changes, want 1", tt.name, rep.Applied)
 			}
-			dsync(t, tokyo, boston)
+			drecover(t, tokyo, boston) // boston refused the last packet
 			dconverged(t, boston, tokyo)
 			tokyo.mustExec(t, `DELETE FROM project WHERE code = 'BAD'`)
 			dsync(t, tokyo, boston)

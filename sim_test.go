@@ -425,7 +425,7 @@ type simStats struct {
 	transfers, conflicts       int
 	exports, imports, dupes    int // intact imports; dupes: brought nothing new
 	finalRounds                int
-	gaps                       int // intact packets refused for a gap
+	gaps                       int            // intact packets refused for a gap
 	faults                     map[string]int // by kind
 	refusals                   map[string]int // damaged packets refused, by sentinel
 	divergences                int            // failed schedules: a replica differed from the model or another, or an invariant broke

@@ -184,8 +184,12 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		return err
 	})
 	if err != nil {
-		if imp != nil && imp.gapProven {
-			if gerr := noteGap(ctx, db, d, imp.h, imp.gapped); gerr != nil {
+		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync {
+			// The origin's own packet, refused: for a gap or for any other
+			// reason (a schema version behind, a hook's veto). Noted, so
+			// this replica's next packet or acknowledgement tells the
+			// origin to send it again.
+			if gerr := noteGap(ctx, db, d, imp.h, imp.refused()); gerr != nil {
 				return nil, errors.Join(err, gerr)
 			}
 		}
@@ -215,7 +219,7 @@ func (m *importer) stream(r io.Reader, n int, split bool, opt ImportOptions) err
 				// and what the packet says of its origin may be noted.
 				pf.start()
 				defer pf.stop()
-				m.gapProven = damaged(pf, err) == err
+				m.proven = damaged(pf, err) == err
 			}
 			return err
 		}
@@ -227,13 +231,16 @@ func (m *importer) stream(r io.Reader, n int, split bool, opt ImportOptions) err
 	for {
 		rec, err := pf.Next()
 		if err == io.EOF {
+			m.proven = true
 			break
 		}
 		if err != nil {
 			return err
 		}
 		if err := m.record(rec); err != nil {
-			return damaged(pf, err)
+			derr := damaged(pf, err)
+			m.proven = derr == err
+			return derr
 		}
 	}
 	m.rep.Bytes += cr.n
@@ -257,8 +264,8 @@ type importer struct {
 
 	hooks *hookRunner // nil without hooks
 
-	gapped    replica.Vector // per origin, what this replica holds where the packet starts later
-	gapProven bool           // the packet refused for a gap is signed by its origin
+	gapped replica.Vector // per origin, what this replica holds where the packet starts later
+	proven bool           // the packet was read to its trailer: its origin's signature holds
 
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
@@ -1045,6 +1052,21 @@ func (m *importer) finishAck() error {
 	}
 	_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
 	return err
+}
+
+// refused is what a refused packet would have brought: per origin, the
+// epoch this replica holds, from which the origin sends again.
+func (m *importer) refused() replica.Vector {
+	if m.gapped != nil {
+		return m.gapped
+	}
+	v := replica.Vector{}
+	for o, u := range m.h.Upto {
+		if have := m.ours[replica.ID(o)]; u > have {
+			v[replica.ID(o)] = have
+		}
+	}
+	return v
 }
 
 // toVector converts a packet's epochs to a vector.
