@@ -140,6 +140,7 @@ func vectorNames(v replica.Vector, st *multisite.Status) string {
 func cmdRestorereplica(e *env, args []string) error {
 	fs := newFlags(e, "restorereplica")
 	dbPath := fs.String("db", "", "database `file` just restored from a backup"+dbKinds)
+	bay := fs.String("bay", "BAY", "storage bay `directory` to name in the printed next steps")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -178,8 +179,20 @@ func cmdRestorereplica(e *env, args []string) error {
 	fmt.Fprintln(e.stdout, "it refuses local writes and seals no epoch until every writing member has sent it a packet;")
 	fmt.Fprintln(e.stdout, "packets made for it before the restore are refused and not needed")
 	if len(waiting) > 0 {
-		fmt.Fprintf(e.stdout, "next, at each of %s: multiutil syncreplica -export --db ... --to %s --bay ...\n", strings.Join(waiting, ", "), info.Name)
-		fmt.Fprintf(e.stdout, "then here: multiutil syncreplica -import --db %s --bay ...\n", display(*dbPath))
+		// Its acknowledgements tell every member of the restore and what
+		// it holds; their packets then connect in any order.
+		fmt.Fprintf(e.stdout, "next steps (DB_OF_NAME is that member's database):\n")
+		step := 0
+		line := func(where, cmd string, args ...any) {
+			step++
+			fmt.Fprintf(e.stdout, "  %d. %-12s multiutil %s\n", step, where+":", fmt.Sprintf(cmd, args...))
+		}
+		line("here", "syncreplica -ack --db %s --to all --bay %s", display(*dbPath), *bay)
+		for _, m := range waiting {
+			line("at "+m, "syncreplica -import --db DB_OF_%s --bay %s", m, *bay)
+			line("at "+m, "syncreplica -export --db DB_OF_%s --to %s --bay %s", m, info.Name, *bay)
+		}
+		line("here", "syncreplica -import --db %s --bay %s", display(*dbPath), *bay)
 	}
 	return nil
 }

@@ -415,6 +415,9 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 	case rep.Parts > 0:
 		status = fmt.Sprintf("imported (all %d parts)", rep.Parts)
 	}
+	if rep.Restored {
+		status += "; restore complete: every member has sent what was lost, and the replica is active again"
+	}
 	return importJSON{File: path, Status: status, Origin: string(rep.Origin), Tables: countsJSON(rep),
 		Transfers: rep.Transfers, Conflicts: len(rep.Conflicts)}, nil
 }

@@ -189,7 +189,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 			// reason (a schema version behind, a hook's veto). Noted, so
 			// this replica's next packet or acknowledgement tells the
 			// origin to send it again.
-			if gerr := noteGap(ctx, db, d, imp.h, imp.refused()); gerr != nil {
+			if gerr := noteGap(ctx, db, d, imp.h, imp.refused(), imp.gapped != nil); gerr != nil {
 				return nil, errors.Join(err, gerr)
 			}
 		}

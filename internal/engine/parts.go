@@ -200,7 +200,7 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 		}
 	}
 	if gap != nil {
-		if err := noteGap(ctx, db, d, h, gapped); err != nil { // the part is verified
+		if err := noteGap(ctx, db, d, h, gapped, true); err != nil { // the part is verified
 			return nil, errors.Join(gap, err)
 		}
 		return nil, gap

@@ -156,21 +156,22 @@ func clearGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer r
 }
 
 // noteGap records, in a transaction of its own (the refused packet's rolls
-// back), what a packet refused for a gap still tells: the gap, which this
-// replica's next packet or acknowledgement reports to the sender; what the
-// sender holds (its Upto); and the gaps the sender found in this
-// replica's packets. The latter two matter when both directions lost a
-// packet: each side refuses the other's next packet, and only what the
-// refused packets say breaks the tie. The packet's signature is checked
-// before this is called.
-func noteGap(ctx context.Context, db *sql.DB, d dialect.Dialect, h *syncpkt.Header, gapped replica.Vector) error {
+// back), what a signed packet that was refused still tells: the epochs
+// this replica holds where it would have brought more, which its next
+// packet or acknowledgement reports to the sender (ms_gap). A packet
+// refused for a gap also hands on the gaps its sender found in this
+// replica's packets: when both directions lost a packet, each side
+// refuses the other's next one, and only what the refused packets say
+// breaks the tie. Nothing else changes: not the data, not the epoch
+// matrix. The packet's signature is checked before this is called.
+func noteGap(ctx context.Context, db *sql.DB, d dialect.Dialect, h *syncpkt.Header, refused replica.Vector, gap bool) error {
 	origin := replica.ID(h.Origin)
 	return inTx(ctx, db, func(tx *sql.Tx) error {
-		if err := recordGaps(ctx, tx, d, origin, gapped); err != nil {
+		if err := recordGaps(ctx, tx, d, origin, refused); err != nil {
 			return err
 		}
-		if err := raiseVector(ctx, tx, d, origin, toVector(h.Upto)); err != nil {
-			return err
+		if !gap {
+			return nil
 		}
 		return lowerSent(ctx, tx, d, origin, toVector(h.Gaps))
 	})
