@@ -268,8 +268,16 @@ type ImportOptions struct {
 // ImportPacket applies a sync packet in one transaction. It checks the
 // format, family, target, origin, schema version, code page, the origin's
 // signature and its right to change every row it changes; any failure
-// returns a typed error and leaves db exactly as it was. Importing the same
-// packet again, or packets out of order, changes nothing more.
+// returns a typed error and leaves db's data and epoch matrix as they were
+// (a refused packet whose signature holds is noted for its sender, below).
+// Importing the same
+// packet again changes nothing more. A packet that starts after what db
+// holds (one before it was lost, or comes later) is refused with
+// replica.ErrGap, nothing changed, and the gap is noted: db's next packet
+// or acknowledgement (WriteAck) to the sender reports it, and the sender
+// resends from what db holds. An acknowledgement packet records what its
+// sender holds; a part of a split export is held until every part has
+// come (ImportReport.Held, Missing), then all apply as one packet.
 //
 // The packet is read and decoded on a goroutine of its own, a little ahead
 // of the rows being applied, so that decompression and verification use
@@ -462,6 +470,9 @@ func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOpt
 // and it never reuses an epoch others have seen from it. It then becomes
 // active again by itself (ImportReport.Restored). Packets made for it
 // before the restore are refused with replica.ErrGap and are not needed.
+// To tell the members at once, write each an acknowledgement (WriteAck):
+// it carries the new incarnation and what db holds, and their next packets
+// then connect in any order.
 func RestoreReplica(ctx context.Context, db *sql.DB) (replica.Info, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {
