@@ -417,3 +417,37 @@ func TestExport_MaxSizeWithoutNextPart(t *testing.T) {
 		t.Errorf("export after the failed one carried %d rows, want 20", st.Rows)
 	}
 }
+
+// TestWriteAck_ReceiveOnly: a receive-only replica exports nothing but
+// acknowledges, and its acknowledgement confirms what it got: the origin's
+// export then carries only what is newer, even after a resend timeout.
+func TestWriteAck_ReceiveOnly(t *testing.T) {
+	boston := newFamily(t, 40, "boston")[0]
+	var pkt bytes.Buffer
+	info, _, err := multisite.Replicate(ctx, boston.db, "tokyo", &pkt, multisite.ReplicateOptions{})
+	require.NoError(t, err)
+	tokyo := &site{name: "tokyo", db: testdb.SQLite(t, "tokyo"), id: info.ID}
+	_, err = multisite.CreateReplica(ctx, tokyo.db, &pkt, multisite.CreateOptions{})
+	require.NoError(t, err)
+	if _, err := multisite.ExportPacket(ctx, tokyo.db, boston.id, io.Discard, multisite.ExportOptions{}); !errors.Is(err, replica.ErrReceiveOnly) {
+		t.Fatalf("receive-only export: %v, want ErrReceiveOnly", err)
+	}
+	editRound(t, boston, 1, 5)
+	p, st := exportStats(t, boston, tokyo, multisite.ExportOptions{})
+	importInto(t, tokyo, p)
+	var ack bytes.Buffer
+	if _, err := multisite.WriteAck(ctx, tokyo.db, boston.id, &ack); err != nil {
+		t.Fatalf("receive-only WriteAck: %v", err)
+	}
+	importInto(t, boston, ack.Bytes())
+	s, err := multisite.ReadStatus(ctx, boston.db)
+	require.NoError(t, err)
+	if got := s.Matrix[tokyo.id][boston.id]; got != st.Epoch {
+		t.Errorf("boston believes tokyo holds its epoch %d, want %d", got, st.Epoch)
+	}
+	editRound(t, boston, 2, 3)
+	time.Sleep(2 * time.Millisecond)
+	if _, st := exportStats(t, boston, tokyo, multisite.ExportOptions{ResendAfter: time.Millisecond}); st.Rows != 3 {
+		t.Errorf("export after the acknowledgement carried %d rows, want the 3 new ones", st.Rows)
+	}
+}
