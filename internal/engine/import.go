@@ -155,7 +155,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		}
 		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
 		for i, r := range rs {
-			if err := imp.stream(r, i+1, len(rs) > 1, opt); err != nil {
+			if err := imp.stream(r, i+1, opt); err != nil {
 				return err
 			}
 		}
@@ -206,7 +206,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 
 // stream reads one packet (part n of a split export if split) and applies
 // its records.
-func (m *importer) stream(r io.Reader, n int, split bool, opt ImportOptions) error {
+func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
 	// The key is looked up at the trailer, after header() has checked family,
 	// target and origin, so those get their own errors; the signature is
