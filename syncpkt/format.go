@@ -85,11 +85,12 @@ const (
 	// KindCreation is a replica-creation snapshot: it brings the target
 	// replica to life and may carry its private key in a [Secret].
 	KindCreation Kind = 2
-	// KindAck is an acknowledgement: a header-only packet in which the
-	// origin tells the target which epochs it holds (Upto) and which
-	// packets of the target's it refused for a gap (Gaps). It carries no
-	// changes, so a replica that sends none can still confirm what it got;
-	// it doubles as a request for exactly what the origin lacks.
+	// KindAck is an acknowledgement: a packet in which the origin tells
+	// the target which epochs it holds (Upto) and which packets of the
+	// target's it refused (Gaps). It carries no changes (its only records
+	// are registry entries), so a replica that sends none can still
+	// confirm what it got; it doubles as a request for exactly what the
+	// origin lacks.
 	KindAck Kind = 3
 )
 
