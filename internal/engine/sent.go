@@ -56,7 +56,7 @@ func exportBase(acked replica.Vector, sent map[replica.ID]sentMark, now time.Tim
 		if s.Epoch <= acked[o] {
 			continue
 		}
-		if resendAfter > 0 && now.Sub(time.Unix(0, s.Since)) >= resendAfter {
+		if resendAfter > 0 && s.Since != 0 && now.Sub(time.Unix(0, s.Since)) >= resendAfter {
 			resent[o] = true
 			continue
 		}
