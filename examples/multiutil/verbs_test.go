@@ -381,3 +381,36 @@ func TestRmreplicaReceiveOnly(t *testing.T) {
 		t.Errorf("export to all after dublin left: %+v", exp)
 	}
 }
+
+// TestSyncreplica_MaxsizeParts: --maxsize writes numbered parts; an import
+// run without the first part holds the others and names it missing; the
+// next run with it applies the export.
+func TestSyncreplica_MaxsizeParts(t *testing.T) {
+	f := newFamily(t)
+	for i := 1; i <= 3; i++ {
+		execTest(t, f.boston, fmt.Sprintf(`UPDATE defect SET headline = '%s' WHERE id = %d`, strings.Repeat("long headline ", 20), i))
+	}
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay, "--maxsize", "700")
+	parts, _ := filepath.Glob(filepath.Join(f.bay, "*-p*.pkt"))
+	if len(parts) < 2 {
+		t.Fatalf("--maxsize 700 wrote %d parts, want at least 2", len(parts))
+	}
+	aside := filepath.Join(f.dir, filepath.Base(parts[0]))
+	require.NoError(t, os.Rename(parts[0], aside))
+	out, _ := multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if !strings.Contains(out, "still missing") || !strings.Contains(out, "[1]") {
+		t.Errorf("import without part 1:\n%s", out)
+	}
+	if contentHash(t, f.boston) == contentHash(t, f.blr) {
+		t.Fatal("held parts were applied without part 1")
+	}
+	require.NoError(t, os.Rename(aside, parts[0]))
+	out, _ = multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if !strings.Contains(out, fmt.Sprintf("imported (all %d parts)", len(parts))) {
+		t.Errorf("import of part 1:\n%s", out)
+	}
+	if contentHash(t, f.boston) != contentHash(t, f.blr) {
+		t.Errorf("replicas differ after every part came")
+	}
+	multiutil(t, exitUsage, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay, "--maxsize", "10")
+}
