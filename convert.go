@@ -57,6 +57,9 @@ func engineExportOptions(o ExportOptions, recover replica.Vector) engine.ExportO
 		Uncompressed: o.Uncompressed,
 		Policy:       o.Policy,
 		Hooks:        o.Hooks,
+		ResendAfter:  o.ResendAfter,
+		MaxSize:      o.MaxSize,
+		NextPart:     o.NextPart,
 	}
 }
 
@@ -91,7 +94,7 @@ func engineRequestFilter(f RequestFilter) engine.RequestFilter {
 // Reports, engine to public.
 
 func exportStats(s engine.ExportStats) ExportStats {
-	return ExportStats{Target: s.Target, Epoch: s.Epoch, Rows: s.Rows, Deletes: s.Deletes, Transfers: s.Transfers, Tables: s.Tables, Bytes: s.Bytes}
+	return ExportStats{Target: s.Target, Epoch: s.Epoch, Rows: s.Rows, Deletes: s.Deletes, Transfers: s.Transfers, Tables: s.Tables, Bytes: s.Bytes, Parts: s.Parts, Base: s.Base}
 }
 
 func importReport(r *engine.ImportReport) *ImportReport {
@@ -105,6 +108,10 @@ func importReport(r *engine.ImportReport) *ImportReport {
 		Transfers:   r.Transfers,
 		Duplicate:   r.Duplicate,
 		RefusedKeys: r.RefusedKeys,
+		Part:        r.Part,
+		Parts:       r.Parts,
+		Held:        r.Held,
+		Missing:     r.Missing,
 		Restored:    r.Restored,
 		CodePage:    r.CodePage,
 		Migrated:    r.Migrated,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/hooks"
@@ -209,7 +210,11 @@ type ExportStats struct {
 	Deletes   int            // tombstones (deleted rows)
 	Transfers int            // mastership transfers
 	Tables    map[string]int // row images per table
-	Bytes     int64          // bytes written to w
+	Bytes     int64          // bytes written, every part's
+	Parts     int            // parts written with MaxSize; 0 for a whole packet
+	// Base holds, per origin, the epoch after which the packet carries
+	// changes: what the target acknowledged or was sent before.
+	Base replica.Vector
 }
 
 // Replicate registers a new replica called name in db's family and writes
@@ -247,6 +252,15 @@ type ImportReport struct {
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
+	// Part is the part number of a part of a split export (0 for a whole
+	// packet); Parts the number of parts, once the last has come.
+	Part, Parts int
+	// Held says the part is kept until the parts in Missing come too;
+	// then the export applies as one packet.
+	Held bool
+	// Missing lists the part numbers not yet held (a part number above
+	// every one held is missing too while Parts is 0).
+	Missing []int
 	// Restored is set when this import completed a restore from backup:
 	// every member has sent what the replica lost, and it is active again.
 	Restored bool
@@ -330,12 +344,38 @@ type ExportOptions struct {
 	// Hooks, if set, runs BeforeExport in the export's transaction; its
 	// error aborts the export with a *hooks.Error and nothing changed.
 	Hooks *hooks.Hooks
+	// ResendAfter, if positive, sends again what was sent to the target at
+	// least this long ago and is still not acknowledged. Zero resends only
+	// what the target reports missing.
+	ResendAfter time.Duration
+	// MaxSize, if positive, splits the export into numbered parts of at
+	// most MaxSize bytes before compression (compressed parts are
+	// smaller; a part is larger only if one row on its own is). Each part
+	// is a packet with its own header and signature; the receiver holds
+	// parts until it has them all, in any order, then applies them as one
+	// packet (ImportReport.Held, Missing). The first part goes to w,
+	// part n ≥ 2 to the writer NextPart(n) returns, which MaxSize needs
+	// (ErrNoNextPart otherwise). ExportStats.Parts counts them.
+	MaxSize int64
+	// NextPart returns the writer for part n ≥ 2 of an export split by
+	// MaxSize; nil is fine while no export needs a second part.
+	NextPart func(n int) (io.Writer, error)
+	// Request, for RecoverPacket only, is an acknowledgement the target
+	// wrote with WriteAck: its vector says exactly what the target holds.
+	Request io.Reader
 }
 
+// ErrNoNextPart is returned by an export with MaxSize that needs a second
+// part and has no ExportOptions.NextPart to write it to.
+var ErrNoNextPart = engine.ErrNoNextPart
+
 // ExportPacket writes to w a packet with every change target lacks, by what
-// db knows of target's epoch vector (learned from target's own packets; a
-// packet that is lost is simply covered again by the next one). Pending
-// local changes are sealed into a new epoch first.
+// db knows of target: what target acknowledged (by its own packets or
+// WriteAck) or, if later, what earlier exports sent it, so each change
+// travels once. A lost packet is sent again when target reports the gap
+// it leaves (its next packet or acknowledgement does) or, with
+// opt.ResendAfter, when its acknowledgement is overdue. Pending local
+// changes are sealed into a new epoch first.
 func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
@@ -343,6 +383,22 @@ func ExportPacket(ctx context.Context, db *sql.DB, target replica.ID, w io.Write
 	}
 	st, err := engine.Export(ctx, db, d, target, w, engineExportOptions(opt, nil))
 	return exportStats(st), publicError(err)
+}
+
+// WriteAck writes to w an acknowledgement for target: a small signed
+// packet with what db's replica holds of every origin and the gaps it
+// found in target's packets, and no changes. Importing it at target
+// confirms what arrived (so target sends only what is newer) and makes
+// target resend what a gap shows lost. A receive-only replica may write
+// one. Given to RecoverPacket (ExportOptions.Request) it is a request for
+// exactly what db's replica lacks. It returns the vector it carries.
+func WriteAck(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer) (replica.Vector, error) {
+	d, err := ready(ctx, db, "")
+	if err != nil {
+		return nil, err
+	}
+	v, err := engine.WriteAck(ctx, db, d, target, w)
+	return v, publicError(err)
 }
 
 // Default size limits of ImportPacket and CreateReplica, so that a packet
@@ -393,8 +449,16 @@ type ImportOptions struct {
 // ImportPacket applies a sync packet in one transaction. It checks the
 // format, family, target, origin, schema version, code page, the origin's
 // signature and its right to change every row it changes; any failure
-// returns a typed error and leaves db exactly as it was. Importing the same
-// packet again, or packets out of order, changes nothing more.
+// returns a typed error and leaves db's data and epoch matrix as they were
+// (a refused packet whose signature holds is noted for its sender, below).
+// Importing the same
+// packet again changes nothing more. A packet that starts after what db
+// holds (one before it was lost, or comes later) is refused with
+// replica.ErrGap, nothing changed, and the gap is noted: db's next packet
+// or acknowledgement (WriteAck) to the sender reports it, and the sender
+// resends from what db holds. An acknowledgement packet records what its
+// sender holds; a part of a split export is held until every part has
+// come (ImportReport.Held, Missing), then all apply as one packet.
 //
 // The packet is read and decoded on a goroutine of its own, a little ahead
 // of the rows being applied, so that decompression and verification use
@@ -664,6 +728,9 @@ func CleanCharset(ctx context.Context, db *sql.DB, codePage string, opt CleanOpt
 // and it never reuses an epoch others have seen from it. It then becomes
 // active again by itself (ImportReport.Restored). Packets made for it
 // before the restore are refused with replica.ErrGap and are not needed.
+// To tell the members at once, write each an acknowledgement (WriteAck):
+// it carries the new incarnation and what db holds, and their next packets
+// then connect in any order.
 func RestoreReplica(ctx context.Context, db *sql.DB) (replica.Info, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {
@@ -751,19 +818,28 @@ func Prune(ctx context.Context, db *sql.DB) (PruneStats, error) {
 	return pruneStats(st), publicError(err)
 }
 
-// RecoverPacket writes a packet for target that resends every change after
-// the epochs in since (nil or empty: everything), whatever db believes
-// target holds — multiutil's recoverpacket, for a target that lost
-// packets and cannot wait for its acknowledgements to travel. Ordinary
-// exports already resend what was not acknowledged.
+// RecoverPacket writes a packet for target that resends what target
+// lacks, per origin: of each origin named in since, every change after its
+// epoch; of every other origin, every change after what target last
+// acknowledged (not what was sent it), so a nil since resends exactly what
+// target has not confirmed. With opt.Request, an acknowledgement target
+// wrote (WriteAck), target's own vector replaces the acknowledged one: the
+// packet carries exactly what it lacks (like comparing lsepoch at both
+// sites). History pruned since is never resent.
 func RecoverPacket(ctx context.Context, db *sql.DB, target replica.ID, since replica.Vector, w io.Writer, opt ExportOptions) (ExportStats, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	if since == nil {
-		since = replica.Vector{}
+	rec := replica.Vector{}
+	if opt.Request != nil {
+		if rec, err = engine.ReadAck(ctx, db, d, target, opt.Request); err != nil {
+			return ExportStats{}, err
+		}
 	}
-	st, err := engine.Export(ctx, db, d, target, w, engineExportOptions(opt, since))
+	for o, e := range since {
+		rec[o] = e
+	}
+	st, err := engine.Export(ctx, db, d, target, w, engineExportOptions(opt, rec))
 	return exportStats(st), publicError(err)
 }

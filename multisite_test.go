@@ -209,7 +209,7 @@ func TestImport_TwiceIsNoOp(t *testing.T) {
 	})
 }
 
-func TestImport_ReverseOrderConverges(t *testing.T) {
+func TestImport_OutOfOrderIsRefusedAsGapThenConverges(t *testing.T) {
 	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 10, "boston", "bangalore")
 		boston, blr := sites[0], sites[1]
@@ -221,7 +221,21 @@ func TestImport_ReverseOrderConverges(t *testing.T) {
 		}
 		mustExec(t, boston.db, `DELETE FROM project WHERE code = 'P0'`)
 		pkts = append(pkts, export(t, boston, blr))
-		for i := len(pkts) - 1; i >= 0; i-- {
+		// Each export carries only what the previous ones did not, so a
+		// packet that comes before its predecessors leaves a gap: it is
+		// refused whole (and the gap noted for boston), never applied in
+		// part.
+		before := contentHash(t, blr)
+		for i := len(pkts) - 1; i >= 1; i-- {
+			_, err := multisite.ImportPacket(ctx, blr.db, bytes.NewReader(pkts[i]), multisite.ImportOptions{})
+			if !errors.Is(err, replica.ErrGap) {
+				t.Fatalf("packet %d before packet 0: error = %v, want ErrGap", i, err)
+			}
+		}
+		if got := contentHash(t, blr); got != before {
+			t.Fatal("a refused packet changed the replica")
+		}
+		for i := range pkts {
 			importInto(t, blr, pkts[i])
 		}
 		requireConverged(t, boston, blr)

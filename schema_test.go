@@ -233,6 +233,9 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	for _, q := range []string{
 		`DROP TABLE ms_migration`,
 		`DROP TABLE ms_schema`,
+		`DROP TABLE ms_sent`,
+		`DROP TABLE ms_gap`,
+		`DROP TABLE ms_part`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
 	} {
@@ -247,10 +250,11 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 }
 
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
-// four to format 2, the stamp of format 3, and on SQLite two per
-// replicated table (its shadow's epoch index rebuilt).
+// four to format 2, the stamp of format 3, four to format 4 (ms_sent,
+// ms_gap, ms_part, stamp), and on SQLite two per replicated table (its
+// shadow's epoch index rebuilt).
 func upgradeSteps(t testing.TB, s *dsite) int {
-	n := 5
+	n := 9
 	if dialectOf(t, s.db).Name() == dialect.SQLite {
 		tables, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM ms_table`))
 		require.NoError(t, err)

@@ -304,12 +304,15 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 3, multisite.MetadataFormat, "the test downgrades format 3 to format 1")
+	require.Equal(t, 4, multisite.MetadataFormat, "the test downgrades format 4 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
 		`DROP TABLE ms_migration`,
 		`DROP TABLE ms_schema`,
+		`DROP TABLE ms_sent`,
+		`DROP TABLE ms_gap`,
+		`DROP TABLE ms_part`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
 		`DROP INDEX ms_row_defect_epoch`, // formats 1 and 2 indexed pending changes too
@@ -340,7 +343,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 3; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 4; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -352,10 +355,10 @@ func TestSchemaUpgrade(t *testing.T) {
 		Applied  bool
 	}
 	jsonOut(t, &up, "schema", "upgrade", "--db", f.boston, "--json")
-	if up.From != 1 || up.To != 3 || !up.Applied || len(up.Steps) == 0 || !strings.Contains(up.Steps[len(up.Steps)-2].SQL, "WHERE ms_epoch IS NOT NULL") {
+	if up.From != 1 || up.To != 4 || !up.Applied || len(up.Steps) == 0 || !strings.Contains(up.Steps[len(up.Steps)-2].SQL, "WHERE ms_epoch IS NOT NULL") {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 3 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 4 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/multisite-go/multisite"
@@ -38,6 +39,8 @@ func cmdSyncreplica(e *env, args []string) error {
 	fs := newFlags(e, "syncreplica")
 	export := fs.Bool("export", false, "write a sync packet per target into the bay")
 	imp := fs.Bool("import", false, "import every packet in the bay addressed to this replica")
+	ack := fs.Bool("ack", false, "write an acknowledgement per target into the bay: what this replica holds, so the target sends only what is newer (a receive-only replica too)")
+	maxSize := fs.Int64("maxsize", 0, "-export: split each packet into parts of at most this many `bytes` before compression (NAME-pN.pkt); 0 means one packet")
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
 	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
@@ -46,14 +49,17 @@ func cmdSyncreplica(e *env, args []string) error {
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
 	}
-	if *export == *imp {
-		return usagef("give exactly one of -export and -import")
+	if n := btoi(*export) + btoi(*imp) + btoi(*ack); n != 1 {
+		return usagef("give exactly one of -export, -import and -ack")
+	}
+	if *maxSize < 0 || (*maxSize > 0 && !*export) {
+		return usagef("--maxsize goes with -export and is a positive number of bytes")
 	}
 	if err := required("db", "bay")(fs); err != nil {
 		return err
 	}
-	if *export && *to == "" {
-		return usagef("--to is required with -export")
+	if (*export || *ack) && *to == "" {
+		return usagef("--to is required with -export and -ack")
 	}
 	if *imp && *to != "" {
 		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
@@ -80,8 +86,8 @@ func cmdSyncreplica(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if *export {
-		return syncExport(e, db, st, splitList(*to), *bay, policy, *asJSON)
+	if *export || *ack {
+		return syncExport(e, db, st, splitList(*to), *bay, policy, *asJSON, *ack, *maxSize)
 	}
 	return syncImport(e, db, st, *bay, *asJSON)
 }
@@ -123,7 +129,14 @@ func fileName(i replica.Info) string {
 	return string(i.ID)
 }
 
-func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, policy mastership.Policy, asJSON bool) error {
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, policy mastership.Policy, asJSON, ack bool, maxSize int64) error {
 	var targets []replica.Info
 	if len(to) == 1 && to[0] == "all" {
 		for _, r := range st.Replicas {
@@ -146,11 +159,27 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	out := []exportJSON{}
 	for _, t := range targets {
 		path := packetPath(bay, st.Local, t)
+		if ack {
+			if _, err := writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
+				_, err := multisite.WriteAck(e.ctx, db, t.ID, w)
+				return multisite.ExportStats{}, err
+			}); err != nil {
+				return fmt.Errorf("acknowledge to %s: %w", t, err)
+			}
+			out = append(out, exportJSON{Target: string(t.ID), File: path})
+			if !asJSON {
+				fmt.Fprintf(e.stdout, "%s -> %s: %s (acknowledgement)\n", st.Local.Name, t.Name, path)
+			}
+			continue
+		}
 		b, progress := e.progressBar("export to " + t.Name)
-		stats, err := exportOne(e, db, t.ID, path, policy, progress)
+		stats, err := exportOne(e, db, t.ID, path, policy, progress, maxSize)
 		b.done()
 		if err != nil {
 			return fmt.Errorf("export to %s: %w", t, err)
+		}
+		if stats.Parts > 0 {
+			path = fmt.Sprintf("%s (%d parts: %s ... %s)", path, stats.Parts, partPath(path, 1), partPath(path, stats.Parts))
 		}
 		out = append(out, exportJSON{string(t.ID), path, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Tables, stats.Bytes})
 		if !asJSON {
@@ -165,10 +194,58 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 }
 
 // exportOne writes an ordinary sync packet for target; see writePacket.
-func exportOne(e *env, db *sql.DB, target replica.ID, path string, policy mastership.Policy, progress func(int, int)) (multisite.ExportStats, error) {
-	return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress, Policy: policy})
-	})
+// With maxSize, the packet is split into parts written to partPath(path,
+// n), each renamed into place once the export has succeeded.
+func exportOne(e *env, db *sql.DB, target replica.ID, path string, policy mastership.Policy, progress func(int, int), maxSize int64) (multisite.ExportStats, error) {
+	if maxSize <= 0 {
+		return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
+			return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress, Policy: policy})
+		})
+	}
+	var files []*os.File
+	cleanup := func() {
+		for _, f := range files {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	next := func(n int) (io.Writer, error) {
+		f, err := os.OpenFile(partPath(path, n)+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		return f, nil
+	}
+	first, err := next(1)
+	if err != nil {
+		return multisite.ExportStats{}, err
+	}
+	stats, err := multisite.ExportPacket(e.ctx, db, target, first, multisite.ExportOptions{Progress: progress, Policy: policy, MaxSize: maxSize, NextPart: next})
+	for _, f := range files {
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	if err != nil {
+		cleanup()
+		return stats, err
+	}
+	for _, f := range files {
+		if err := f.Close(); err != nil {
+			cleanup()
+			return stats, err
+		}
+		if err := os.Rename(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+			return stats, err
+		}
+	}
+	return stats, nil
+}
+
+// partPath is where part n of a split packet goes: NAME-pN.pkt.
+func partPath(path string, n int) string {
+	return fmt.Sprintf("%s-p%03d.pkt", strings.TrimSuffix(path, ".pkt"), n)
 }
 
 // writePacket writes the packet as NAME.tmp and renames it to NAME once it
@@ -339,7 +416,7 @@ func addressedHere(path string, st *multisite.Status) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return h.Target == string(st.Local.ID) && h.Kind == syncpkt.KindSync, nil
+	return h.Target == string(st.Local.ID) && (h.Kind == syncpkt.KindSync || h.Kind == syncpkt.KindAck), nil
 }
 
 func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
@@ -355,8 +432,24 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	status := "imported"
-	if rep.Duplicate {
+	switch {
+	case rep.Kind == syncpkt.KindAck.String():
+		status = "acknowledgement"
+	case rep.Held:
+		status = fmt.Sprintf("part %d held", rep.Part)
+		if len(rep.Missing) > 0 {
+			status += fmt.Sprintf(", parts %v still missing", rep.Missing)
+		}
+		if rep.Parts == 0 {
+			status += ", the last part not yet come"
+		}
+	case rep.Duplicate:
 		status = "duplicate"
+	case rep.Parts > 0:
+		status = fmt.Sprintf("imported (all %d parts)", rep.Parts)
+	}
+	if rep.Restored {
+		status += "; restore complete: every member has sent what was lost, and the replica is active again"
 	}
 	return importJSON{File: path, Status: status, Origin: string(rep.Origin), Tables: countsJSON(rep),
 		Transfers: rep.Transfers, Conflicts: len(rep.Conflicts)}, nil

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -64,6 +65,7 @@ type Family struct {
 	hashes  map[*Site]hashed
 	packets []Packet // newest last, at most maxPackets
 	now     func() time.Time
+	resend  map[[2]*Site]bool // from, to: the last packet was refused, so the next resends
 }
 
 // maxPackets bounds the in-memory packet log.
@@ -277,7 +279,19 @@ func (f *Family) Sync(ctx context.Context, from, to *Site) error {
 func (f *Family) Carry(ctx context.Context, from, to *Site, dmg Damage) error {
 	var buf bytes.Buffer
 	p := Packet{From: from, To: to}
-	st, err := multisite.ExportPacket(ctx, from.DB, to.ID, &buf, multisite.ExportOptions{})
+	// An export carries only what earlier ones did not. After a refused
+	// packet, the next one resends what to has not acknowledged.
+	pair := [2]*Site{from, to}
+	f.mu.Lock()
+	resend := f.resend[pair]
+	f.mu.Unlock()
+	export := multisite.ExportPacket
+	if resend {
+		export = func(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt multisite.ExportOptions) (multisite.ExportStats, error) {
+			return multisite.RecoverPacket(ctx, db, target, nil, w, opt)
+		}
+	}
+	st, err := export(ctx, from.DB, to.ID, &buf, multisite.ExportOptions{})
 	p.Bytes, p.Rows, p.Transfers, p.Epoch = st.Bytes, st.Rows, st.Transfers, st.Epoch
 	if err == nil {
 		pkt := buf.Bytes()
@@ -292,6 +306,12 @@ func (f *Family) Carry(ctx context.Context, from, to *Site, dmg Damage) error {
 		}
 	}
 	p.Err = err
+	f.mu.Lock()
+	if f.resend == nil {
+		f.resend = map[[2]*Site]bool{}
+	}
+	f.resend[pair] = err != nil
+	f.mu.Unlock()
 	f.record(p)
 	return err
 }

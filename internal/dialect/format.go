@@ -32,6 +32,8 @@ func metaType(d Name, name, typ string) string {
 		switch {
 		case typ == "INTEGER":
 			return "BIGINT"
+		case typ == "BLOB" && name == "data":
+			return "LONGBLOB"
 		case typ == "TEXT" && (name == "body" || name == "chain"):
 			return "LONGTEXT"
 		case typ == "TEXT":
@@ -67,8 +69,8 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // Format 2 adds ms_migration (the application migrations applied here, with
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
-// (the schema version a table's replication was last set up at). Format 3
-// is described at its step.
+// (the schema version a table's replication was last set up at). Formats 3
+// and 4 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -95,6 +97,35 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// rebuilt per replicated table by the engine's upgrade, which knows
 		// the tables.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 3"}}
+	case 3:
+		// Format 4: ms_sent (per target and origin, the newest epoch sent
+		// and since when a send waits for its acknowledgement), ms_gap
+		// (packets refused for a gap, reported back to their sender) and
+		// ms_part (parts of split exports held until all have come).
+		return []MetaStep{
+			{Table: "ms_sent", SQL: metaTable(n, "ms_sent", []string{
+				"target TEXT NOT NULL",
+				"origin TEXT NOT NULL",
+				"epoch INTEGER NOT NULL",
+				"since INTEGER NOT NULL",
+				"PRIMARY KEY (target, origin)",
+			}, "")},
+			{Table: "ms_gap", SQL: metaTable(n, "ms_gap", []string{
+				"peer TEXT NOT NULL",
+				"origin TEXT NOT NULL",
+				"epoch INTEGER NOT NULL",
+				"PRIMARY KEY (peer, origin)",
+			}, "")},
+			{Table: "ms_part", SQL: metaTable(n, "ms_part", []string{
+				"origin TEXT NOT NULL",
+				"created INTEGER NOT NULL",
+				"part INTEGER NOT NULL",
+				"parts INTEGER NOT NULL",
+				"data BLOB NOT NULL",
+				"PRIMARY KEY (origin, created, part)",
+			}, "")},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"},
+		}
 	}
 	return nil
 }
@@ -102,5 +133,6 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 // DropMetaFormat returns the statements removing what MetaFormat added
 // beyond format 1 (the tables; columns go with their tables).
 func DropMetaFormat() []string {
-	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
+	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
+		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part"}
 }

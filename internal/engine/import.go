@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +65,14 @@ type ImportReport struct {
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
+	// Part is the part number of a part of a split export (0 for a whole
+	// packet); Parts the number of parts, once the last has come. Held
+	// says the part is kept until the parts in Missing come too (a part
+	// number above every one held is missing too while Parts is 0);
+	// then the export applies as one packet.
+	Part, Parts int
+	Held        bool
+	Missing     []int
 	// Restored is set when this import completed a restore from backup:
 	// every member has sent what the replica lost, and it is active again.
 	Restored bool
@@ -88,21 +97,49 @@ const mergeRows = 8192
 const stageBatch = 500
 
 // Import applies a sync packet in one transaction: every check passes and
-// the whole packet applies, or nothing does.
+// the whole packet applies, or nothing does. An acknowledgement packet
+// (syncpkt.KindAck) records what its origin holds and the gaps it found;
+// a part of a split export is held until every part has come (parts.go).
 func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt ImportOptions) (*ImportReport, error) {
-	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindSync.String()}
 	if _, err := LoadCtl(ctx, db, d); err != nil {
 		return nil, err
 	}
 	if err := ensureLateMeta(ctx, db, d); err != nil { // request and collision tables (request.go)
 		return nil, err
 	}
-	r, migrated, done, err := prepareImport(ctx, db, d, r, opt) // MySQL: migrations before the transaction (migrate.go)
+	// A look at the header first: a part is held, not applied.
+	size := newCountReader(r, func(int64, int64) {}).size
+	var head bytes.Buffer
+	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), syncpkt.ReaderOptions{MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize}).Header()
+	r = &replayReader{Reader: io.MultiReader(&head, r), size: size}
+	if herr == nil && h.Part > 0 {
+		return importPart(ctx, db, d, r, h, opt)
+	}
+	return importStreams(ctx, db, d, []io.Reader{r}, opt)
+}
+
+// replayReader is a packet whose first bytes were read to look at its
+// header; Len gives the packet's size, if known, to progress reports.
+type replayReader struct {
+	io.Reader
+	size int64
+}
+
+// Len returns the size of the packet, or 0 if unknown.
+func (r *replayReader) Len() int { return int(r.size) }
+
+// importStreams applies the packets in rs, in order, as one packet in one
+// transaction: one whole packet, or every part of a split export.
+func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.Reader, opt ImportOptions) (*ImportReport, error) {
+	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindSync.String()}
+	first, migrated, done, err := prepareImport(ctx, db, d, rs[0], opt) // MySQL: migrations before the transaction (migrate.go)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	rs = append([]io.Reader{first}, rs[1:]...)
 	rep.Migrated = migrated
+	var imp *importer
 	err = importTx(ctx, db, d, func(tx *sql.Tx) error {
 		// The first statement writes, so the transaction holds the write
 		// lock from the start and no local write interleaves.
@@ -112,35 +149,21 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if _, err := tx.ExecContext(ctx, d.DeferForeignKeys()); err != nil {
 			return err
 		}
-		imp, err := newImporter(ctx, tx, d, rep)
+		imp, err = newImporter(ctx, tx, d, rep)
 		if err != nil {
 			return err
 		}
 		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
-		cr := newCountReader(r, opt.Progress)
-		// The key is looked up at the trailer, after header() has checked family,
-		// target and origin, so those get their own errors; the signature is
-		// still verified before anything commits.
-		pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
-		if err := imp.header(pf.pr); err != nil {
-			return err
-		}
-		pf.start()
-		defer pf.stop()
-		for {
-			rec, err := pf.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
+		for i, r := range rs {
+			if err := imp.stream(r, i+1, opt); err != nil {
 				return err
-			}
-			if err := imp.record(rec); err != nil {
-				return damaged(pf, err)
 			}
 		}
 		if err := imp.flush(); err != nil {
 			return err
+		}
+		if imp.h.Kind == syncpkt.KindAck {
+			return imp.finishAck()
 		}
 		if err := imp.actOnRequests(); err != nil { // mastership requests addressed here (request.go)
 			return err
@@ -157,21 +180,72 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if err := checkForeignKeys(ctx, tx, d, rep); err != nil {
 			return err
 		}
-		rep.Bytes = cr.n
-		cr.done()
 		_, err = tx.ExecContext(ctx, d.SetApplying(false))
 		return err
 	})
 	if err != nil {
+		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync {
+			// The origin's own packet, refused: for a gap or for any other
+			// reason (a schema version behind, a hook's veto). Noted, so
+			// this replica's next packet or acknowledgement tells the
+			// origin to send it again.
+			if gerr := noteGap(ctx, db, d, imp.h, imp.refused(), imp.gapped != nil); gerr != nil {
+				return nil, errors.Join(err, gerr)
+			}
+		}
 		return nil, err
 	}
 	if len(rep.Migrated) > 0 || rep.CodePage != "" {
 		rep.Duplicate = false // a migration or a code page change is news too
 	}
 	if opt.Logger != nil {
-		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
+		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "kind", rep.Kind, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
 	}
 	return rep, nil
+}
+
+// stream reads one packet (part n of a split export if split) and applies
+// its records.
+func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
+	cr := newCountReader(r, opt.Progress)
+	// The key is looked up at the trailer, after header() has checked family,
+	// target and origin, so those get their own errors; the signature is
+	// still verified before anything commits.
+	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	if n == 1 {
+		if err := m.header(pf.pr); err != nil {
+			if m.gapped != nil {
+				// Refused for a gap; read on to the signature, so the gap
+				// and what the packet says of its origin may be noted.
+				pf.start()
+				defer pf.stop()
+				m.proven = damaged(pf, err) == err
+			}
+			return err
+		}
+	} else if err := m.nextPart(pf.pr, n); err != nil {
+		return err
+	}
+	pf.start()
+	defer pf.stop()
+	for {
+		rec, err := pf.Next()
+		if err == io.EOF {
+			m.proven = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := m.record(rec); err != nil {
+			derr := damaged(pf, err)
+			m.proven = derr == err
+			return derr
+		}
+	}
+	m.rep.Bytes += cr.n
+	cr.done()
+	return nil
 }
 
 type importer struct {
@@ -189,6 +263,9 @@ type importer struct {
 	narrow map[string][]string // per table: columns that cannot store all of cp (see checkText)
 
 	hooks *hookRunner // nil without hooks
+
+	gapped replica.Vector // per origin, what this replica holds where the packet starts later
+	proven bool           // the packet was read to its trailer: its origin's signature holds
 
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
@@ -253,7 +330,7 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	m.h = h
 	c := m.ctl
 	switch {
-	case h.Kind != syncpkt.KindSync:
+	case h.Kind != syncpkt.KindSync && h.Kind != syncpkt.KindAck:
 		return &MismatchError{Field: "kind", Want: syncpkt.KindSync.String(), Got: h.Kind.String(), Err: ErrKind}
 	case h.Family != c.Family:
 		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
@@ -267,11 +344,26 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	if origin.State == replica.Removed {
 		return fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
 	}
-	if err := replica.CheckGap(m.ours, vectorOf(h.Base)); err != nil {
+	m.rep.Kind = h.Kind.String()
+	m.rep.Origin = origin.ID
+	if h.Kind == syncpkt.KindAck {
+		return nil
+	}
+	// A packet that starts after what this replica holds is refused whole
+	// (import is atomic), and the gap is noted for the sender (sent.go):
+	// it resends from what this replica holds, the refused epochs with
+	// the lost ones.
+	base := vectorOf(h.Base)
+	if err := replica.CheckGap(m.ours, base); err != nil {
+		m.gapped = replica.Vector{}
+		for o, b := range base {
+			if have := m.ours[o]; b > have {
+				m.gapped[o] = have
+			}
+		}
 		return err
 	}
-	m.rep.Origin = origin.ID
-	m.rep.Epochs = replica.Brings(m.ours, vectorOf(h.Base), vectorOf(h.Upto))
+	m.rep.Epochs = replica.Brings(m.ours, base, vectorOf(h.Upto))
 	m.rep.Duplicate = len(m.rep.Epochs) == 0
 	return nil
 }
@@ -335,6 +427,12 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 }
 
 func (m *importer) record(rec syncpkt.Record) error {
+	if m.h.Kind == syncpkt.KindAck {
+		if r, ok := rec.(*syncpkt.Replica); ok {
+			return m.mergeReplica(r)
+		}
+		return fmt.Errorf("%w: %T record in an acknowledgement", ErrPacket, rec)
+	}
 	if s, ok := rec.(*syncpkt.Setting); ok {
 		return m.setting(s)
 	}
@@ -382,6 +480,9 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 		// Restored from a backup: it holds less than it told us. Forget
 		// what we believed, so the next export resends what it lost.
 		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`DELETE FROM ms_vector WHERE holder = ?`), string(i.ID)); err != nil {
+			return err
+		}
+		if err := forgetSent(m.ctx, m.tx, m.d, i.ID); err != nil {
 			return err
 		}
 	}
@@ -916,6 +1017,14 @@ func (m *importer) finish() error {
 	if err := raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto); err != nil {
 		return err
 	}
+	// The packet connected with what this replica holds of every origin:
+	// gaps found in the origin's packets are filled.
+	if err := clearGaps(m.ctx, m.tx, m.d, replica.ID(m.h.Origin)); err != nil {
+		return err
+	}
+	if err := lowerSent(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), vectorOf(m.h.Gaps)); err != nil {
+		return err
+	}
 	// Epochs are never reused: if others hold epochs of this replica
 	// beyond its counter (it was restored from a backup), skip past them.
 	if e := replica.Fence(m.ctl.Epoch, m.ctl.Local, upto); e != m.ctl.Epoch {
@@ -927,6 +1036,36 @@ func (m *importer) finish() error {
 		return m.restoreProgress()
 	}
 	return nil
+}
+
+// finishAck records an acknowledgement: what its origin holds, and the
+// gaps it found in packets from this replica, which lower what this
+// replica believes it sent there.
+func (m *importer) finishAck() error {
+	origin := replica.ID(m.h.Origin)
+	if err := raiseVector(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Upto)); err != nil {
+		return err
+	}
+	if err := lowerSent(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Gaps)); err != nil {
+		return err
+	}
+	_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
+	return err
+}
+
+// refused is what a refused packet would have brought: per origin, the
+// epoch this replica holds, from which the origin sends again.
+func (m *importer) refused() replica.Vector {
+	if m.gapped != nil {
+		return m.gapped
+	}
+	v := replica.Vector{}
+	for o, u := range m.h.Upto {
+		if have := m.ours[replica.ID(o)]; u > have {
+			v[replica.ID(o)] = have
+		}
+	}
+	return v
 }
 
 // restoreProgress records that the packet's origin has sent a restoring

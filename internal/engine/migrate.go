@@ -612,7 +612,7 @@ func TransferSchemaMaster(ctx context.Context, db *sql.DB, d dialect.Dialect, to
 
 // writeSchemaSettings writes the chain of schema masters (once it moved)
 // and every applied migration, before any table of a packet.
-func writeSchemaSettings(ctx context.Context, q dialect.Querier, pw *syncpkt.Writer) error {
+func writeSchemaSettings(ctx context.Context, q dialect.Querier, pw recordWriter) error {
 	var raw string
 	err := q.QueryRowContext(ctx, `SELECT chain FROM ms_schema WHERE id = 1`).Scan(&raw)
 	switch {

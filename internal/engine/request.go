@@ -647,7 +647,7 @@ func (m *importer) actOnRequests() error {
 
 // writeRequests writes, as Setting records, every request change stamped
 // after the given epochs (see writeChanges).
-func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, after map[replica.ID]uint64) error {
+func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, after map[replica.ID]uint64) error {
 	if len(after) == 0 {
 		return nil
 	}
