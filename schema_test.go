@@ -240,7 +240,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	}
 	if dialectOf(t, s.db).Name() == dialect.SQLite {
 		for _, table := range strings.Fields(s.query(t, `SELECT group_concat(name, ' ') FROM ms_table`)) {
-			s.mustExec(t, fmt.Sprintf(`DROP INDEX "ms_row_%s_epoch"`, table))
+			s.mustExec(t, fmt.Sprintf(`DROP INDEX "ms_ix_row_%s_epoch"`, table))
 			s.mustExec(t, fmt.Sprintf(`CREATE INDEX "ms_row_%s_epoch" ON "ms_row_%s" (ms_origin, ms_epoch)`, table, table))
 		}
 	}

@@ -234,7 +234,7 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 	var stmts []string
 	for i := len(c.created) - 1; i >= 0; i-- {
 		n := c.created[i]
-		for _, name := range []string{dialect.Xfer(n), dialect.Shadow(n), n} {
+		for _, name := range []string{dialect.Xfer(c.d, n), dialect.Shadow(c.d, n), n} {
 			stmts = append(stmts, "DROP TABLE IF EXISTS "+c.d.Quote(name))
 		}
 	}
@@ -517,7 +517,7 @@ func (c *creator) flush() error {
 		scols = append(scols, k.Name)
 	}
 	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
-	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
+	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(c.d, t.Name), scols, c.shadow); err != nil {
 		return err
 	}
 	c.rows, c.shadow = c.rows[:0], c.shadow[:0]

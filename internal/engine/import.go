@@ -481,7 +481,7 @@ func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.T
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
-	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(d, t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
 	return nil
@@ -548,7 +548,7 @@ func (m *importer) insertPending() error {
 	for _, p := range m.pending {
 		args = append(args, p...)
 	}
-	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
+	q := m.d.Rebind(m.d.Insert(dialect.StageName(m.d, t.Name), stageCols(t), len(m.pending)))
 	var err error
 	if len(m.pending) == stageBatch {
 		// Full batches reuse one prepared statement per table.
@@ -597,7 +597,7 @@ func (m *importer) merge() error {
 	}
 	t := m.cur
 	d, q := m.d, m.d.Quote
-	S, R, T := q(dialect.StageName(t.Name)), q(dialect.Shadow(t.Name)), q(t.Name)
+	S, R, T := q(dialect.StageName(d, t.Name)), q(dialect.Shadow(d, t.Name)), q(t.Name)
 	if err := m.checkDuplicates(); err != nil {
 		return err
 	}
@@ -707,7 +707,7 @@ func (m *importer) checkDuplicates() error {
 	}
 	var n int
 	err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) x",
-		d.Quote(dialect.StageName(t.Name)), strings.Join(keys, ", "))).Scan(&n)
+		d.Quote(dialect.StageName(d, t.Name)), strings.Join(keys, ", "))).Scan(&n)
 	if err != nil {
 		return err
 	}
@@ -724,7 +724,7 @@ func (m *importer) checkDuplicates() error {
 func (m *importer) checkMasters() error {
 	t := m.cur
 	d := m.d
-	S, R := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name))
+	S, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name))
 	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
 WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
 		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
@@ -782,7 +782,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 		conds = append(conds, d.Quote(k.Name)+" = ?")
 	}
 	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
-		d.Quote(dialect.Xfer(t.Name)), strings.Join(conds, " AND ")))
+		d.Quote(dialect.Xfer(d, t.Name)), strings.Join(conds, " AND ")))
 	rows, err := m.tx.QueryContext(m.ctx, q, key...)
 	if err != nil {
 		return nil, err
@@ -806,7 +806,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 func (m *importer) conflicts() error {
 	t := m.cur
 	d := m.d
-	S, R, T := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name)
+	S, R, T := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name)
 	var scols, tcols []string
 	for _, c := range t.Columns {
 		scols = append(scols, "s."+d.Quote(c.Name))
