@@ -19,12 +19,15 @@ import (
 //
 // Differences from the other dialects, and why:
 //
-//   - Text keys compare binary. MariaDB's and MySQL's default collations
-//     are case- and accent-insensitive, which would silently merge the
-//     records "Proj-A", "proj-a" and "prój-a" of another replica into one.
-//     Activation therefore changes the collation of text primary-key columns
-//     to utf8mb4_bin (the plan shows it), and the shadow, transfer-log,
-//     staging and metadata tables use it too.
+//   - Text keys compare byte for byte. MariaDB's and MySQL's default
+//     collations are case- and accent-insensitive and utf8mb4_bin ignores
+//     trailing spaces, which would silently merge the records "Proj-A",
+//     "proj-a", "prój-a" and "Proj-A " of another replica into one.
+//     Activation therefore changes the collation of text primary-key
+//     columns to a binary NO PAD one (utf8mb4_nopad_bin on MariaDB,
+//     utf8mb4_0900_bin on MySQL; the plan shows it), and the shadow,
+//     transfer-log, staging and metadata tables use it too. A CHAR key,
+//     whose trailing spaces MySQL strips, is refused ([LooseKeys]).
 //   - DDL commits implicitly, so activation and replica creation are not
 //     one transaction ([MySQLDialect.TransactionalDDL] is false; the engine
 //     removes what a failed creation made). Imports are: the staging tables
@@ -53,11 +56,19 @@ const (
 	MinMySQL   = "8.0"
 )
 
+// noPad is the binary NO PAD collation of utf8mb4, which compares keys
+// byte for byte, trailing spaces included (utf8mb4_bin is PAD SPACE:
+// 'Proj-A ' = 'Proj-A'): utf8mb4_0900_bin on MySQL 8, utf8mb4_nopad_bin
+// on MariaDB (10.2 and later). The statement names both in executable
+// comments: MySQL runs /*!80000 ...*/ and reads /*M!...*/ as a comment;
+// MariaDB runs /*M!...*/ and skips MySQL's comments from version 5.7 on.
+const noPad = "/*!80000 utf8mb4_0900_bin*/ /*M!100202 utf8mb4_nopad_bin*/"
+
 // tableOptions are the options of every table the library creates.
-const tableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+const tableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=" + noPad
 
 // binary is the collation clause of text key columns.
-const binary = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+const binary = " CHARACTER SET utf8mb4 COLLATE " + noPad
 
 // Name returns MySQL.
 func (MySQLDialect) Name() Name { return MySQL }
@@ -218,7 +229,7 @@ func (MySQLDialect) DropMeta() []string { return SQLiteDialect{}.DropMeta() }
 // without precision DECIMAL(65,30) (MySQL's default scale is 0), text
 // without a length LONGTEXT or, in a key, VARCHAR(255); blobs LONGBLOB or,
 // in a key, VARBINARY(255); timestamps DATETIME(6). Text key columns are
-// binary-collated.
+// VARCHAR (CHAR strips trailing spaces), binary-collated and NO PAD.
 func (MySQLDialect) Type(typ string, key bool) string {
 	base, params := baseType(typ)
 	unsigned := ""
@@ -249,9 +260,7 @@ func (MySQLDialect) Type(typ string, key bool) string {
 		switch {
 		case key && (n == 0 || n > 768):
 			return "VARCHAR(255)" + binary
-		case key && fixed:
-			return fmt.Sprintf("CHAR(%d)", n) + binary
-		case key:
+		case key: // not CHAR, which strips trailing spaces
 			return fmt.Sprintf("VARCHAR(%d)", n) + binary
 		case n > 0 && fixed && n <= 255:
 			return fmt.Sprintf("CHAR(%d)", n)

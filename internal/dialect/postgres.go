@@ -232,7 +232,12 @@ func (PostgresDialect) Type(typ string) string {
 }
 
 func (d PostgresDialect) colDef(c Column, withDefault bool) string {
-	s := d.Quote(c.Name) + " " + d.Type(c.Type)
+	typ := d.Type(c.Type)
+	if c.Key > 0 && strings.HasPrefix(typ, "CHAR(") {
+		// character(n) ignores trailing spaces: 'a ' and 'a' would be one key.
+		typ = "VARCHAR" + strings.TrimPrefix(typ, "CHAR")
+	}
+	s := d.Quote(c.Name) + " " + typ
 	if c.NotNull {
 		s += " NOT NULL"
 	}

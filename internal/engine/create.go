@@ -430,6 +430,9 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
 		return err
 	}
+	if err := checkLooseKeys(c.ctx, c.tx, c.d, t); err != nil {
+		return err
+	}
 	if err := insertTable(c.ctx, c.tx, c.d, t); err != nil {
 		return err
 	}
