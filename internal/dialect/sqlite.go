@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -434,9 +435,22 @@ func (SQLiteDialect) Raw(expr string) string { return "+" + expr }
 // MaxParams is the most placeholders one statement may carry.
 func (SQLiteDialect) MaxParams() int { return 32000 }
 
-// Value returns v unchanged: through Raw, SQLite returns its storage
-// classes as they are, which are the portable forms.
-func (SQLiteDialect) Value(c Column, v any) (any, error) { return v, nil }
+// Value returns v unchanged, through Raw SQLite's storage classes being
+// the portable forms, but for a date, time or timestamp column, whose
+// value it turns into the canonical text (see [Canonical]): Go drivers
+// store a time.Time as text of their own (modernc.org/sqlite as
+// time.Time.String, "1999-12-31 23:59:59 +0000 UTC"), SQLite's
+// CURRENT_TIMESTAMP writes "1999-12-31 23:59:59", and an integer there is
+// a Unix time.
+func (SQLiteDialect) Value(c Column, v any) (any, error) {
+	if k := KindOf(c.Type); isTemporal(k) && v != nil {
+		if t, ok := v.(time.Time); ok && k == KindTimestamp {
+			v = t.UTC() // as its text form reads (a driver parsed it)
+		}
+		return portable(k, v)
+	}
+	return v, nil
+}
 
 // Arg returns v unchanged: SQLite stores any value in any column.
 func (SQLiteDialect) Arg(c Column, v any) any { return v }
