@@ -77,6 +77,16 @@ var (
 // supports (PostgreSQL 12, MariaDB 10.5, MySQL 8.0).
 type ServerVersionError = dialect.ServerVersionError
 
+// ErrInexact matches an *InexactError: a value a replica cannot hold
+// exactly (a timestamp finer than its column keeps, a date MySQL cannot
+// store), refused by CreateReplica and ImportPacket rather than stored
+// altered.
+var ErrInexact = dialect.ErrInexact
+
+// InexactError names the table, column and value a replica cannot hold
+// exactly, and why.
+type InexactError = dialect.InexactError
+
 // ActivateOptions configures Activate. Name is required; the zero value of
 // the rest replicates every table under the UTF-8 code page.
 type ActivateOptions struct {

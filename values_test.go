@@ -1,12 +1,16 @@
 package multisite_test
 
 import (
+	"bytes"
+	"database/sql"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/stretchr/testify/require"
 )
@@ -64,4 +68,35 @@ func TestValues_GoWrittenTimesReachEveryVendor(t *testing.T) {
 			t.Errorf("%s after sync (-sqlite +%s):\n%s", s.name, s.name, diff)
 		}
 	}
+}
+
+// TestValues_InexactRefusedAtCreation sends a timestamp with nanoseconds,
+// which PostgreSQL and MariaDB keep to the microsecond, to a replica
+// being created there: the creation is refused with a *InexactError
+// naming the column, and leaves the database as it was.
+func TestValues_InexactRefusedAtCreation(t *testing.T) {
+	a := newDSite(t, testdb.SQLite(t, "inexact_a"), "a")
+	a.mustExec(t, `CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME)`)
+	a.mustExec(t, `INSERT INTO ev VALUES (1, ?), (2, ?)`, time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
+	info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
+	require.NoError(t, err)
+	a.id = info.ID
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		db := open("inexact_b")
+		if dialectOf(t, db).Name() == dialect.SQLite {
+			return // SQLite holds any value
+		}
+		before := catalogOf(t, db)
+		var buf bytes.Buffer
+		_, _, err := multisite.Replicate(ctx, a.db, "b_"+string(dialectOf(t, db).Name()), &buf, multisite.ReplicateOptions{})
+		require.NoError(t, err)
+		_, err = multisite.CreateReplica(ctx, db, &buf, multisite.CreateOptions{})
+		var ie *multisite.InexactError
+		if !errors.As(err, &ie) || !errors.Is(err, multisite.ErrInexact) || ie.Table != "ev" || ie.Column != "at" {
+			t.Fatalf("CreateReplica with a nanosecond timestamp: %v, want a *multisite.InexactError naming ev.at", err)
+		}
+		if diff := cmp.Diff(before, catalogOf(t, db)); diff != "" {
+			t.Errorf("a refused creation changed the database (-before +after):\n%s", diff)
+		}
+	})
 }

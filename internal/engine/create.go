@@ -267,6 +267,7 @@ type creator struct {
 	created     []string
 	tables      []dialect.Table
 	cur         *dialect.Table
+	local       []dialect.Column // the columns of cur as this replica's catalog has them
 	fks         []dialect.ForeignKey // foreign keys the packet carries
 	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
@@ -433,6 +434,14 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := checkLooseKeys(c.ctx, c.tx, c.d, t); err != nil {
 		return err
 	}
+	local, _, err := c.d.Describe(c.ctx, c.tx, t.Name)
+	if err != nil {
+		return err
+	}
+	if len(local.Columns) != len(t.Columns) {
+		return fmt.Errorf("multisite: created table %s has %d columns, the packet %d", t.Name, len(local.Columns), len(t.Columns))
+	}
+	c.local = local.Columns
 	if err := insertTable(c.ctx, c.tx, c.d, t); err != nil {
 		return err
 	}
@@ -490,6 +499,11 @@ func (c *creator) row(r *syncpkt.Row) error {
 	} else {
 		vals := make([]any, 0, len(t.Columns)+1)
 		for i, v := range r.Values {
+			// A value this replica cannot hold exactly is refused now,
+			// naming the column, rather than stored altered.
+			if err := dialect.Exact(c.d, t.Name, c.local[i], v.Any()); err != nil {
+				return fmt.Errorf("multisite: create replica: %w", err)
+			}
 			vals = append(vals, c.d.Arg(t.Columns[i], v.Any()))
 		}
 		c.rows = append(c.rows, append(vals, r.Master))

@@ -175,6 +175,11 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 }
 
 type importer struct {
+	// exact holds the current table's columns as this replica's catalog
+	// declares them, where values need checking against them
+	// (dialect.Exact); nil where none do.
+	exact []dialect.Column
+
 	ctx    context.Context
 	tx     *sql.Tx
 	d      dialect.Dialect
@@ -428,6 +433,9 @@ func (m *importer) startTable(pt *syncpkt.Table) error {
 		m.order[i] = j
 	}
 	m.cur = &t
+	if err := m.exactColumns(t); err != nil {
+		return err
+	}
 	if err := m.startFast(); err != nil {
 		return err
 	}
@@ -513,6 +521,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 		if v.Kind == syncpkt.ValueText {
 			if err := m.checkText(t, j, r.Values, v.Text); err != nil {
 				return err
+			}
+		}
+		if m.exact != nil {
+			if err := dialect.Exact(m.d, t.Name, m.exact[j], v.Any()); err != nil {
+				return fmt.Errorf("multisite: import: %w", err)
 			}
 		}
 		vals[j] = m.d.Arg(t.Columns[j], v.Any())
@@ -1070,4 +1083,38 @@ func keyNames(d dialect.Dialect, t dialect.Table) string {
 		s = append(s, d.Quote(k.Name))
 	}
 	return strings.Join(s, ", ")
+}
+
+// exactColumns reads, for a table with a column whose values the local
+// vendor may not hold exactly (dates, times, booleans), its columns as
+// the catalog declares them: ms_table records the types of the replica
+// that activated the family, and a replica created from it may declare
+// them otherwise (DATETIME(6) for DATETIME).
+func (m *importer) exactColumns(t dialect.Table) error {
+	m.exact = nil
+	if m.d.Name() == dialect.SQLite {
+		return nil
+	}
+	check := false
+	for _, c := range t.Columns {
+		switch dialect.KindOf(c.Type) {
+		case dialect.KindBool, dialect.KindTimestamp, dialect.KindTimestampTZ, dialect.KindDate, dialect.KindTime:
+			check = true
+		}
+	}
+	if !check {
+		return nil
+	}
+	local, ok, err := m.d.Describe(m.ctx, m.tx, t.Name)
+	if err != nil || !ok {
+		return err
+	}
+	m.exact = make([]dialect.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		m.exact[i] = c
+		if lc, ok := local.Column(c.Name); ok {
+			m.exact[i] = lc
+		}
+	}
+	return nil
 }
