@@ -267,7 +267,7 @@ type creator struct {
 	created     []string
 	tables      []dialect.Table
 	cur         *dialect.Table
-	local       []dialect.Column // the columns of cur as this replica's catalog has them
+	local       []dialect.Column     // the columns of cur as this replica's catalog has them
 	fks         []dialect.ForeignKey // foreign keys the packet carries
 	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
