@@ -87,6 +87,14 @@ var ErrInexact = dialect.ErrInexact
 // exactly, and why.
 type InexactError = dialect.InexactError
 
+// ErrName matches a *NameError: a table or column name the vendor of a
+// replica being created cannot hold (PostgreSQL keeps 63 bytes, MySQL 64
+// characters, without a trailing space or characters beyond U+FFFF).
+var ErrName = dialect.ErrName
+
+// NameError names a name a replica's vendor cannot hold, and why.
+type NameError = dialect.NameError
+
 // ActivateOptions configures Activate. Name is required; the zero value of
 // the rest replicates every table under the UTF-8 code page.
 type ActivateOptions struct {

@@ -1,7 +1,9 @@
 package multisite_test
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -182,4 +184,50 @@ func TestNames_AnyIdentifier(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestNames_CreationRefusesNamesTheVendorCannotHold replicates SQLite
+// tables whose names another vendor cannot hold: CreateReplica there
+// refuses with a *multisite.NameError and leaves the database as it was,
+// rather than cutting the name (PostgreSQL) or failing half-way.
+func TestNames_CreationRefusesNamesTheVendorCannotHold(t *testing.T) {
+	long := strings.Repeat("n", 70)
+	cases := []struct {
+		name   string
+		refuse map[dialect.Name]bool
+	}{
+		{long, map[dialect.Name]bool{dialect.Postgres: true, dialect.MySQL: true}},
+		{"trail ", map[dialect.Name]bool{dialect.MySQL: true}},
+		{"e👍moji", map[dialect.Name]bool{dialect.MySQL: true}},
+	}
+	for i, tc := range cases {
+		a := newDSite(t, testdb.SQLite(t, fmt.Sprint("origin", i)), "a")
+		a.mustExec(t, fmt.Sprintf(`CREATE TABLE %s (id INTEGER PRIMARY KEY, v TEXT)`, a.d.Quote(tc.name)))
+		a.mustExec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'x')`, a.d.Quote(tc.name)))
+		info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
+		require.NoError(t, err)
+		a.id = info.ID
+		testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+			db := open(fmt.Sprint("target", i))
+			d := dialectOf(t, db).Name()
+			if d == dialect.SQLite {
+				return // SQLite holds any name
+			}
+			before := catalogOf(t, db)
+			var buf bytes.Buffer
+			_, _, err := multisite.Replicate(ctx, a.db, "b_"+string(d), &buf, multisite.ReplicateOptions{})
+			require.NoError(t, err)
+			_, err = multisite.CreateReplica(ctx, db, &buf, multisite.CreateOptions{})
+			var ne *multisite.NameError
+			refused := errors.As(err, &ne) && errors.Is(err, multisite.ErrName) && ne.Name == tc.name
+			if refused != tc.refuse[d] || !refused && err != nil {
+				t.Fatalf("CreateReplica of table %q on %s: %v, want refused: %v", tc.name, d, err, tc.refuse[d])
+			}
+			if refused {
+				if diff := cmp.Diff(before, catalogOf(t, db)); diff != "" {
+					t.Errorf("a refused creation changed the database (-before +after):\n%s", diff)
+				}
+			}
+		})
+	}
 }

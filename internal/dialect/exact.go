@@ -33,7 +33,8 @@ func (e *InexactError) Unwrap() error { return ErrInexact }
 
 // Exact checks that the portable value v (as a packet carries it) can be
 // stored exactly in column c, of this replica's catalog, of table on d:
-// a date, time or timestamp must be one the server reads, with no more
+// a decimal must fit the column's precision and scale (the servers would
+// round it); a date, time or timestamp must be one the server reads, with no more
 // fractional digits than the column keeps (PostgreSQL: its precision, 6
 // by default; MySQL: its precision, 0 by default) and, on MySQL, a year
 // from 1000 to 9999; a boolean must be 0 or 1. SQLite holds any value.
@@ -60,6 +61,23 @@ func Exact(d Dialect, table string, c Column, v any) error {
 			if _, ok := parseBool(x); !ok {
 				return fail("not a boolean")
 			}
+		}
+	case KindDecimal:
+		p, sc, ok := decimalParams(d.Name(), c.Type)
+		if !ok {
+			return nil
+		}
+		text, isText := canonicalDecimal(v).(string)
+		if !isText {
+			return fail("not a decimal number")
+		}
+		text = strings.TrimPrefix(text, "-")
+		whole, frac, _ := strings.Cut(text, ".")
+		if len(frac) > sc {
+			return fail(fmt.Sprintf("it has %d digits after the point, the column keeps %d", len(frac), sc))
+		}
+		if whole != "0" && len(whole) > p-sc {
+			return fail(fmt.Sprintf("it has %d digits before the point, the column holds %d", len(whole), p-sc))
 		}
 	case KindTimestamp, KindTimestampTZ, KindDate, KindTime:
 		var text string
@@ -103,6 +121,33 @@ func Exact(d Dialect, table string, c Column, v any) error {
 		}
 	}
 	return nil
+}
+
+// decimalParams returns the precision and scale of a decimal column of
+// type typ on vendor n, and whether it has any: a PostgreSQL numeric
+// without them holds any number; MySQL's default is DECIMAL(10,0).
+func decimalParams(n Name, typ string) (p, s int, ok bool) {
+	base, params := baseType(typ)
+	if base == "MONEY" {
+		return 0, 0, false
+	}
+	if params == "" {
+		if n == MySQL {
+			return 10, 0, true
+		}
+		return 0, 0, false
+	}
+	ps := strings.Split(strings.Trim(params, "()"), ",")
+	p, err := strconv.Atoi(ps[0])
+	if err != nil {
+		return 0, 0, false
+	}
+	if len(ps) > 1 {
+		if s, err = strconv.Atoi(ps[1]); err != nil {
+			return 0, 0, false
+		}
+	}
+	return p, s, true
 }
 
 // fraction counts the digits after the seconds of a canonical temporal

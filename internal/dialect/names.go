@@ -3,6 +3,8 @@ package dialect
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -76,6 +78,57 @@ func myFits(s string) bool {
 		}
 	}
 	return n <= 250
+}
+
+// ErrName is returned for a table or column name a vendor cannot hold
+// (too long, or with characters it refuses).
+var ErrName = errors.New("dialect: name not allowed")
+
+// NameError names the table or column name a replica's vendor cannot
+// hold, and why. It matches ErrName.
+type NameError struct {
+	Dialect Name
+	Name    string
+	Reason  string
+}
+
+func (e *NameError) Error() string {
+	return fmt.Sprintf("dialect: %s cannot hold the name %q: %s", e.Dialect, e.Name, e.Reason)
+}
+
+// Unwrap returns ErrName.
+func (e *NameError) Unwrap() error { return ErrName }
+
+// CheckName reports, with a *NameError, a table or column name the
+// vendor of d would refuse or (PostgreSQL) silently cut: a replica
+// created from a packet could not hold its table under the origin's name.
+func CheckName(d Dialect, name string) error {
+	fail := func(reason string) error { return &NameError{Dialect: d.Name(), Name: name, Reason: reason} }
+	if name == "" || strings.ContainsRune(name, 0) {
+		return fail("empty, or holds NUL")
+	}
+	if !utf8.ValidString(name) {
+		return fail("not UTF-8")
+	}
+	switch d.Name() {
+	case Postgres:
+		if !pgFits(name) {
+			return fail(fmt.Sprintf("%d bytes, PostgreSQL keeps 63", len(name)))
+		}
+	case MySQL:
+		if !myFits(name) {
+			return fail("longer than MySQL's 64 characters (or its file name would be)")
+		}
+		if strings.HasSuffix(name, " ") {
+			return fail("MySQL names cannot end with a space")
+		}
+		for _, r := range name {
+			if r > 0xFFFF {
+				return fail(fmt.Sprintf("MySQL names hold no character beyond U+FFFF (%U)", r))
+			}
+		}
+	}
+	return nil
 }
 
 // Shadow is the name, on d, of the shadow table that records each row's

@@ -124,6 +124,13 @@ func TestExact_RefusesWhatTheColumnCannotHold(t *testing.T) {
 		{MySQLDialect{}, "datetime(6)", "0999-01-02 03:04:05", true},
 		{MySQLDialect{}, "time(6)", "10:11:12.25", false},
 		{SQLiteDialect{}, "DATETIME", "2026-01-02 03:04:05.123456789", false},
+		{PostgresDialect{}, "numeric(10,2)", "12.345", true},
+		{PostgresDialect{}, "numeric(10,2)", float64(12.5), false},
+		{PostgresDialect{}, "numeric(4,2)", "123.4", true},
+		{PostgresDialect{}, "numeric", "123456789.123456789", false},
+		{MySQLDialect{}, "decimal(10,2)", "-0.01", false},
+		{MySQLDialect{}, "decimal(10,2)", "0.001", true},
+		{MySQLDialect{}, "decimal(65,30)", int64(7), false},
 	} {
 		err := Exact(tc.d, "t", Column{Name: "c", Type: tc.typ}, tc.v)
 		var ie *InexactError

@@ -382,6 +382,14 @@ func validName(n string) bool {
 	return n != "" && !strings.ContainsRune(n, 0) && !strings.HasPrefix(strings.ToLower(n), "ms_") && !strings.HasPrefix(strings.ToLower(n), "sqlite_")
 }
 
+func columnNames(t dialect.Table) []string {
+	ns := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		ns[i] = c.Name
+	}
+	return ns
+}
+
 func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := c.meta(); err != nil {
 		return err
@@ -404,6 +412,11 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	}
 	if len(t.Keys()) == 0 {
 		return &schema.NoPrimaryKeyError{Tables: []string{t.Name}}
+	}
+	for _, n := range append([]string{t.Name}, columnNames(t)...) {
+		if err := dialect.CheckName(c.d, n); err != nil {
+			return fmt.Errorf("multisite: create replica: table %s: %w", t.Name, err)
+		}
 	}
 	if _, exists, err := c.d.Describe(c.ctx, c.tx, t.Name); err != nil {
 		return err

@@ -1086,7 +1086,7 @@ func keyNames(d dialect.Dialect, t dialect.Table) string {
 }
 
 // exactColumns reads, for a table with a column whose values the local
-// vendor may not hold exactly (dates, times, booleans), its columns as
+// vendor may not hold exactly (dates, times, booleans, decimals), its columns as
 // the catalog declares them: ms_table records the types of the replica
 // that activated the family, and a replica created from it may declare
 // them otherwise (DATETIME(6) for DATETIME).
@@ -1098,7 +1098,7 @@ func (m *importer) exactColumns(t dialect.Table) error {
 	check := false
 	for _, c := range t.Columns {
 		switch dialect.KindOf(c.Type) {
-		case dialect.KindBool, dialect.KindTimestamp, dialect.KindTimestampTZ, dialect.KindDate, dialect.KindTime:
+		case dialect.KindBool, dialect.KindDecimal, dialect.KindTimestamp, dialect.KindTimestampTZ, dialect.KindDate, dialect.KindTime:
 			check = true
 		}
 	}
