@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,7 +51,32 @@ func baseType(typ string) (base, params string) {
 // CLOB or TEXT is text, and so on) with the temporal, boolean and decimal
 // names of PostgreSQL and MySQL recognised first. MySQL's TINYINT(1) is its
 // BOOLEAN.
+//
+// Results are remembered per type name (a few thousand at most): export
+// and import classify every value's column, and parsing the name each
+// time cost more than the rest of the conversion.
 func KindOf(typ string) Kind {
+	if k, ok := kindCache.Load(typ); ok {
+		return k.(Kind)
+	}
+	k := classify(typ)
+	if kindCached.Add(1) <= maxKindCache {
+		kindCache.Store(typ, k)
+	}
+	return k
+}
+
+var (
+	kindCache  sync.Map // declared type → Kind
+	kindCached atomic.Int64
+)
+
+// maxKindCache bounds the remembered type names: packets may name types
+// without end.
+const maxKindCache = 4096
+
+// classify is KindOf without the memory.
+func classify(typ string) Kind {
 	base, params := baseType(typ)
 	switch {
 	case base == "":
