@@ -231,3 +231,55 @@ func TestNames_CreationRefusesNamesTheVendorCannotHold(t *testing.T) {
 		})
 	}
 }
+
+// TestNames_AcrossVendors replicates tables named with every kind of name
+// all three vendors allow from SQLite to PostgreSQL and MariaDB and back,
+// and checks every replica holds the same rows and a clean schema.
+func TestNames_AcrossVendors(t *testing.T) {
+	for _, env := range []string{testdb.PostgresEnv, testdb.MySQLEnv} {
+		if os.Getenv(env) == "" {
+			t.Skipf("a mixed family needs PostgreSQL and MariaDB: %s is not set", env)
+		}
+	}
+	var names []string
+	for _, n := range hostileNames(dialect.SQLite, 12, 7) {
+		if allowedName(dialect.Postgres, n) && allowedName(dialect.MySQL, n) && dialect.CheckName(dialect.MySQLDialect{}, n) == nil {
+			names = append(names, n)
+		}
+	}
+	a := newDSite(t, testdb.SQLite(t, "across_a"), "a")
+	keyCol, valCol := `k?"ey\`, "v$al 'x"
+	q := a.d.Quote
+	for _, n := range names {
+		a.mustExec(t, fmt.Sprintf("CREATE TABLE %s (%s VARCHAR(200) NOT NULL PRIMARY KEY, %s TEXT)", q(n), q(keyCol), q(valCol)))
+		a.mustExec(t, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?)", q(n), q(keyCol), q(valCol)), "k?1", n)
+	}
+	info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
+	require.NoError(t, err)
+	a.id = info.ID
+	pg := replicateTo(t, a, testdb.Postgres(t, "across_pg"), "pg")
+	my := replicateTo(t, pg, testdb.MySQL(t, "across_my"), "my")
+	for _, s := range []*dsite{pg, my} {
+		for _, n := range names {
+			s.mustExec(t, fmt.Sprintf("INSERT INTO %s (%s, %s) VALUES (?, ?)", s.d.Quote(n), s.d.Quote(keyCol), s.d.Quote(valCol)), "from "+s.name, n+"?")
+		}
+	}
+	for round := 0; round < 2; round++ {
+		for _, p := range [][2]*dsite{{my, pg}, {pg, a}, {a, pg}, {a, my}, {pg, my}, {my, a}} {
+			dsync(t, p[0], p[1])
+		}
+	}
+	dconverged(t, a, pg, my)
+	for _, s := range []*dsite{a, pg, my} {
+		r, err := multisite.SchemaStatus(ctx, s.db)
+		require.NoError(t, err)
+		if !r.Clean() {
+			t.Errorf("%s: schema not clean: %+v", s.name, r.Tables)
+		}
+		st, err := multisite.ReadStatus(ctx, s.db)
+		require.NoError(t, err)
+		if len(st.Tables) != len(names) {
+			t.Errorf("%s replicates %d tables, want %d", s.name, len(st.Tables), len(names))
+		}
+	}
+}

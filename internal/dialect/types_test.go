@@ -139,3 +139,9 @@ func TestExact_RefusesWhatTheColumnCannotHold(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkKindOf(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		KindOf("character varying(20)")
+	}
+}
