@@ -296,6 +296,8 @@ func publicError(err error) error {
 		ame *engine.AlreadyMasterError
 		rse *engine.RequestStateError
 		nre *engine.NoRowError
+		ine *dialect.InexactError
+		nme *dialect.NameError
 	)
 	switch {
 	case errors.As(err, &ce):
@@ -318,6 +320,10 @@ func publicError(err error) error {
 		pub = &RequestStateError{ID: RequestID(rse.ID), State: RequestState(rse.State), Master: rse.Master, Local: rse.Local}
 	case errors.As(err, &nre):
 		pub = &NoRowError{Table: nre.Table, Key: nre.Key}
+	case errors.As(err, &ine):
+		pub = &InexactError{Dialect: Dialect(ine.Dialect), Table: ine.Table, Column: ine.Column, Type: ine.Type, Value: ine.Value, Reason: ine.Reason}
+	case errors.As(err, &nme):
+		pub = &NameError{Dialect: Dialect(nme.Dialect), Name: nme.Name, Reason: nme.Reason}
 	default:
 		return err
 	}

@@ -147,6 +147,50 @@ func (e *ServerVersionError) Error() string {
 // Unwrap returns ErrUnsupported.
 func (e *ServerVersionError) Unwrap() error { return ErrUnsupported }
 
+// ErrInexact matches an *InexactError: a value a replica cannot hold
+// exactly (a timestamp finer than its column keeps, a date MySQL cannot
+// store), refused by CreateReplica and ImportPacket rather than stored
+// altered.
+var ErrInexact = dialect.ErrInexact
+
+// InexactError names the table, column and value a replica cannot hold
+// exactly, and why. It matches ErrInexact.
+type InexactError struct {
+	Dialect Dialect // the vendor of the replica that cannot hold the value
+	Table   string  // the table
+	Column  string  // the column
+	Type    string  // the column's declared type on that replica
+	Value   string  // the value, as the packet carries it
+	Reason  string  // why it cannot be held exactly
+}
+
+func (e *InexactError) Error() string {
+	return (&dialect.InexactError{Dialect: dialect.Name(e.Dialect), Table: e.Table, Column: e.Column, Type: e.Type, Value: e.Value, Reason: e.Reason}).Error()
+}
+
+// Unwrap returns ErrInexact.
+func (e *InexactError) Unwrap() error { return ErrInexact }
+
+// ErrName matches a *NameError: a table or column name the vendor of a
+// replica being created cannot hold (PostgreSQL keeps 63 bytes, MySQL 64
+// characters, without a trailing space or characters beyond U+FFFF).
+var ErrName = dialect.ErrName
+
+// NameError names a name a replica's vendor cannot hold, and why. It
+// matches ErrName.
+type NameError struct {
+	Dialect Dialect // the vendor that cannot hold the name
+	Name    string  // the table or column name
+	Reason  string  // why
+}
+
+func (e *NameError) Error() string {
+	return (&dialect.NameError{Dialect: dialect.Name(e.Dialect), Name: e.Name, Reason: e.Reason}).Error()
+}
+
+// Unwrap returns ErrName.
+func (e *NameError) Unwrap() error { return ErrName }
+
 // ActivateOptions configures Activate. Name is required; the zero value of
 // the rest replicates every table under the UTF-8 code page.
 type ActivateOptions struct {

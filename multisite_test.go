@@ -755,10 +755,11 @@ func TestDeactivate_RestoresOriginalSchemaAndData(t *testing.T) {
 		after := catalogOf(t, s.db)
 		if dialectOf(t, s.db).Name() == dialect.MySQL {
 			// Documented (MySQLDialect, Uninject): text key columns keep the
-			// binary collation activation gave them, so that keys that
-			// differ only in case or accents stay apart.
+			// binary NO PAD collation activation gave them, so that keys that
+			// differ only in case, accents or trailing spaces stay apart.
 			for k, v := range after {
-				after[k] = strings.ReplaceAll(v, " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", " NOT NULL")
+				after[k] = strings.NewReplacer(" CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL", " NOT NULL", // MariaDB
+					" CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_bin NOT NULL", " NOT NULL").Replace(v) // MySQL
 			}
 		}
 		if diff := cmp.Diff(schemaBefore, after); diff != "" {

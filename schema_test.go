@@ -212,7 +212,8 @@ func TestDeactivate_AfterMigrationRestoresSchemaAndData(t *testing.T) {
 		if s.d.Name() == dialect.MySQL {
 			// Documented: text key columns keep their binary collation.
 			for k, v := range after {
-				after[k] = strings.ReplaceAll(v, " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", " NOT NULL")
+				after[k] = strings.NewReplacer(" CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL", " NOT NULL", // MariaDB
+					" CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_bin NOT NULL", " NOT NULL").Replace(v) // MySQL
 			}
 		}
 		if diff := cmp.Diff(schemaBefore, after); diff != "" {
@@ -243,7 +244,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	}
 	if dialectOf(t, s.db).Name() == dialect.SQLite {
 		for _, table := range strings.Fields(s.query(t, `SELECT group_concat(name, ' ') FROM ms_table`)) {
-			s.mustExec(t, fmt.Sprintf(`DROP INDEX "ms_row_%s_epoch"`, table))
+			s.mustExec(t, fmt.Sprintf(`DROP INDEX "ms_ix_row_%s_epoch"`, table))
 			s.mustExec(t, fmt.Sprintf(`CREATE INDEX "ms_row_%s_epoch" ON "ms_row_%s" (ms_origin, ms_epoch)`, table, table))
 		}
 	}

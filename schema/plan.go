@@ -82,6 +82,26 @@ func (e *NoPrimaryKeyError) Error() string {
 // Unwrap returns ErrNoPrimaryKey.
 func (e *NoPrimaryKeyError) Unwrap() error { return ErrNoPrimaryKey }
 
+// ErrLooseKey is returned when a table's primary key compares other than
+// byte for byte on its vendor (by case, accents or trailing spaces): keys
+// that other replicas keep apart would become one row there.
+var ErrLooseKey = errors.New("schema: primary key does not compare byte for byte")
+
+// LooseKeyError names a key column that cannot keep apart keys differing
+// only by case, accents or trailing spaces, and why.
+type LooseKeyError struct {
+	Table  string
+	Column string
+	Reason string
+}
+
+func (e *LooseKeyError) Error() string {
+	return fmt.Sprintf("schema: key column %s of %s cannot keep apart keys that differ only by case or trailing spaces: %s", e.Column, e.Table, e.Reason)
+}
+
+// Unwrap returns ErrLooseKey.
+func (e *LooseKeyError) Unwrap() error { return ErrLooseKey }
+
 // ErrUnknownTable is returned for a table name that is not in the local
 // schema (or not replicated).
 var ErrUnknownTable = errors.New("schema: unknown table")

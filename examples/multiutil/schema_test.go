@@ -315,7 +315,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		`DROP TABLE ms_part`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
-		`DROP INDEX ms_row_defect_epoch`, // formats 1 and 2 indexed pending changes too
+		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
 	)
 	before := fileHash(t, f.boston)

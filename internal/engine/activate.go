@@ -44,6 +44,11 @@ func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, o
 	if err != nil {
 		return schema.Plan{}, nil, err
 	}
+	for _, t := range tables {
+		if err := checkLooseKeys(ctx, q, d, t); err != nil {
+			return schema.Plan{}, nil, err
+		}
+	}
 	plan := schemaplan.Activation(d, tables, string(local))
 	if err := foreignKeyActivation(ctx, q, d, tables, &plan); err != nil {
 		return schema.Plan{}, nil, err
@@ -149,6 +154,19 @@ func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dial
 	}
 	if max.Valid && max.Int64 > hi {
 		return fmt.Errorf("%w: %s has key %d above %d, the end of the first replica's key range", ErrKeyRange, t.Name, max.Int64, hi)
+	}
+	return nil
+}
+
+// checkLooseKeys refuses a table whose key the vendor compares other than
+// byte for byte (see [dialect.LooseKeys]) with a *schema.LooseKeyError.
+func checkLooseKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table) error {
+	loose, err := dialect.LooseKeys(ctx, q, d, t)
+	if err != nil {
+		return err
+	}
+	if len(loose) > 0 {
+		return &schema.LooseKeyError{Table: t.Name, Column: loose[0].Column, Reason: loose[0].Reason}
 	}
 	return nil
 }

@@ -235,7 +235,7 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 	var stmts []string
 	for i := len(c.created) - 1; i >= 0; i-- {
 		n := c.created[i]
-		for _, name := range []string{dialect.Xfer(n), dialect.Shadow(n), n} {
+		for _, name := range []string{dialect.Xfer(c.d, n), dialect.Shadow(c.d, n), n} {
 			stmts = append(stmts, "DROP TABLE IF EXISTS "+c.d.Quote(name))
 		}
 	}
@@ -268,6 +268,7 @@ type creator struct {
 	created     []string
 	tables      []dialect.Table
 	cur         *dialect.Table
+	local       []dialect.Column     // the columns of cur as this replica's catalog has them
 	fks         []dialect.ForeignKey // foreign keys the packet carries
 	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
@@ -382,6 +383,14 @@ func validName(n string) bool {
 	return n != "" && !strings.ContainsRune(n, 0) && !strings.HasPrefix(strings.ToLower(n), "ms_") && !strings.HasPrefix(strings.ToLower(n), "sqlite_")
 }
 
+func columnNames(t dialect.Table) []string {
+	ns := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		ns[i] = c.Name
+	}
+	return ns
+}
+
 func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := c.meta(); err != nil {
 		return err
@@ -404,6 +413,11 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	}
 	if len(t.Keys()) == 0 {
 		return &schema.NoPrimaryKeyError{Tables: []string{t.Name}}
+	}
+	for _, n := range append([]string{t.Name}, columnNames(t)...) {
+		if err := dialect.CheckName(c.d, n); err != nil {
+			return fmt.Errorf("multisite: create replica: table %s: %w", t.Name, err)
+		}
 	}
 	if _, exists, err := c.d.Describe(c.ctx, c.tx, t.Name); err != nil {
 		return err
@@ -431,6 +445,17 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
 		return err
 	}
+	if err := checkLooseKeys(c.ctx, c.tx, c.d, t); err != nil {
+		return err
+	}
+	local, _, err := c.d.Describe(c.ctx, c.tx, t.Name)
+	if err != nil {
+		return err
+	}
+	if len(local.Columns) != len(t.Columns) {
+		return fmt.Errorf("multisite: created table %s has %d columns, the packet %d", t.Name, len(local.Columns), len(t.Columns))
+	}
+	c.local = local.Columns
 	if err := insertTable(c.ctx, c.tx, c.d, t); err != nil {
 		return err
 	}
@@ -488,6 +513,11 @@ func (c *creator) row(r *syncpkt.Row) error {
 	} else {
 		vals := make([]any, 0, len(t.Columns)+1)
 		for i, v := range r.Values {
+			// A value this replica cannot hold exactly is refused now,
+			// naming the column, rather than stored altered.
+			if err := dialect.Exact(c.d, t.Name, c.local[i], v.Any()); err != nil {
+				return fmt.Errorf("multisite: create replica: %w", err)
+			}
 			vals = append(vals, c.d.Arg(t.Columns[i], v.Any()))
 		}
 		c.rows = append(c.rows, append(vals, r.Master))
@@ -518,7 +548,7 @@ func (c *creator) flush() error {
 		scols = append(scols, k.Name)
 	}
 	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
-	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
+	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(c.d, t.Name), scols, c.shadow); err != nil {
 		return err
 	}
 	c.rows, c.shadow = c.rows[:0], c.shadow[:0]

@@ -244,7 +244,7 @@ func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordW
 		for _, t := range tables {
 			where, args := changeFilter(d, "", "ms_origin", after)
 			var n int
-			if err := tx.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(dialect.Shadow(t.Name)), where)), args...).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(dialect.Shadow(d, t.Name)), where)), args...).Scan(&n); err != nil {
 				return err
 			}
 			total += n
@@ -301,7 +301,7 @@ func keyMatch(d dialect.Dialect, t dialect.Table, a, b string) string {
 func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error) error {
 	where, args := changeFilter(d, "", "ms_from", after)
 	q := fmt.Sprintf("SELECT %s, ms_version, ms_from, ms_to, ms_epoch FROM %s WHERE %s ORDER BY ms_version",
-		keyCols(d, t, ""), d.Quote(dialect.Xfer(t.Name)), where)
+		keyCols(d, t, ""), d.Quote(dialect.Xfer(d, t.Name)), where)
 	rows, err := tx.QueryContext(ctx, d.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("multisite: read transfers of %s: %w", t.Name, err)
@@ -352,7 +352,7 @@ func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWrit
 	q := fmt.Sprintf(`SELECT %s, r.ms_version, r.ms_master, r.ms_origin, r.ms_creator, r.ms_epoch, r.ms_deleted, t.%s IS NULL
 FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 		strings.Join(sel, ", "), d.Quote(t.Keys()[0].Name),
-		d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
+		d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
 	ov, err := loadOverlay(ctx, tx, d, t) // provisional collision renames are not sent (collision.go)
 	if err != nil {
 		return err

@@ -138,7 +138,7 @@ func (m *importer) route() error {
 	if err := upsertRows(m.ctx, &m.stmts, m.d, *t, append(cols, dialect.MasterColumn), rows); err != nil {
 		return err
 	}
-	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
+	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(m.d, t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
 		return err
 	}
 	if err := m.insertPending(); err != nil {
@@ -160,7 +160,7 @@ func (m *importer) presentKeys(keys []any) (map[int64]bool, error) {
 	}
 	t := m.cur
 	k := m.d.Quote(t.Columns[m.fast.key].Name)
-	q := m.d.Rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(dialect.Shadow(t.Name)), k,
+	q := m.d.Rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(dialect.Shadow(m.d, t.Name)), k,
 		strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")))
 	st, err := m.stmts.prepare(m.ctx, q)
 	if err != nil {

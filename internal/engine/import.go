@@ -249,6 +249,11 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 }
 
 type importer struct {
+	// exact holds the current table's columns as this replica's catalog
+	// declares them, where values need checking against them
+	// (dialect.Exact); nil where none do.
+	exact []dialect.Column
+
 	ctx    context.Context
 	tx     *sql.Tx
 	d      dialect.Dialect
@@ -530,6 +535,9 @@ func (m *importer) startTable(pt *syncpkt.Table) error {
 		m.order[i] = j
 	}
 	m.cur = &t
+	if err := m.exactColumns(t); err != nil {
+		return err
+	}
 	if err := m.startFast(); err != nil {
 		return err
 	}
@@ -583,7 +591,7 @@ func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.T
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
-	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(d, t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
 	return nil
@@ -615,6 +623,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 		if v.Kind == syncpkt.ValueText {
 			if err := m.checkText(t, j, r.Values, v.Text); err != nil {
 				return err
+			}
+		}
+		if m.exact != nil {
+			if err := dialect.Exact(m.d, t.Name, m.exact[j], v.Any()); err != nil {
+				return fmt.Errorf("multisite: import: %w", err)
 			}
 		}
 		vals[j] = m.d.Arg(t.Columns[j], v.Any())
@@ -650,7 +663,7 @@ func (m *importer) insertPending() error {
 	for _, p := range m.pending {
 		args = append(args, p...)
 	}
-	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
+	q := m.d.Rebind(m.d.Insert(dialect.StageName(m.d, t.Name), stageCols(t), len(m.pending)))
 	var err error
 	if len(m.pending) == stageBatch {
 		// Full batches reuse one prepared statement per table.
@@ -699,7 +712,7 @@ func (m *importer) merge() error {
 	}
 	t := m.cur
 	d, q := m.d, m.d.Quote
-	S, R, T := q(dialect.StageName(t.Name)), q(dialect.Shadow(t.Name)), q(t.Name)
+	S, R, T := q(dialect.StageName(d, t.Name)), q(dialect.Shadow(d, t.Name)), q(t.Name)
 	if err := m.checkDuplicates(); err != nil {
 		return err
 	}
@@ -809,7 +822,7 @@ func (m *importer) checkDuplicates() error {
 	}
 	var n int
 	err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) x",
-		d.Quote(dialect.StageName(t.Name)), strings.Join(keys, ", "))).Scan(&n)
+		d.Quote(dialect.StageName(d, t.Name)), strings.Join(keys, ", "))).Scan(&n)
 	if err != nil {
 		return err
 	}
@@ -826,7 +839,7 @@ func (m *importer) checkDuplicates() error {
 func (m *importer) checkMasters() error {
 	t := m.cur
 	d := m.d
-	S, R := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name))
+	S, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name))
 	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
 WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
 		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
@@ -886,7 +899,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 		conds = append(conds, d.Quote(k.Name)+" = ?")
 	}
 	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
-		d.Quote(dialect.Xfer(t.Name)), strings.Join(conds, " AND ")))
+		d.Quote(dialect.Xfer(d, t.Name)), strings.Join(conds, " AND ")))
 	rows, err := m.tx.QueryContext(m.ctx, q, key...)
 	if err != nil {
 		return nil, err
@@ -910,7 +923,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 func (m *importer) conflicts() error {
 	t := m.cur
 	d := m.d
-	S, R, T := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name)
+	S, R, T := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name)
 	var scols, tcols []string
 	for _, c := range t.Columns {
 		scols = append(scols, "s."+d.Quote(c.Name))
@@ -1209,4 +1222,38 @@ func keyNames(d dialect.Dialect, t dialect.Table) string {
 		s = append(s, d.Quote(k.Name))
 	}
 	return strings.Join(s, ", ")
+}
+
+// exactColumns reads, for a table with a column whose values the local
+// vendor may not hold exactly (dates, times, booleans, decimals), its columns as
+// the catalog declares them: ms_table records the types of the replica
+// that activated the family, and a replica created from it may declare
+// them otherwise (DATETIME(6) for DATETIME).
+func (m *importer) exactColumns(t dialect.Table) error {
+	m.exact = nil
+	if m.d.Name() == dialect.SQLite {
+		return nil
+	}
+	check := false
+	for _, c := range t.Columns {
+		switch dialect.KindOf(c.Type) {
+		case dialect.KindBool, dialect.KindDecimal, dialect.KindTimestamp, dialect.KindTimestampTZ, dialect.KindDate, dialect.KindTime:
+			check = true
+		}
+	}
+	if !check {
+		return nil
+	}
+	local, ok, err := m.d.Describe(m.ctx, m.tx, t.Name)
+	if err != nil || !ok {
+		return err
+	}
+	m.exact = make([]dialect.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		m.exact[i] = c
+		if lc, ok := local.Column(c.Name); ok {
+			m.exact[i] = lc
+		}
+	}
+	return nil
 }

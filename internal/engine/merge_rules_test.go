@@ -265,8 +265,8 @@ func (mt mergeTable) hold(t *testing.T, ctx context.Context, db *sql.DB, d diale
 	_, err = tx.ExecContext(ctx, d.SetApplying(true))
 	require.NoError(t, err)
 	insRow := d.Rebind(fmt.Sprintf("INSERT INTO %s (id, body, %s) VALUES (?, ?, ?)", q(mt.name), dialect.MasterColumn))
-	insShadow := d.Rebind(fmt.Sprintf("INSERT INTO %s (id, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", q(dialect.Shadow(mt.name))))
-	insXfer := d.Rebind(fmt.Sprintf("INSERT INTO %s (id, ms_version, ms_from, ms_to, ms_epoch) VALUES (?, ?, ?, ?, 1)", q(dialect.Xfer(mt.name))))
+	insShadow := d.Rebind(fmt.Sprintf("INSERT INTO %s (id, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) VALUES (?, ?, ?, ?, ?, ?, ?)", q(dialect.Shadow(d, mt.name))))
+	insXfer := d.Rebind(fmt.Sprintf("INSERT INTO %s (id, ms_version, ms_from, ms_to, ms_epoch) VALUES (?, ?, ?, ?, 1)", q(dialect.Xfer(d, mt.name))))
 	for _, c := range cases {
 		k := mt.key(c.key)
 		for _, x := range c.log {
@@ -339,7 +339,7 @@ func (mt mergeTable) outcomes(t *testing.T, ctx context.Context, db *sql.DB, d d
 	q := d.Quote
 	out := map[string]rowOutcome{}
 	at := func(k string) rowOutcome { return out[k] }
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT id, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s", q(dialect.Shadow(mt.name))))
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT id, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s", q(dialect.Shadow(d, mt.name))))
 	require.NoError(t, err)
 	for rows.Next() {
 		var k string

@@ -297,11 +297,11 @@ func reconcile(ctx context.Context, r *runner, local, master replica.ID, before 
 		// exported, so no replica sends them as its own change).
 		if master != local {
 			if err := r.exec(c, fmt.Sprintf("UPDATE %s SET %s = %s", d.Quote(n), dialect.MasterColumn, literal(string(master))),
-				fmt.Sprintf("UPDATE %s SET ms_master = %s, ms_origin = %s, ms_creator = %s", d.Quote(dialect.Shadow(n)), literal(string(master)), literal(string(master)), literal(string(master)))); err != nil {
+				fmt.Sprintf("UPDATE %s SET ms_master = %s, ms_origin = %s, ms_creator = %s", d.Quote(dialect.Shadow(d, n)), literal(string(master)), literal(string(master)), literal(string(master)))); err != nil {
 				return err
 			}
 		}
-		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(n)))); err != nil {
+		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(d, n)))); err != nil {
 			return err
 		}
 		if err := r.exec("new table "+n+": capture and enforcement triggers", d.Triggers(t)...); err != nil {

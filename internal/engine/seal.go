@@ -55,7 +55,7 @@ func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*s
 		}
 		var n int64
 		for _, t := range tables {
-			for _, name := range []string{dialect.Shadow(t.Name), dialect.Xfer(t.Name)} {
+			for _, name := range []string{dialect.Shadow(d, t.Name), dialect.Xfer(d, t.Name)} {
 				res, err := tx.ExecContext(ctx, d.Rebind(d.Seal(name)), c.Epoch)
 				if err != nil {
 					return fmt.Errorf("multisite: seal %s: %w", name, err)

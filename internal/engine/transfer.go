@@ -163,7 +163,7 @@ func NextID(ctx context.Context, q dialect.Querier, d dialect.Dialect, table str
 	// The shadow holds every key the table ever had here, deleted ones
 	// included: a deleted row's key stays mastered by whoever deleted it,
 	// so it must not be handed out again.
-	err = q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT coalesce(max(%s), ?) + 1 FROM %s WHERE %s BETWEEN ? AND ?", k, d.Quote(dialect.Shadow(t.Name)), k)),
+	err = q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT coalesce(max(%s), ?) + 1 FROM %s WHERE %s BETWEEN ? AND ?", k, d.Quote(dialect.Shadow(d, t.Name)), k)),
 		c.KeyLo-1, c.KeyLo, c.KeyHi).Scan(&next)
 	if err != nil {
 		return 0, fmt.Errorf("multisite: next key of %s: %w", table, err)

@@ -77,7 +77,7 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		for _, t := range tables {
 			what := "metadata format 2 to 3: epoch index of " + t.Name + " holds sealed changes only"
 			steps = append(steps,
-				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.Shadow(t.Name)+"_epoch")},
+				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.LegacyShadowIndex(sd, t.Name, "epoch"))},
 				schema.Step{Comment: what, SQL: sd.EpochIndex(t)})
 		}
 		n := len(plan.Steps) - 1 // the stamp of format 3 stays last

@@ -52,11 +52,11 @@ func Check(ctx context.Context, q dialect.Querier, d dialect.Dialect, replicated
 		if st.MasterField, err = dialect.HasColumn(ctx, q, d, n, dialect.MasterColumn); err != nil {
 			return nil, err
 		}
-		_, shadow, err := d.Describe(ctx, q, dialect.Shadow(n))
+		_, shadow, err := d.Describe(ctx, q, dialect.Shadow(d, n))
 		if err != nil {
 			return nil, err
 		}
-		_, xfer, err := d.Describe(ctx, q, dialect.Xfer(n))
+		_, xfer, err := d.Describe(ctx, q, dialect.Xfer(d, n))
 		if err != nil {
 			return nil, err
 		}
