@@ -274,10 +274,7 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, table string) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	if tx != nil {
-		return engine.NextID(ctx, tx, d, table)
-	}
-	return engine.NextID(ctx, db, d, table)
+	return engine.NextID(ctx, db, tx, d, table)
 }
 
 // ContentHash returns a hash of every replicated table's rows and masters.

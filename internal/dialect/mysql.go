@@ -362,7 +362,7 @@ func (d MySQLDialect) Inject(t Table, local string) []string {
 func (d MySQLDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
 
 // TriggerNames lists the triggers Triggers creates.
-func (MySQLDialect) TriggerNames(t Table) []string { return SQLiteDialect{}.TriggerNames(t) }
+func (MySQLDialect) TriggerNames(t Table) []string { return triggerNames(t) }
 
 func (d MySQLDialect) keyText(t Table, row string) string {
 	return "CONCAT_WS(','" + joinMap(t.Keys(), "", func(c Column) string { return ", " + row + "." + d.Quote(c.Name) }) + ")"
@@ -415,10 +415,10 @@ func (d MySQLDialect) Triggers(t Table) []string {
 			q(name), timing, event, T, myDeclare, body)
 	}
 	return []string{
-		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s
+		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s%s
 		IF NOT (NEW.ms_master <=> ms_local) THEN
 			%s
-		END IF;`, myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
+		END IF;`, d.takeKey(t), myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
 		// The shadow entry of a key that existed (a tombstone) is looked
 		// at only after the upsert has locked it: a read of a missing key
 		// here would take a gap lock, and two writers inserting new keys
@@ -475,8 +475,21 @@ func (d MySQLDialect) Uninject(t Table) []string {
 	return append(stmts,
 		"DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)),
 		"DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)),
+		"DROP SEQUENCE IF EXISTS "+d.Quote(KeySequence(t.Name)),
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.Quote(t.Name), MasterColumn),
 	)
+}
+
+// takeKey is the start of the BEFORE INSERT trigger of a table with an
+// integer key: an INSERT that leaves the key out (NULL, or 0 for an
+// AUTO_INCREMENT column, which a BEFORE trigger sees before InnoDB
+// assigns it) gets the next key of the table's sequence (keys.go).
+func (d MySQLDialect) takeKey(t Table) string {
+	if !t.IntegerKey() {
+		return ""
+	}
+	k := "NEW." + d.Quote(t.Keys()[0].Name)
+	return fmt.Sprintf("IF %s IS NULL OR %s = 0 THEN\n\t\t\tSET %s = NEXT VALUE FOR %s;\n\t\tEND IF;\n\t\t", k, k, k, d.Quote(KeySequence(t.Name)))
 }
 
 // Stage creates the TEMPORARY staging table (which does not commit the

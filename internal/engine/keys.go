@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/replica"
@@ -68,4 +70,82 @@ func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info
 		return putReplica(ctx, tx, d, info, true)
 	})
 	return info, err
+}
+
+// NextID returns a new integer key of table from the local replica's key
+// range, taken from the table's key generator (dialect.SetupKeys), so two
+// callers never get the same key, whatever their transactions do. q is
+// the caller's transaction or, for nil, db. On PostgreSQL and MariaDB the
+// key comes from a sequence and no transaction waits for another here; on
+// SQLite the counter row is written in q's transaction (or a short one of
+// its own, which takes the write lock first).
+func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, table string) (int64, error) {
+	var id int64
+	take := func(q dialect.Querier) error {
+		if tx != nil {
+			// SQLite: the counter is written below; take the lock before
+			// reading, so that a caller's transaction that has not read yet
+			// waits for it rather than failing to upgrade.
+			if err := LockForWrite(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		c, err := LoadCtl(ctx, q, d)
+		if err != nil {
+			return err
+		}
+		t, err := findTable(ctx, q, table)
+		if err != nil {
+			return err
+		}
+		if !t.IntegerKey() {
+			return fmt.Errorf("multisite: %s has no single integer primary key; its keys are the application's", table)
+		}
+		id, err = dialect.NextKey(ctx, q, d, t, c.KeyLo, c.KeyHi)
+		if err != nil {
+			if errors.Is(err, dialect.ErrNoKeyGenerator) {
+				return fmt.Errorf("%w: %s has no key generator (activated by an older version): %w", ErrKeyRange, table, err)
+			}
+			if c.KeyHi > 0 && strings.Contains(err.Error(), "maximum value") {
+				return fmt.Errorf("%w: %s has used every key up to %d: %w", ErrKeyRange, table, c.KeyHi, err)
+			}
+			return fmt.Errorf("multisite: next key of %s: %w", table, err)
+		}
+		if id < c.KeyLo || id > c.KeyHi {
+			return fmt.Errorf("%w: the next key of %s, %d, is outside [%d, %d]", ErrKeyRange, table, id, c.KeyLo, c.KeyHi)
+		}
+		return nil
+	}
+	var err error
+	switch {
+	case tx != nil:
+		err = take(tx)
+	case d.Name() == dialect.SQLite:
+		err = inTx(ctx, db, func(tx *sql.Tx) error { return take(tx) })
+	default:
+		err = take(db) // a sequence needs no transaction
+	}
+	return id, err
+}
+
+// setupKeys sets up the key generator of every table in tables with an
+// integer key, confined to the local replica's range, to start past the
+// largest key of the range the table's shadow holds (an activated
+// database's existing rows; none for a new replica).
+func setupKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, tables []dialect.Table, c *Ctl) error {
+	for _, t := range tables {
+		if !t.IntegerKey() {
+			continue
+		}
+		k := d.Quote(t.Keys()[0].Name)
+		var next int64
+		if err := q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT coalesce(max(%s), ?) + 1 FROM %s WHERE %s BETWEEN ? AND ?", k, d.Quote(dialect.Shadow(t.Name)), k)),
+			c.KeyLo-1, c.KeyLo, c.KeyHi).Scan(&next); err != nil {
+			return fmt.Errorf("multisite: largest key of %s: %w", t.Name, err)
+		}
+		if err := dialect.SetupKeys(ctx, q, d, t, c.KeyLo, c.KeyHi, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -49,20 +49,9 @@ func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*s
 				return err
 			}
 		}
-		tables, err := Tables(ctx, tx)
+		n, err := sealTables(ctx, tx, d, c.Epoch)
 		if err != nil {
 			return err
-		}
-		var n int64
-		for _, t := range tables {
-			for _, name := range []string{dialect.Shadow(t.Name), dialect.Xfer(t.Name)} {
-				res, err := tx.ExecContext(ctx, d.Rebind(d.Seal(name)), c.Epoch)
-				if err != nil {
-					return fmt.Errorf("multisite: seal %s: %w", name, err)
-				}
-				k, _ := res.RowsAffected()
-				n += k
-			}
 		}
 		k, err := sealRequests(ctx, tx, d, c.Epoch) // request.go
 		if err != nil {
@@ -85,3 +74,24 @@ func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*s
 // errNothing rolls back a seal that found nothing to seal, so no epoch is
 // spent on an empty change set.
 var errNothing = fmt.Errorf("nothing to seal")
+
+// sealTables stamps every captured change of the replicated tables that
+// has no epoch yet with epoch and returns how many it stamped.
+func sealTables(ctx context.Context, tx *sql.Tx, d dialect.Dialect, epoch uint64) (int64, error) {
+	tables, err := Tables(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, t := range tables {
+		for _, name := range []string{dialect.Shadow(t.Name), dialect.Xfer(t.Name)} {
+			res, err := tx.ExecContext(ctx, d.Rebind(d.Seal(name)), epoch)
+			if err != nil {
+				return 0, fmt.Errorf("multisite: seal %s: %w", name, err)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+	}
+	return n, nil
+}
