@@ -146,6 +146,14 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 		}
 		return replica.Info{}, "", err
 	}
+	if d.Name() == dialect.SQLite {
+		// Activation wrote every row's shadow entry to the WAL; copy it
+		// into the database now, so that the application's next commit,
+		// which would otherwise do it, does not wait for it. PASSIVE never
+		// waits for readers or writers; an error only means a later
+		// commit checkpoints instead.
+		_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+	}
 	return self, family, nil
 }
 
