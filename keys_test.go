@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -284,4 +285,63 @@ func TestKeys_NextIDRefusals(t *testing.T) {
 	if diff := cmp.Diff(before, dump(t, s.db)); diff != "" {
 		t.Errorf("database changed (-before +after):\n%s", diff)
 	}
+}
+
+// TestKeys_OlderDatabaseGetsGenerators is a database activated before key
+// generators existed: NextID in a transaction refuses with ErrKeyRange and
+// changes nothing, Repair sets the generators up, and so does NextID on
+// its own.
+func TestKeys_OlderDatabaseGetsGenerators(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		ctx := context.Background()
+		db := open("boston")
+		seedTracker(t, db, 5)
+		_, err := multisite.Activate(ctx, db, multisite.ActivateOptions{Name: "boston"})
+		require.NoError(t, err)
+		forget := func() {
+			switch dialectOf(t, db).Name() {
+			case dialect.SQLite:
+				testdb.Exec(t, db, `DROP TRIGGER ms_defect_bk`, `DROP TRIGGER ms_defect_ak`, `DROP TABLE ms_key`)
+			case dialect.Postgres:
+				testdb.Exec(t, db, `DROP SEQUENCE ms_seq_defect CASCADE`)
+			case dialect.MySQL:
+				testdb.Exec(t, db, `DROP SEQUENCE ms_seq_defect`)
+			}
+		}
+		forget()
+		before := dump(t, db)
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		_, err = multisite.NextID(ctx, db, tx, "defect")
+		require.NoError(t, tx.Rollback())
+		if !errors.Is(err, multisite.ErrKeyRange) {
+			t.Errorf("NextID in a transaction without a generator: %v, want ErrKeyRange", err)
+		}
+		if diff := cmp.Diff(before, dump(t, db)); diff != "" {
+			t.Errorf("refused NextID changed the database (-before +after):\n%s", diff)
+		}
+		_, err = multisite.Repair(ctx, db)
+		require.NoError(t, err)
+		var ids []int64
+		err = multisite.Write(ctx, db, multisite.WriteOptions{}, func(ctx context.Context, tx *sql.Tx) error {
+			id, err := multisite.NextID(ctx, db, tx, "defect")
+			ids = append(ids, id)
+			return err
+		})
+		if err != nil {
+			t.Errorf("NextID after Repair: %v", err)
+		}
+		forget()
+		id, err := multisite.NextID(ctx, db, nil, "defect")
+		if err != nil {
+			t.Errorf("NextID on its own without a generator: %v", err)
+		}
+		ids = append(ids, id)
+		lo, hi := replica.KeyRange(0)
+		for _, id := range ids {
+			if id <= 5 || id > hi || id < lo {
+				t.Errorf("key %d: the seeded keys are 1..5, the range [%d, %d]", id, lo, hi)
+			}
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Key generators. Every replica hands out integer keys from its own range
@@ -131,6 +132,9 @@ ON CONFLICT (tbl) DO UPDATE SET next = max(next + 1, excluded.next)`, k, d.Quote
 		return 0, fmt.Errorf("dialect: next key of %s: unknown dialect %s", t.Name, d.Name())
 	}
 	if err != nil {
+		if m := err.Error(); strings.Contains(m, "no such table: ms_key") || strings.Contains(m, "Error 1146") || strings.Contains(m, "Error 4091") {
+			return 0, fmt.Errorf("%w: %s: %w", ErrNoKeyGenerator, t.Name, err)
+		}
 		return 0, fmt.Errorf("dialect: next key of %s: %w", t.Name, err)
 	}
 	return next.Int64, nil
@@ -166,4 +170,28 @@ END`, q(n[0]), q(t.Name), k, k, literal(msg), k, k, q(t.Name), literal(t.Name)),
 	UPDATE ms_key SET next = NEW.%s + 1 WHERE tbl = %s AND next <= NEW.%s AND NEW.%s <= (SELECT key_hi FROM ms_ctl);
 END`, q(n[1]), q(t.Name), k, literal(t.Name), k, k),
 	}
+}
+
+// HasKeyGenerator reports whether t's key generator exists (databases
+// activated by older versions have none until Repair sets one up).
+func HasKeyGenerator(ctx context.Context, q Querier, d Dialect, t Table) (bool, error) {
+	var n int
+	var err error
+	switch d.Name() {
+	case SQLite:
+		err = q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ms_key'`).Scan(&n)
+		if err == nil && n > 0 {
+			err = q.QueryRowContext(ctx, `SELECT count(*) FROM ms_key WHERE tbl = ?`, t.Name).Scan(&n)
+		}
+	case Postgres:
+		err = q.QueryRowContext(ctx, `SELECT count(pg_get_serial_sequence($1, $2))`, d.Quote(t.Name), t.Keys()[0].Name).Scan(&n)
+	case MySQL:
+		err = q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND TABLE_TYPE = 'SEQUENCE'`, KeySequence(t.Name)).Scan(&n)
+	default:
+		return false, fmt.Errorf("dialect: key generator of %s: unknown dialect %s", t.Name, d.Name())
+	}
+	if err != nil {
+		return false, fmt.Errorf("dialect: key generator of %s: %w", t.Name, err)
+	}
+	return n > 0, nil
 }

@@ -116,16 +116,55 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, tabl
 		}
 		return nil
 	}
-	var err error
-	switch {
-	case tx != nil:
-		err = take(tx)
-	case d.Name() == dialect.SQLite:
-		err = inTx(ctx, db, func(tx *sql.Tx) error { return take(tx) })
-	default:
-		err = take(db) // a sequence needs no transaction
+	own := func() error {
+		if d.Name() == dialect.SQLite {
+			return inTx(ctx, db, func(tx *sql.Tx) error { return take(tx) })
+		}
+		return take(db) // a sequence needs no transaction
+	}
+	if tx != nil {
+		return id, take(tx)
+	}
+	err := own()
+	if errors.Is(err, dialect.ErrNoKeyGenerator) {
+		// A database activated by an older version: set the generators
+		// up, in a transaction of their own, and try again.
+		if err := ensureKeys(ctx, db, d); err != nil {
+			return 0, err
+		}
+		err = own()
 	}
 	return id, err
+}
+
+// ensureKeys sets up the key generator of every replicated table with an
+// integer key that has none (a database activated by an older version).
+// Repair and NextID call it.
+func ensureKeys(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		tables, err := Tables(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var missing []dialect.Table
+		for _, t := range tables {
+			if !t.IntegerKey() {
+				continue
+			}
+			ok, err := dialect.HasKeyGenerator(ctx, tx, d, t)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing = append(missing, t)
+			}
+		}
+		return setupKeys(ctx, tx, d, missing, c)
+	})
 }
 
 // setupKeys sets up the key generator of every table in tables with an
