@@ -128,6 +128,8 @@ func TestSQLite_WritersNeverFail(t *testing.T) {
 	app, err := sql.Open(driver, dsn)
 	require.NoError(t, err)
 	defer app.Close()
+	// The library is given the same handle, as an application would.
+	boston.db = app
 
 	var st writerStats
 	var errs []error

@@ -463,8 +463,12 @@ func (d SQLiteDialect) Seal(table string) string {
 	return fmt.Sprintf("UPDATE %s SET ms_epoch = ? WHERE ms_epoch IS NULL", d.Quote(table))
 }
 
-// SnapshotTx returns nil: a SQLite transaction reads one snapshot.
-func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return nil }
+// SnapshotTx asks for a read-only transaction: a SQLite transaction reads
+// one snapshot, and ReadOnly keeps a driver told to begin every
+// transaction IMMEDIATE (modernc.org/sqlite's _txlock=immediate, as the
+// README advises applications) from taking the write lock for a read that
+// may last as long as a creation packet takes to write.
+func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
 // TransactionalDDL is true.
 func (SQLiteDialect) TransactionalDDL() bool { return true }
