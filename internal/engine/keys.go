@@ -106,7 +106,7 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, tabl
 			if errors.Is(err, dialect.ErrNoKeyGenerator) {
 				return fmt.Errorf("%w: %s has no key generator (activated by an older version): %w", ErrKeyRange, table, err)
 			}
-			if c.KeyHi > 0 && strings.Contains(err.Error(), "maximum value") {
+			if m := err.Error(); strings.Contains(m, "maximum value") || strings.Contains(m, "run out") { // PostgreSQL, MariaDB
 				return fmt.Errorf("%w: %s has used every key up to %d: %w", ErrKeyRange, table, c.KeyHi, err)
 			}
 			return fmt.Errorf("multisite: next key of %s: %w", table, err)
