@@ -22,11 +22,12 @@ import (
 //     the BEFORE INSERT trigger takes a key from it when the INSERT leaves
 //     the key out (NULL or 0). InnoDB's AUTO_INCREMENT counter cannot be
 //     confined (an imported row with a larger key moves it past the range
-//     for good), so it is not used. INSERT … RETURNING and the driver's
+//     for good), so it never counts. INSERT … RETURNING and the driver's
 //     LastInsertId (the OK packet's insert id, for an AUTO_INCREMENT
-//     column) tell the key; SQL's LAST_INSERT_ID() does not, as the key no
-//     longer comes from AUTO_INCREMENT; PREVIOUS VALUE FOR the sequence
-//     does, in the same session.
+//     column, which CreateReplica makes every integer key) tell the key;
+//     SQL's LAST_INSERT_ID() does not (0), as the key no longer comes from
+//     AUTO_INCREMENT; PREVIOUS VALUE FOR the sequence does, in the same
+//     session.
 //   - SQLite: the counter table ms_key (tbl, next), one row per table.
 //     SQLite picks max(rowid)+1 for an INSERT without the key, which lands
 //     in this replica's range only while it holds the table's largest

@@ -305,7 +305,16 @@ func (d MySQLDialect) keyMatch(t Table, a, b string) string {
 // CreateTable creates a user table from its portable form, with types
 // mapped by [MySQLDialect.Type].
 func (d MySQLDialect) CreateTable(t Table, local string) string {
-	defs := joinMap(t.Columns, ",\n\t", func(c Column) string { return d.colDef(c, true) })
+	defs := joinMap(t.Columns, ",\n\t", func(c Column) string {
+		if t.IntegerKey() && c.Key > 0 {
+			// The BEFORE INSERT trigger gives a keyless INSERT its key
+			// from the key sequence (keys.go); AUTO_INCREMENT, which then
+			// never counts, makes the driver's LastInsertId report it, as
+			// at an origin whose key was AUTO_INCREMENT.
+			return d.colDef(c, false) + " AUTO_INCREMENT"
+		}
+		return d.colDef(c, true)
+	})
 	return fmt.Sprintf("CREATE TABLE %s (\n\t%s,\n\t%s VARCHAR(64) NOT NULL DEFAULT %s,\n\tPRIMARY KEY (%s)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 		d.Quote(t.Name), defs, MasterColumn, literal(local), d.keyList(t, ""))
 }
