@@ -28,6 +28,17 @@ func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*s
 	if err := ensureLateMeta(ctx, db, d); err != nil { // request.go
 		return 0, err
 	}
+	if before == nil {
+		// Nothing pending: no write transaction at all, so a scheduled
+		// export that finds nothing new never makes a writer wait (a
+		// change committed after this look is the next seal's, as it
+		// would be after a seal).
+		if e, none, err := nothingToSeal(ctx, db, d); err != nil {
+			return 0, err
+		} else if none {
+			return e, nil
+		}
+	}
 	err := inTx(ctx, db, func(tx *sql.Tx) error {
 		// Taking the write lock first (the UPDATE) keeps SQLite from
 		// failing to upgrade a read transaction.
@@ -94,4 +105,40 @@ func sealTables(ctx context.Context, tx *sql.Tx, d dialect.Dialect, epoch uint64
 		}
 	}
 	return n, nil
+}
+
+// nothingToSeal reports, from a read snapshot, whether no captured change
+// waits for an epoch, and if so the replica's newest epoch (what Seal
+// returns then). A restoring replica always takes Seal's own path.
+func nothingToSeal(ctx context.Context, db *sql.DB, d dialect.Dialect) (epoch uint64, none bool, err error) {
+	err = readTx(ctx, db, d, func(tx *sql.Tx) error {
+		c, err := LoadCtl(ctx, tx, d)
+		if err != nil {
+			return err
+		}
+		if c.State == replica.Restoring {
+			return nil
+		}
+		tables, err := Tables(ctx, tx)
+		if err != nil {
+			return err
+		}
+		names := []string{"ms_request"}
+		for _, t := range tables {
+			names = append(names, dialect.Shadow(t.Name), dialect.Xfer(t.Name))
+		}
+		for _, n := range names {
+			var one int
+			err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT 1 FROM %s WHERE ms_epoch IS NULL LIMIT 1", d.Quote(n))).Scan(&one)
+			if err == nil {
+				return nil // something to seal
+			}
+			if err != sql.ErrNoRows {
+				return fmt.Errorf("multisite: look for changes to seal in %s: %w", n, err)
+			}
+		}
+		epoch, none = c.Epoch, true
+		return nil
+	})
+	return epoch, none, err
 }
