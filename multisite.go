@@ -545,18 +545,24 @@ func SetState(ctx context.Context, db *sql.DB, state replica.State) error {
 
 // NextID returns a new integer key for table from the local replica's key
 // range (see replica.KeyRange). Replicas never hand out the same key, so
-// rows created at different sites never collide. Pass the transaction that
-// will insert the row as tx (nil uses db), so two writers do not take the
-// same key.
+// rows created at different sites never collide, and within a replica the
+// key comes from the table's one atomic generator (a sequence on
+// PostgreSQL and MariaDB, the ms_key counter on SQLite), which an INSERT
+// that leaves the key out draws from too: concurrent callers, in any
+// process, never get the same key, whether tx is the transaction that
+// will insert the row or nil (the key is then taken on its own). A key
+// taken and not used is skipped, never handed out again. On SQLite, pass
+// the transaction before it reads anything, or open it with
+// _txlock=immediate: NextID writes the counter and takes the write lock
+// first. Errors: ErrKeyRange when the range is used up, or when tx is
+// given and the table has no generator yet (a database activated by an
+// older version; Repair sets them up). Safe for concurrent use.
 func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, table string) (int64, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {
 		return 0, err
 	}
-	if tx != nil {
-		return withPublicError(engine.NextID(ctx, tx, d, table))
-	}
-	return withPublicError(engine.NextID(ctx, db, d, table))
+	return withPublicError(engine.NextID(ctx, db, tx, d, table))
 }
 
 // ContentHash returns a hash of every replicated table's rows and masters.

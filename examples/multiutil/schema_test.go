@@ -72,7 +72,7 @@ func TestSchemaStatusAndRepair(t *testing.T) {
 	trig := captureTrigger(t, st, "defect")
 	execTest(t, f.boston, `DROP TRIGGER `+trig)
 	out, stderr := multiutil(t, exitFail, "schema", "status", "--db", f.boston)
-	for _, want := range []string{"capture trigger " + trig + " is missing", "2/3 ok, missing", "schema repair --db " + f.boston} {
+	for _, want := range []string{"capture trigger " + trig + " is missing", "3/4 ok, missing" /* defect has an integer key: SQLite adds a key trigger of each kind */, "schema repair --db " + f.boston} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status after dropping %s lacks %q:\n%s", trig, want, out)
 		}

@@ -320,7 +320,16 @@ func (d MySQLDialect) keyMatch(t Table, a, b string) string {
 // CreateTable creates a user table from its portable form, with types
 // mapped by [MySQLDialect.Type].
 func (d MySQLDialect) CreateTable(t Table, local string) string {
-	defs := joinMap(t.Columns, ",\n\t", func(c Column) string { return d.colDef(c, true) })
+	defs := joinMap(t.Columns, ",\n\t", func(c Column) string {
+		if t.IntegerKey() && c.Key > 0 {
+			// The BEFORE INSERT trigger gives a keyless INSERT its key
+			// from the key sequence (keys.go); AUTO_INCREMENT, which then
+			// never counts, makes the driver's LastInsertId report it, as
+			// at an origin whose key was AUTO_INCREMENT.
+			return d.colDef(c, false) + " AUTO_INCREMENT"
+		}
+		return d.colDef(c, true)
+	})
 	return fmt.Sprintf("CREATE TABLE %s (\n\t%s,\n\t%s VARCHAR(64) NOT NULL DEFAULT %s,\n\tPRIMARY KEY (%s)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 		d.Quote(t.Name), defs, MasterColumn, literal(local), d.keyList(t, ""))
 }
@@ -436,10 +445,10 @@ func (d MySQLDialect) Triggers(t Table) []string {
 			q(name), timing, event, T, myDeclare, body)
 	}
 	return []string{
-		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s
+		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s%s
 		IF NOT (NEW.ms_master <=> ms_local) THEN
 			%s
-		END IF;`, myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
+		END IF;`, d.takeKey(t), myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
 		// The shadow entry of a key that existed (a tombstone) is looked
 		// at only after the upsert has locked it: a read of a missing key
 		// here would take a gap lock, and two writers inserting new keys
@@ -496,8 +505,21 @@ func (d MySQLDialect) Uninject(t Table) []string {
 	return append(stmts,
 		"DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)),
 		"DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)),
+		"DROP SEQUENCE IF EXISTS "+d.Quote(KeySequence(d, t.Name)),
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.Quote(t.Name), MasterColumn),
 	)
+}
+
+// takeKey is the start of the BEFORE INSERT trigger of a table with an
+// integer key: an INSERT that leaves the key out (NULL, or 0 for an
+// AUTO_INCREMENT column, which a BEFORE trigger sees before InnoDB
+// assigns it) gets the next key of the table's sequence (keys.go).
+func (d MySQLDialect) takeKey(t Table) string {
+	if !t.IntegerKey() {
+		return ""
+	}
+	k := "NEW." + d.Quote(t.Keys()[0].Name)
+	return fmt.Sprintf("IF %s IS NULL OR %s = 0 THEN\n\t\t\tSET %s = NEXT VALUE FOR %s;\n\t\tEND IF;\n\t\t", k, k, k, d.Quote(KeySequence(d, t.Name)))
 }
 
 // Stage creates the TEMPORARY staging table (which does not commit the

@@ -437,6 +437,9 @@ func (d PostgresDialect) Uninject(t Table) []string {
 	return append(stmts,
 		"DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)),
 		"DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)),
+		// The key sequence the library made (keys.go), and with it the
+		// default it gave the key column.
+		"DROP SEQUENCE IF EXISTS "+d.Quote(KeySequence(d, t.Name))+" CASCADE",
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.Quote(t.Name), MasterColumn),
 	)
 }

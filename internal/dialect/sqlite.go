@@ -131,6 +131,10 @@ func (SQLiteDialect) Meta() []string {
 	name TEXT PRIMARY KEY,
 	columns TEXT NOT NULL
 )`,
+		`CREATE TABLE ms_key (
+	tbl TEXT PRIMARY KEY,
+	next INTEGER NOT NULL
+)`,
 		`CREATE TABLE ms_conflict (
 	tbl TEXT NOT NULL,
 	key TEXT NOT NULL,
@@ -148,6 +152,7 @@ func (SQLiteDialect) Meta() []string {
 func (SQLiteDialect) DropMeta() []string {
 	return append(dropRequestMeta(),
 		"DROP TABLE IF EXISTS ms_conflict",
+		"DROP TABLE IF EXISTS ms_key",
 		"DROP TABLE IF EXISTS ms_table",
 		"DROP TABLE IF EXISTS ms_vector",
 		"DROP TABLE IF EXISTS ms_restore",
@@ -287,7 +292,7 @@ func (d SQLiteDialect) Triggers(t Table) []string {
 		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, 'multisite: key ' || %s || '[' || NEW.%s || '] is outside the key range [' || c.key_lo || ', ' || c.key_hi || '] of replica ' || c.local || '; allocate new keys with multisite.NextID') FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
 	`, literal(t.Name), k, k)
 	}
-	return []string{
+	return append([]string{
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s %s BEGIN
 	%s
 	SELECT %s FROM ms_ctl c WHERE NEW.ms_master IS NOT c.local;
@@ -324,11 +329,28 @@ END`, name("bd"), T, when, raiseState, d.raiseNotMaster(t, "OLD", "OLD.ms_master
 	UPDATE %s SET ms_version = ms_version + 1, ms_origin = (SELECT local FROM ms_ctl),
 		ms_epoch = NULL, ms_deleted = 1 WHERE %s;
 END`, name("ad"), T, when, S, d.keyMatch(t, "", "OLD.")),
+	}, d.keyTriggers(t)...)
+}
+
+// keyTriggers are the key triggers of a table with an integer key (keys.go).
+func (d SQLiteDialect) keyTriggers(t Table) []string {
+	if !t.IntegerKey() {
+		return nil
 	}
+	return d.sqliteKeyTriggers(t)
 }
 
 // TriggerNames lists the triggers Triggers creates.
 func (d SQLiteDialect) TriggerNames(t Table) []string {
+	ns := triggerNames(d, t)
+	if t.IntegerKey() {
+		ns = append(ns, sqliteKeyTriggerNames(d, t)...) // keys.go
+	}
+	return ns
+}
+
+// triggerNames are the names of the six capture and enforcement triggers.
+func triggerNames(d Dialect, t Table) []string {
 	var ns []string
 	for _, s := range []string{"bi", "ai", "bu", "au", "bd", "ad"} {
 		ns = append(ns, triggerName(d, t.Name, s))
@@ -461,8 +483,12 @@ func (d SQLiteDialect) Seal(table string) string {
 	return fmt.Sprintf("UPDATE %s SET ms_epoch = ? WHERE ms_epoch IS NULL", d.Quote(table))
 }
 
-// SnapshotTx returns nil: a SQLite transaction reads one snapshot.
-func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return nil }
+// SnapshotTx asks for a read-only transaction: a SQLite transaction reads
+// one snapshot, and ReadOnly keeps a driver told to begin every
+// transaction IMMEDIATE (modernc.org/sqlite's _txlock=immediate, as the
+// README advises applications) from taking the write lock for a read that
+// may last as long as a creation packet takes to write.
+func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
 // TransactionalDDL is true.
 func (SQLiteDialect) TransactionalDDL() bool { return true }

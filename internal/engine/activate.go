@@ -121,7 +121,26 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 				return err
 			}
 		}
-		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: 0})
+		// The existing rows, captured by the plan, are sealed here as
+		// epoch 1: activation already holds the write lock for the time
+		// it takes to capture every row, and a first Seal stamping them
+		// all later would hold it again for as long, blocking the
+		// application's writers (and failing them past their busy timeout).
+		var epoch uint64
+		n, err := sealTables(ctx, tx, d, 1)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			epoch = 1
+			if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = 1`); err != nil {
+				return fmt.Errorf("multisite: seal the existing rows: %w", err)
+			}
+		}
+		if err := setupKeys(ctx, tx, d, tables, c); err != nil { // keys.go
+			return err
+		}
+		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: epoch})
 	})
 	if err != nil {
 		if applied != nil && !d.TransactionalDDL() {
@@ -132,6 +151,14 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 			}
 		}
 		return replica.Info{}, "", err
+	}
+	if d.Name() == dialect.SQLite {
+		// Activation wrote every row's shadow entry to the WAL; copy it
+		// into the database now, so that the application's next commit,
+		// which would otherwise do it, does not wait for it. PASSIVE never
+		// waits for readers or writers; an error only means a later
+		// commit checkpoints instead.
+		_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	}
 	return self, family, nil
 }
@@ -167,33 +194,6 @@ func checkLooseKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t
 	}
 	if len(loose) > 0 {
 		return &schema.LooseKeyError{Table: t.Name, Column: loose[0].Column, Reason: loose[0].Reason}
-	}
-	return nil
-}
-
-// inTx runs f in a transaction on one connection and commits if f returns
-// nil; otherwise it rolls back and the database is as it was.
-func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
-	return runTx(ctx, db, f)
-}
-
-// txBeginner is a *sql.DB or a *sql.Conn.
-type txBeginner interface {
-	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
-}
-
-// runTx is inTx on a pool or on one connection the caller holds.
-func runTx(ctx context.Context, db txBeginner, f func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("multisite: begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("multisite: commit: %w", err)
 	}
 	return nil
 }

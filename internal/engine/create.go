@@ -238,6 +238,7 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 		for _, name := range []string{dialect.Xfer(c.d, n), dialect.Shadow(c.d, n), n} {
 			stmts = append(stmts, "DROP TABLE IF EXISTS "+c.d.Quote(name))
 		}
+		stmts = append(stmts, "DROP SEQUENCE IF EXISTS "+c.d.Quote(dialect.KeySequence(c.d, n)))
 	}
 	if c.metaStarted {
 		stmts = append(stmts, dialect.DropMetaFormat()...) // format 2 and later
@@ -576,6 +577,15 @@ func (c *creator) finish() error {
 		}
 	}
 	if err := createUniques(c.ctx, c.tx, c.d, c.uniques, c.tables); err != nil {
+		return err
+	}
+	// Every replica's keys come from its own generator, so that an
+	// application's INSERT without the key works here as at the origin.
+	ctl, err := LoadCtl(c.ctx, c.tx, c.d)
+	if err != nil {
+		return err
+	}
+	if err := setupKeys(c.ctx, c.tx, c.d, c.tables, ctl); err != nil { // keys.go
 		return err
 	}
 	if err := schema.Apply(c.ctx, c.tx, schemaplan.Triggers(c.d, c.tables)); err != nil {

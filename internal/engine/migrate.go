@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -484,20 +485,19 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 		return nil
 	}
 	if d.TransactionalDDL() {
-		err = func() error {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				return fmt.Errorf("multisite: begin: %w", err)
-			}
-			defer tx.Rollback()
+		errDry := errors.New("dry run")
+		err = inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := run(&runner{ctx: ctx, d: d, tx: tx, plan: &rep.Plan}); err != nil {
 				return err
 			}
 			if opt.DryRun {
-				return nil // rolled back
+				return errDry // rolled back
 			}
-			return tx.Commit()
-		}()
+			return nil
+		})
+		if err == errDry {
+			err = nil
+		}
 	} else {
 		err = run(&runner{ctx: ctx, d: d, db: db, dry: opt.DryRun, plan: &rep.Plan})
 	}

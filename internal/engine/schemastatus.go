@@ -179,7 +179,10 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		if err != nil {
 			return plan, err
 		}
-		return plan, schema.Apply(ctx, db, plan)
+		if err := schema.Apply(ctx, db, plan); err != nil {
+			return plan, err
+		}
+		return plan, ensureKeys(ctx, db, d) // keys.go
 	}
 	var plan schema.Plan
 	err := inTx(ctx, db, func(tx *sql.Tx) error {
@@ -189,5 +192,8 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		}
 		return schema.Apply(ctx, tx, plan)
 	})
-	return plan, err
+	if err != nil {
+		return plan, err
+	}
+	return plan, ensureKeys(ctx, db, d) // keys.go
 }
