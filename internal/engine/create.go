@@ -428,8 +428,7 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	c.created = append(c.created, t.Name)
 	plan := schemaplan.Creation(c.d, []dialect.Table{t}, c.h.Target)
 	plan.Steps = plan.Steps[len(schemaplan.Metadata(c.d).Steps):] // metadata tables exist already
-	if c.d.Name() == dialect.SQLite {
-		// SQLite cannot add a constraint to an existing table.
+	if dialect.ForeignKeysInCreate(c.d) {
 		var own []dialect.ForeignKey
 		for _, fk := range c.fks {
 			if fk.Table == t.Name {
