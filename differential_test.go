@@ -119,6 +119,10 @@ var diffClasses = []*diffClass{
 	// Values of the whole int64 range in INTEGER columns of a SQLite
 	// origin (SQLite's INTEGER is 8 bytes, the servers' 4).
 	{name: "int64InInteger", why: "int64 values in SQLite INTEGER columns"},
+	// With keyCollisions: ms_conflict (table, key, creator, winner) is
+	// compared across replicas too; the losing record must be kept
+	// everywhere with the same winner (issue 19 item 4).
+	{name: "conflictRecords", why: "the loser of a same-key creation is kept only where it was made (issue 19 item 4)"},
 	// Text keys with leading and trailing whitespace other than pairs
 	// (' k', 'k ', '\tk').
 	{name: "spaceKeys", on: true},
@@ -378,8 +382,10 @@ func (f *dfamily) genText() string {
 var extremeInt64 = []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1, 0, -1, 1, 1<<53 + 1, -(1<<53 + 1), math.MaxInt32 + 1, math.MinInt32 - 1}
 // extremeKeys are the integer keys of rows made before activation: the
 // key range of the first replica ends at 2^40-1 (activation refuses larger
-// keys), and nothing bounds it below.
-var extremeKeys = []int64{math.MinInt64, math.MinInt64 + 1, -(1<<53 + 1), math.MinInt32 - 1, -1, 0, 1, 1<<40 - 1}
+// keys), and nothing bounds it below. NextID continues after the largest
+// key, so a row at 2^40-1 would leave the origin no key to allocate
+// ("t has used every key up to 1099511627775"): the largest is 2^20 short.
+var extremeKeys = []int64{math.MinInt64, math.MinInt64 + 1, -(1<<53 + 1), math.MinInt32 - 1, -1, 0, 1, 1<<40 - 1<<20}
 
 var extremeInt32 = []int64{math.MaxInt32, math.MinInt32, 0, -1, 1, 127, -128, 255, 32767, -32768}
 
@@ -667,6 +673,35 @@ func parseAnyTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// stored is the canonical form of v written into column c at a replica of
+// vendor v: canonical, except where the vendor itself keeps another value
+// than the one written, which is then what every replica must hold.
+// SQLite stores a REAL -0.0 as 0, and a DECIMAL (NUMERIC affinity) that is
+// no 64-bit integer as the nearest REAL; MariaDB reads a DOUBLE -0 back as
+// 0.
+func stored(vendor dialect.Name, c dcol, v any) string {
+	if x, ok := v.(float64); ok && vendor == dialect.MySQL && c.kind == dkReal && x == 0 {
+		return canonical(c.kind, 0.0)
+	}
+	if vendor == dialect.SQLite {
+		switch x := v.(type) {
+		case float64:
+			if c.kind == dkReal && x == 0 {
+				return canonical(c.kind, 0.0)
+			}
+		case string:
+			if c.kind == dkDecimal {
+				if _, err := strconv.ParseInt(x, 10, 64); err != nil {
+					if fl, err := strconv.ParseFloat(x, 64); err == nil {
+						return canonical(c.kind, fl)
+					}
+				}
+			}
+		}
+	}
+	return canonical(c.kind, v)
+}
+
 // ddump is a canonical dump: per table, its rows sorted by key, each row
 // its canonical values as "column=value", ms_master last.
 type ddump map[string][][]string
@@ -708,6 +743,26 @@ func (f *dfamily) dump(s *dsite) ddump {
 		sortRows(got)
 		out[tb.name] = got
 	}
+	if diffOn("conflictRecords") {
+		got := [][]string{}
+		rows, err := s.db.Query(fmt.Sprintf("SELECT tbl, %s, creator, winner, version FROM ms_conflict", s.d.Quote("key")))
+		if err != nil {
+			f.fatalf("dump ms_conflict of %s: %v", s.name, err)
+		}
+		for rows.Next() {
+			var tbl, key, creator, winner, version string
+			if err := rows.Scan(&tbl, &key, &creator, &winner, &version); err != nil {
+				f.fatalf("dump ms_conflict of %s: %v", s.name, err)
+			}
+			got = append(got, []string{"tbl=" + tbl, "key=" + strconv.QuoteToASCII(key), "creator=" + creator, "winner=" + winner, "version=" + version})
+		}
+		if err := rows.Err(); err != nil {
+			f.fatalf("dump ms_conflict of %s: %v", s.name, err)
+		}
+		rows.Close()
+		sort.Slice(got, func(i, j int) bool { return strings.Join(got[i], "\x00") < strings.Join(got[j], "\x00") })
+		out["ms_conflict"] = got
+	}
 	return out
 }
 
@@ -736,11 +791,11 @@ func (f *dfamily) expected() ddump {
 
 // withoutContested drops the rows of keys created at two sites.
 func (f *dfamily) withoutContested(d ddump) ddump {
-	if len(f.contest) == 0 {
-		return d
-	}
 	out := ddump{}
 	for name, rows := range d {
+		if name == "ms_conflict" {
+			continue // the model does not know the winners
+		}
 		keep := [][]string{}
 		for _, r := range rows {
 			if !f.contest[name+"/"+r[0]] {
@@ -776,7 +831,7 @@ func (f *dfamily) insert(i int, ti int, key any) {
 	}
 	r := &drow{key: key, master: i, settled: true}
 	for j, c := range tb.cols {
-		r.canon = append(r.canon, canonical(c.kind, vals[j]))
+		r.canon = append(r.canon, stored(s.d.Name(), c, vals[j]))
 	}
 	f.rows[ti][keyCanon(tb, key)] = r
 }
@@ -876,7 +931,7 @@ func (f *dfamily) op() {
 			v := f.genValue(c, s.d.Name())
 			sets = append(sets, s.d.Quote(c.name)+" = ?")
 			args = append(args, v)
-			r.canon[j+1] = canonical(c.kind, v)
+			r.canon[j+1] = stored(s.d.Name(), c, v)
 		}
 		if len(sets) == 0 {
 			return
@@ -912,11 +967,11 @@ func (f *dfamily) op() {
 			f.insert(i, ti, f.newKey(i, ti))
 			return
 		}
-		// The same new key at two sites before they sync.
+		// The same new key at two or three sites before they sync.
 		k := f.newKey(i, ti)
-		j := (i + 1 + f.rng.IntN(len(f.sites)-1)) % len(f.sites)
-		f.insert(i, ti, k)
-		f.insert(j, ti, k)
+		for n := range 2 + f.rng.IntN(len(f.sites)-1) {
+			f.insert((i+n)%len(f.sites), ti, k)
+		}
 		kc := keyCanon(tb, k)
 		delete(f.rows[ti], kc)
 		f.contest[tb.name+"/"+kc] = true
