@@ -123,6 +123,9 @@ var diffClasses = []*diffClass{
 	// compared across replicas too; the losing record must be kept
 	// everywhere with the same winner (issue 19 item 4).
 	{name: "conflictRecords", why: "the loser of a same-key creation is kept only where it was made (issue 19 item 4)"},
+	// Text keys that differ from another only in case, in precomposed
+	// and decomposed accents (\u00e9 and e\u0301), or in ß and ss.
+	{name: "lookAlikeKeys", on: true},
 	// Text keys with leading and trailing whitespace other than pairs
 	// (' k', 'k ', '\tk').
 	{name: "spaceKeys", on: true},
@@ -288,8 +291,19 @@ func (f *dfamily) exec(s *dsite, q string, args ...any) error {
 	return err
 }
 
+// oddNames are the identifiers of the oddIdentifiers class: each table is
+// named by one, and its first column by "c " and one.
+// MULTISITE_DIFF_ODD_NAME=NAME uses NAME alone (tables NAME, NAME1, ...),
+// to tell which of them fails.
 var oddNames = []string{"q?mark", "x$ms$y", "trail\\", "back\\slash", "it's", `dq"uote`, "sp ace", "Ünïcødé_表",
 	strings.Repeat("long_name_", 5) + "abcdef"}
+
+func diffOddNames() []string {
+	if n := os.Getenv("MULTISITE_DIFF_ODD_NAME"); n != "" {
+		return []string{n}
+	}
+	return oddNames
+}
 
 // genSchema makes 2–3 random tables (more in long runs).
 func (f *dfamily) genSchema(long bool) {
@@ -300,8 +314,12 @@ func (f *dfamily) genSchema(long bool) {
 	odd := diffOn("oddIdentifiers")
 	for i := range n {
 		tb := &dtable{name: fmt.Sprintf("t%d", i)}
-		if odd && i < len(oddNames) {
-			tb.name = oddNames[(i+int(f.seed))%len(oddNames)]
+		if odd {
+			names := diffOddNames()
+			tb.name = names[(i+int(f.seed))%len(names)]
+			if i >= len(names) {
+				tb.name += strconv.Itoa(i)
+			}
 		}
 		key := dcol{name: "k", key: true, notNull: true}
 		switch f.rng.IntN(3) {
@@ -321,7 +339,8 @@ func (f *dfamily) genSchema(long bool) {
 		for j, k := range kinds {
 			c := dcol{name: fmt.Sprintf("c%d_%s", j, dkindNames[k]), kind: dkind(k), notNull: f.rng.IntN(5) == 0}
 			if odd && j == 0 {
-				c.name = "c?$ '\\ " + dkindNames[k]
+				names := diffOddNames()
+				c.name = "c " + names[(i+int(f.seed))%len(names)]
 			}
 			if c.kind == dkDecimal {
 				ps := [][2]int{{10, 2}, {15, 0}, {18, 6}, {12, 12}}
@@ -380,6 +399,7 @@ func (f *dfamily) genText() string {
 }
 
 var extremeInt64 = []int64{math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1, 0, -1, 1, 1<<53 + 1, -(1<<53 + 1), math.MaxInt32 + 1, math.MinInt32 - 1}
+
 // extremeKeys are the integer keys of rows made before activation: the
 // key range of the first replica ends at 2^40-1 (activation refuses larger
 // keys), and nothing bounds it below. NextID continues after the largest
@@ -976,16 +996,34 @@ func (f *dfamily) op() {
 		delete(f.rows[ti], kc)
 		f.contest[tb.name+"/"+kc] = true
 	}
-	if diffOn("padSpaceKeys") && tb.cols[0].kind == dkText && f.rng.IntN(4) == 0 {
-		// A twin of an existing key that differs by trailing spaces.
-		k, r := f.pick(i, ti)
-		if r != nil {
-			twin := r.key.(string) + strings.Repeat(" ", 1+f.rng.IntN(2))
-			if !f.used[tb.name+"/"+twin] {
-				f.used[tb.name+"/"+twin] = true
-				f.logf("twin of %s", k)
-				f.insert(i, ti, twin)
-			}
+	if tb.cols[0].kind == dkText && f.rng.IntN(4) == 0 {
+		f.twins(i, ti)
+	}
+}
+
+// twins inserts at site i keys that differ from one of its keys only in
+// ways some collation ignores: case, precomposed and decomposed accents,
+// ß and ss, and (padSpaceKeys) trailing spaces.
+func (f *dfamily) twins(i, ti int) {
+	f.t.Helper()
+	tb := f.tables[ti]
+	k, r := f.pick(i, ti)
+	if r == nil {
+		return
+	}
+	var twins []string
+	if diffOn("lookAlikeKeys") {
+		base := r.key.(string)
+		twins = append(twins, strings.ToUpper(base), base+"\u00e9", base+"e\u0301", base+"\u00df", base+"ss")
+	}
+	if diffOn("padSpaceKeys") {
+		twins = append(twins, r.key.(string)+strings.Repeat(" ", 1+f.rng.IntN(2)))
+	}
+	for _, twin := range twins {
+		if !f.used[tb.name+"/"+twin] {
+			f.used[tb.name+"/"+twin] = true
+			f.logf("twin of %s", k)
+			f.insert(i, ti, twin)
 		}
 	}
 }
