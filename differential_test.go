@@ -126,6 +126,18 @@ var diffClasses = []*diffClass{
 	// Text keys that differ from another only in case, in precomposed
 	// and decomposed accents (\u00e9 and e\u0301), or in ß and ss.
 	{name: "lookAlikeKeys", on: true},
+	// Timestamps with nanoseconds written at SQLite replicas (the servers
+	// keep microseconds).
+	{name: "nanoTimestamps", why: "SQLite keeps nanoseconds, the servers microseconds"},
+	// Timestamps written at SQLite replicas as ISO 8601 text with a T
+	// (and a Z).
+	{name: "isoTimestampText", on: true},
+	// Dates and timestamps in years 1–999.
+	{name: "earlyYears", on: true},
+	// C0 and C1 control characters and DEL in text.
+	{name: "controlChars", on: true},
+	// Unicode noncharacters and the BOM in text.
+	{name: "nonCharacters", on: true},
 	// Text keys with leading and trailing whitespace other than pairs
 	// (' k', 'k ', '\tk').
 	{name: "spaceKeys", on: true},
@@ -392,6 +404,12 @@ func (f *dfamily) genText() string {
 	for range 1 + f.rng.IntN(5) {
 		b.WriteString(textPieces[f.rng.IntN(len(textPieces))])
 	}
+	if diffOn("controlChars") && f.rng.IntN(4) == 0 {
+		b.WriteString("\x01\x1b\x7f\u0085")
+	}
+	if diffOn("nonCharacters") && f.rng.IntN(4) == 0 {
+		b.WriteString("\ufffe\uffff\U0010ffff\ufeff")
+	}
 	if f.nul && f.rng.IntN(4) == 0 {
 		b.WriteString("\x00after NUL")
 	}
@@ -467,7 +485,11 @@ func (f *dfamily) genTime() time.Time {
 	var y int
 	switch f.rng.IntN(5) {
 	case 0:
-		y = []int{1000, 1970, 1999, 2000, 2038, 9999}[f.rng.IntN(6)]
+		ys := []int{1000, 1970, 1999, 2000, 2038, 9999}
+		if diffOn("earlyYears") {
+			ys = append(ys, 1, 99, 999)
+		}
+		y = ys[f.rng.IntN(len(ys))]
 	default:
 		y = 1900 + f.rng.IntN(200)
 	}
@@ -535,9 +557,15 @@ func (f *dfamily) genValue(c dcol, v dialect.Name) any {
 		if v == dialect.SQLite && diffOn("goTimeValues") && f.rng.IntN(2) == 0 {
 			return t
 		}
+		if v == dialect.SQLite && diffOn("nanoTimestamps") && f.rng.IntN(3) == 0 {
+			return t.Add(time.Duration(1 + f.rng.IntN(999))).Format("2006-01-02 15:04:05.000000000")
+		}
 		layouts := []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05.000000", "2006-01-02 15:04:05"}
 		if t.Nanosecond() != 0 {
 			layouts = layouts[:2]
+		}
+		if v == dialect.SQLite && diffOn("isoTimestampText") && f.rng.IntN(2) == 0 {
+			layouts = []string{"2006-01-02T15:04:05.999999", "2006-01-02T15:04:05.999999Z"}
 		}
 		return t.Format(layouts[f.rng.IntN(len(layouts))])
 	case dkBlob:
@@ -647,6 +675,9 @@ func canonical(k dkind, v any) string {
 		t, ok := parseAnyTime(v)
 		if !ok {
 			return bad()
+		}
+		if t.Nanosecond()%1000 != 0 {
+			return "ts " + t.Format("2006-01-02 15:04:05.000000000")
 		}
 		return "ts " + t.Format("2006-01-02 15:04:05.000000")
 	case dkText:
@@ -1086,11 +1117,15 @@ func (f *dfamily) check(when string) {
 		}
 		hashes[i] = h
 	}
+	var diffs []string
 	for i, s := range f.sites[1:] {
 		if diff := cmp.Diff(dumps[0], dumps[i+1]); diff != "" {
-			f.fatalf("%s: %s (%s) differs from %s (%s) (-%s +%s):\n%s", when, s.name, s.d.Name(), f.sites[0].name, f.sites[0].d.Name(),
-				f.sites[0].name, s.name, diff+fmt.Sprintf("ContentHash %s: %s, %s: %s", f.sites[0].name, hashes[0], s.name, hashes[i+1]))
+			diffs = append(diffs, fmt.Sprintf("%s (%s) differs from %s (%s) (-%s +%s):\n%sContentHash %s: %s, %s: %s", s.name, s.d.Name(),
+				f.sites[0].name, f.sites[0].d.Name(), f.sites[0].name, s.name, diff, f.sites[0].name, hashes[0], s.name, hashes[i+1]))
 		}
+	}
+	if diffs != nil {
+		f.fatalf("%s: %s", when, strings.Join(diffs, "\n"))
 	}
 	for i, s := range f.sites[1:] {
 		if hashes[i+1] != hashes[0] {
