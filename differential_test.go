@@ -138,6 +138,14 @@ var diffClasses = []*diffClass{
 	{name: "controlChars", on: true},
 	// Unicode noncharacters and the BOM in text.
 	{name: "nonCharacters", on: true},
+	// Float columns declared 4 bytes at the origin (PostgreSQL REAL,
+	// MariaDB FLOAT; SQLite's FLOAT is 8 bytes).
+	{name: "singleFloat", why: "4-byte float columns"},
+	// Text keys of 12 to 60 characters, two bytes each.
+	{name: "longTextKeys", on: true},
+	// A text key created again, by the site that deleted it, after the
+	// deletion reached every replica.
+	{name: "reuseDeletedKeys", on: true},
 	// Text keys with leading and trailing whitespace other than pairs
 	// (' k', 'k ', '\tk').
 	{name: "spaceKeys", on: true},
@@ -192,6 +200,7 @@ type dcol struct {
 	kind         dkind
 	prec, scale  int // decimals
 	notNull, key bool
+	single       bool // a 4-byte float on the servers (singleFloat)
 }
 
 // ddl returns the column's type in the words of dialect v.
@@ -216,6 +225,9 @@ func (c dcol) ddl(v dialect.Name) string {
 		}
 		return "TEXT"
 	case dkReal:
+		if c.single {
+			return map[dialect.Name]string{dialect.SQLite: "FLOAT", dialect.Postgres: "REAL", dialect.MySQL: "FLOAT"}[v]
+		}
 		return map[dialect.Name]string{dialect.SQLite: "REAL", dialect.Postgres: "DOUBLE PRECISION", dialect.MySQL: "DOUBLE"}[v]
 	case dkBool:
 		return "BOOLEAN"
@@ -244,6 +256,14 @@ type drow struct {
 	settled bool // the master knows it is master (synced since the transfer)
 }
 
+// dgone is a deleted text key and the site that deleted it, which masters
+// its tombstone: only that site may create the key again (elsewhere the
+// trigger refuses it, naming the master).
+type dgone struct {
+	key    string
+	master int
+}
+
 type dfamily struct {
 	t       *testing.T
 	rng     *rand.Rand
@@ -254,6 +274,8 @@ type dfamily struct {
 	rows    []map[string]*drow // per table, by canonical key
 	used    map[string]bool    // every text key ever created, "table/key"
 	contest map[string]bool    // keys created at two sites ("table/key"), left out of the model check
+	gone    [][]dgone          // per table, text keys deleted since the last synchronization
+	deleted [][]dgone          // per table, text keys whose deletion every replica has
 	nul     bool               // NUL allowed in text
 	serial  int
 	log     []string
@@ -350,6 +372,7 @@ func (f *dfamily) genSchema(long bool) {
 		}
 		for j, k := range kinds {
 			c := dcol{name: fmt.Sprintf("c%d_%s", j, dkindNames[k]), kind: dkind(k), notNull: f.rng.IntN(5) == 0}
+			c.single = c.kind == dkReal && diffOn("singleFloat") && f.rng.IntN(2) == 0
 			if odd && j == 0 {
 				names := diffOddNames()
 				c.name = "c " + names[(i+int(f.seed))%len(names)]
@@ -366,6 +389,8 @@ func (f *dfamily) genSchema(long bool) {
 		}
 		f.tables = append(f.tables, tb)
 		f.rows = append(f.rows, map[string]*drow{})
+		f.gone = append(f.gone, nil)
+		f.deleted = append(f.deleted, nil)
 	}
 }
 
@@ -528,6 +553,9 @@ func (f *dfamily) genValue(c dcol, v dialect.Name) any {
 	case dkText:
 		return f.genText()
 	case dkReal:
+		if c.single {
+			return float64(float32(f.rng.NormFloat64()*1e6)) + []float64{0, 1e-9}[f.rng.IntN(2)]
+		}
 		fs := []float64{0, 1, -1, 0.1, 1.5, -2.5e-300, 1e308, math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64,
 			2.2250738585072014e-308, math.Pi, 1 << 53, 9007199254740993, 1e-7, 123456789.123456789}
 		if diffOn("negativeZero") {
@@ -618,6 +646,8 @@ func canonical(k dkind, v any) string {
 		switch y := v.(type) {
 		case float64:
 			x = y
+		case float32:
+			x = float64(y)
 		case int64:
 			x = float64(y)
 		case []byte, string:
@@ -730,7 +760,13 @@ func parseAnyTime(v any) (time.Time, bool) {
 // SQLite stores a REAL -0.0 as 0, and a DECIMAL (NUMERIC affinity) that is
 // no 64-bit integer as the nearest REAL; MariaDB reads a DOUBLE -0 back as
 // 0.
-func stored(vendor dialect.Name, c dcol, v any) string {
+// A singleFloat column is 4 bytes only where it was declared: at the
+// origin, when that is a server (origin reports whether v is written
+// there).
+func stored(vendor dialect.Name, origin bool, c dcol, v any) string {
+	if x, ok := v.(float64); ok && vendor != dialect.SQLite && c.single && origin {
+		return canonical(c.kind, float64(float32(x)))
+	}
 	if x, ok := v.(float64); ok && vendor == dialect.MySQL && c.kind == dkReal && x == 0 {
 		return canonical(c.kind, 0.0)
 	}
@@ -763,7 +799,13 @@ func (f *dfamily) dump(s *dsite) ddump {
 	for _, tb := range f.tables {
 		var cols []string
 		for _, c := range tb.cols {
-			cols = append(cols, s.d.Quote(c.name))
+			col := s.d.Quote(c.name)
+			if c.kind == dkReal && s.d.Name() == dialect.MySQL {
+				// MariaDB's text protocol writes a FLOAT with 6
+				// significant digits (1206863.25 as 1206860).
+				col = "CAST(" + col + " AS DOUBLE)"
+			}
+			cols = append(cols, col)
 		}
 		cols = append(cols, s.d.Quote(dialect.MasterColumn))
 		rows, err := s.db.Query(fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), s.d.Quote(tb.name)))
@@ -882,7 +924,7 @@ func (f *dfamily) insert(i int, ti int, key any) {
 	}
 	r := &drow{key: key, master: i, settled: true}
 	for j, c := range tb.cols {
-		r.canon = append(r.canon, stored(s.d.Name(), c, vals[j]))
+		r.canon = append(r.canon, stored(s.d.Name(), s == f.sites[0], c, vals[j]))
 	}
 	f.rows[ti][keyCanon(tb, key)] = r
 }
@@ -917,6 +959,21 @@ func (f *dfamily) newKey(i, ti int) any {
 			f.fatalf("NextID at %s: %v", f.sites[i].name, err)
 		}
 		return id
+	}
+	if diffOn("reuseDeletedKeys") && f.rng.IntN(3) == 0 {
+		for n, g := range f.deleted[ti] {
+			if g.master == i {
+				f.deleted[ti] = append(f.deleted[ti][:n], f.deleted[ti][n+1:]...)
+				f.logf("reuse deleted key %+q", g.key)
+				return g.key
+			}
+		}
+	}
+	if diffOn("longTextKeys") && f.rng.IntN(5) == 0 {
+		f.serial++
+		k := fmt.Sprintf("k%d", f.serial) + strings.Repeat("é", 10+f.rng.IntN(50))
+		f.used[tb.name+"/"+k] = true
+		return k
 	}
 	for {
 		f.serial++
@@ -982,7 +1039,7 @@ func (f *dfamily) op() {
 			v := f.genValue(c, s.d.Name())
 			sets = append(sets, s.d.Quote(c.name)+" = ?")
 			args = append(args, v)
-			r.canon[j+1] = stored(s.d.Name(), c, v)
+			r.canon[j+1] = stored(s.d.Name(), s == f.sites[0], c, v)
 		}
 		if len(sets) == 0 {
 			return
@@ -1002,6 +1059,9 @@ func (f *dfamily) op() {
 			f.fatalf("delete at %s (%s): %v", s.name, s.d.Name(), err)
 		}
 		delete(f.rows[ti], k)
+		if key, ok := r.key.(string); ok {
+			f.gone[ti] = append(f.gone[ti], dgone{key: key, master: i})
+		}
 	case n < 9:
 		k, r := f.pick(i, ti)
 		if r == nil {
@@ -1090,10 +1150,12 @@ func (f *dfamily) syncAll() {
 			break
 		}
 	}
-	for _, rows := range f.rows {
+	for ti, rows := range f.rows {
 		for _, r := range rows {
 			r.settled = true
 		}
+		f.deleted[ti] = append(f.deleted[ti], f.gone[ti]...)
+		f.gone[ti] = nil
 	}
 }
 
