@@ -1011,16 +1011,18 @@ func (f *dfamily) newKey(i, ti int) any {
 			}
 		}
 	}
-	if diffOn("longTextKeys") && f.rng.IntN(5) == 0 {
-		f.serial++
-		k := fmt.Sprintf("k%d", f.serial) + strings.Repeat("é", 10+f.rng.IntN(50))
-		f.used[tb.name+"/"+k] = true
-		return k
-	}
+	return f.freshKey(ti)
+}
+
+// freshKey returns a text key for table ti that no site has used.
+func (f *dfamily) freshKey(ti int) string {
+	tb := f.tables[ti]
 	for {
 		f.serial++
 		k := fmt.Sprintf("k%d", f.serial)
-		if f.rng.IntN(3) == 0 {
+		if diffOn("longTextKeys") && f.rng.IntN(5) == 0 {
+			k += strings.Repeat("é", 10+f.rng.IntN(50))
+		} else if f.rng.IntN(3) == 0 {
 			k += textPieces[f.rng.IntN(13)] // unicode, combining marks, emoji
 		}
 		if diffOn("spaceKeys") {
@@ -1121,7 +1123,7 @@ func (f *dfamily) op() {
 			return
 		}
 		// The same new key at two or three sites before they sync.
-		k := f.newKey(i, ti)
+		k := f.freshKey(ti)
 		for n := range 2 + f.rng.IntN(len(f.sites)-1) {
 			f.insert((i+n)%len(f.sites), ti, k)
 		}
@@ -1277,7 +1279,13 @@ func runDifferential(t *testing.T, seed uint64, vendors []string) {
 	size, _ := diffSizes()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("reproduce: MULTISITE_DIFF_SEED=%d go test -count=1 -run '%s' .", seed, t.Name())
+			env := fmt.Sprintf("MULTISITE_DIFF_SEED=%d", seed)
+			for _, v := range []string{"MULTISITE_LONG", "MULTISITE_DIFF_CLASSES", "MULTISITE_DIFF_ODD_NAME"} {
+				if x := os.Getenv(v); x != "" {
+					env += fmt.Sprintf(" %s=%q", v, x)
+				}
+			}
+			t.Logf("reproduce: %s go test -count=1 -run '%s' .", env, t.Name())
 		}
 	})
 	f := &dfamily{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
