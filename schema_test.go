@@ -235,6 +235,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 		`DROP TABLE ms_schema`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
+		`DROP TABLE IF EXISTS ms_refuse`,
 	} {
 		s.mustExec(t, q)
 	}
@@ -247,14 +248,18 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 }
 
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
-// four to format 2, the stamp of format 3, and on SQLite two per
-// replicated table (its shadow's epoch index rebuilt).
+// four to format 2, the stamps of formats 3 and 4, and on SQLite two per
+// replicated table (its shadow's epoch index rebuilt), ms_refuse and every
+// table's triggers dropped and created again (six of each, and two of each
+// for the charset triggers where there are some).
 func upgradeSteps(t testing.TB, s *dsite) int {
-	n := 5
+	n := 6
 	if dialectOf(t, s.db).Name() == dialect.SQLite {
 		tables, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM ms_table`))
 		require.NoError(t, err)
-		n += 2 * tables
+		charset, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ms\_%\_ci' ESCAPE '\'`))
+		require.NoError(t, err)
+		n += 1 + tables*(2+12) + charset*4
 	}
 	return n
 }

@@ -95,6 +95,17 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// rebuilt per replicated table by the engine's upgrade, which knows
 		// the tables.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 3"}}
+	case 3:
+		// Format 4 makes every SQLite trigger parse on SQLite 3.31 and
+		// later: their messages are literals, and the not-master message
+		// naming the master comes from the trigger on ms_refuse (see
+		// SQLiteDialect.RefusalTrigger). The engine's upgrade re-creates
+		// the triggers, which it knows. The servers change nothing.
+		var steps []MetaStep
+		if n == SQLite {
+			steps = append(steps, MetaStep{Table: "ms_refuse", SQL: refuseTable})
+		}
+		return append(steps, MetaStep{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"})
 	}
 	return nil
 }
@@ -102,5 +113,5 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 // DropMetaFormat returns the statements removing what MetaFormat added
 // beyond format 1 (the tables; columns go with their tables).
 func DropMetaFormat() []string {
-	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
+	return []string{"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
 }

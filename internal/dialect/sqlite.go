@@ -252,18 +252,25 @@ func (d SQLiteDialect) EpochIndex(t Table) string {
 // from a packet, whose shadow is filled from the packet.
 func (d SQLiteDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
 
-// Messages raised by the triggers. The not-master one is parsed back by
-// mastership.FromDriver and must keep mastership.TriggerFormat's shape.
-func (d SQLiteDialect) raiseNotMaster(t Table, row, master string) string {
-	return fmt.Sprintf("RAISE(ABORT, 'multisite: not master: ' || %s || '[' || %s || '] is mastered by ' || %s || ' (' || coalesce((SELECT name FROM ms_replica WHERE id = %s), '?') || '), not ' || c.local || '; ask the master to transfer it')",
-		literal(t.Name), d.keyText(t, row), master, master)
+// refuse is the trigger statement that refuses a write to a row of t
+// mastered by master (an expression) when cond holds: it inserts into
+// ms_refuse, whose own trigger raises the not-master error (see
+// RefusalTrigger). SQLite before 3.47 takes only a literal message in
+// RAISE, so the message naming the master is chosen there, by a CASE over
+// the registry, rather than built here.
+func (d SQLiteDialect) refuse(t Table, master, from, cond string) string {
+	return fmt.Sprintf("INSERT INTO ms_refuse (tbl, master) SELECT %s, %s FROM %s WHERE %s;", literal(t.Name), master, from, cond)
 }
 
-const raiseState = `SELECT RAISE(ABORT, 'multisite: replica ' || c.local || ' is ' || c.state || '; local writes are refused until it is made active') FROM ms_ctl c WHERE c.state <> 'active';`
+// raiseState refuses local writes at a replica that is not active. The
+// messages are literals: see refuse.
+const raiseState = `SELECT CASE c.state WHEN 'receive-only' THEN RAISE(ABORT, 'multisite: this replica is receive-only; local writes are refused until it is made active')
+		ELSE RAISE(ABORT, 'multisite: this replica is not active; local writes are refused until it is made active') END FROM ms_ctl c WHERE c.state <> 'active';`
 
 // Triggers returns the enforcement (BEFORE) and capture (AFTER) triggers.
 // They stand aside while ms_ctl.applying is set, which only an import's own
-// transaction does.
+// transaction does. Every message they raise is a literal, so that any
+// SQLite from 3.31 on parses them (see the README's SQLite floor).
 func (d SQLiteDialect) Triggers(t Table) []string {
 	q := d.Quote
 	T, S, X := q(t.Name), q(Shadow(t.Name)), q(Xfer(t.Name))
@@ -277,17 +284,17 @@ func (d SQLiteDialect) Triggers(t Table) []string {
 	var rangeCheck string
 	if t.IntegerKey() {
 		k := q(t.Keys()[0].Name)
-		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, 'multisite: key ' || %s || '[' || NEW.%s || '] is outside the key range [' || c.key_lo || ', ' || c.key_hi || '] of replica ' || c.local || '; allocate new keys with multisite.NextID') FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
-	`, literal(t.Name), k, k)
+		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, %s) FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
+	`, literal("multisite: a key of "+t.Name+" is outside the key range of this replica; allocate new keys with multisite.NextID"), k)
 	}
 	return []string{
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE NEW.ms_master IS NOT c.local;
-	SELECT %s FROM %s r, ms_ctl c WHERE %s AND r.ms_master <> c.local;
+	%s
+	%s
 END`, name("bi"), T, when, raiseState,
-			d.raiseNotMaster(t, "NEW", "NEW.ms_master"),
-			d.raiseNotMaster(t, "NEW", "r.ms_master"), S, d.keyMatch(t, "r.", "NEW.")),
+			d.refuse(t, "NEW.ms_master", "ms_ctl c", "NEW.ms_master IS NOT c.local"),
+			d.refuse(t, "r.ms_master", S+" r, ms_ctl c", d.keyMatch(t, "r.", "NEW.")+" AND r.ms_master <> c.local")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s %s BEGIN
 	%sINSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
 	SELECT %s, 1, NEW.ms_master, c.local, c.local, NULL, 0 FROM ms_ctl c WHERE true
@@ -296,12 +303,13 @@ END`, name("bi"), T, when, raiseState,
 END`, name("ai"), T, when, rangeCheck, S, keys, newKeys, keys),
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE UPDATE ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
-	SELECT RAISE(ABORT, 'multisite: the primary key of replicated table ' || %s || ' cannot change; delete the row and insert a new one') WHERE %s;
-	SELECT RAISE(ABORT, 'multisite: cannot transfer ' || %s || '[' || %s || '] to unknown or removed replica ' || coalesce(NEW.ms_master, 'NULL')) WHERE NEW.ms_master IS NOT OLD.ms_master AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed');
+	%s
+	SELECT RAISE(ABORT, %s) WHERE %s;
+	SELECT RAISE(ABORT, %s) WHERE NEW.ms_master IS NOT OLD.ms_master AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed');
 END`, name("bu"), T, when, raiseState,
-			d.raiseNotMaster(t, "OLD", "OLD.ms_master"),
-			literal(t.Name), pkChanged, literal(t.Name), d.keyText(t, "OLD")),
+			d.refuse(t, "OLD.ms_master", "ms_ctl c", "OLD.ms_master IS NOT c.local"),
+			literal("multisite: the primary key of replicated table "+t.Name+" cannot change; delete the row and insert a new one"), pkChanged,
+			literal("multisite: cannot transfer a row of "+t.Name+" to an unknown or removed replica")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s %s BEGIN
 	UPDATE %s SET ms_version = ms_version + 1, ms_master = NEW.ms_master,
 		ms_origin = (SELECT local FROM ms_ctl), ms_epoch = NULL WHERE %s;
@@ -311,8 +319,8 @@ END`, name("bu"), T, when, raiseState,
 END`, name("au"), T, when, S, d.keyMatch(t, "", "NEW."), X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW.")),
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE DELETE ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
-END`, name("bd"), T, when, raiseState, d.raiseNotMaster(t, "OLD", "OLD.ms_master")),
+	%s
+END`, name("bd"), T, when, raiseState, d.refuse(t, "OLD.ms_master", "ms_ctl c", "OLD.ms_master IS NOT c.local")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s %s BEGIN
 	UPDATE %s SET ms_version = ms_version + 1, ms_origin = (SELECT local FROM ms_ctl),
 		ms_epoch = NULL, ms_deleted = 1 WHERE %s;

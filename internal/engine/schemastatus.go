@@ -152,8 +152,14 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &schema.Report{Dialect: d.Name(), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
-		Migrations: applied, Tables: st}, nil
+	r := &schema.Report{Dialect: d.Name(), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
+		Migrations: applied, Tables: st}
+	if stale, _, err := refusalStale(ctx, q, d); err != nil {
+		return nil, err
+	} else if stale {
+		r.Problems = append(r.Problems, "the refusal trigger ms_refuse_bi is missing or does not name every replica and table")
+	}
+	return r, nil
 }
 
 // PlanRepair returns the statements that re-create every missing or
@@ -186,7 +192,10 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		if plan, err = PlanRepair(ctx, tx, d); err != nil {
 			return err
 		}
-		return schema.Apply(ctx, tx, plan)
+		if err := schema.Apply(ctx, tx, plan); err != nil {
+			return err
+		}
+		return syncRefusals(ctx, tx, d) // refuse.go
 	})
 	return plan, err
 }

@@ -62,26 +62,50 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	if err != nil || f >= 3 {
+	if err != nil {
 		return plan, f, err
 	}
-	// Format 3 on SQLite: the epoch index of every shadow holds sealed
-	// changes only. Rebuilt before the format is stamped.
-	if sd, ok := d.(dialect.SQLiteDialect); ok {
-		tables, err := Tables(ctx, q)
-		if err != nil {
-			return schema.Plan{}, f, err
-		}
-		var steps []schema.Step
+	sd, ok := d.(dialect.SQLiteDialect)
+	if !ok || f >= 4 {
+		return plan, f, nil
+	}
+	tables, err := Tables(ctx, q)
+	if err != nil {
+		return schema.Plan{}, f, err
+	}
+	var steps []schema.Step
+	if f < 3 {
+		// Format 3 on SQLite: the epoch index of every shadow holds sealed
+		// changes only.
 		for _, t := range tables {
 			what := "metadata format 2 to 3: epoch index of " + t.Name + " holds sealed changes only"
 			steps = append(steps,
 				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.Shadow(t.Name)+"_epoch")},
 				schema.Step{Comment: what, SQL: sd.EpochIndex(t)})
 		}
-		n := len(plan.Steps) - 1 // the stamp of format 3 stays last
-		plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
 	}
+	// Format 4 on SQLite: triggers with literal messages, which SQLite
+	// parses from 3.31 on, and the refusal trigger naming the masters.
+	for _, t := range tables {
+		what := "metadata format 3 to 4: triggers of " + t.Name + " parse on SQLite 3.31 and later"
+		for _, s := range dialect.DropTriggers(sd, t) {
+			steps = append(steps, schema.Step{Comment: what, SQL: s})
+		}
+		for _, s := range sd.Triggers(t) {
+			steps = append(steps, schema.Step{Comment: what, SQL: s})
+		}
+		has, err := sd.CharsetTriggersExist(ctx, q, t)
+		if err != nil {
+			return schema.Plan{}, f, err
+		}
+		if has && len(sd.CharsetTriggerNames(t)) > 0 {
+			for _, s := range append(sd.DropCharset(t), sd.CharsetTriggers(t)...) {
+				steps = append(steps, schema.Step{Comment: what, SQL: s})
+			}
+		}
+	}
+	n := len(plan.Steps) - 1 // the stamp of the format stays last
+	plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
 	return plan, f, nil
 }
 
@@ -127,7 +151,7 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		if err := schema.Apply(ctx, tx, plan); err != nil {
 			return fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
 		}
-		return nil
+		return syncRefusals(ctx, tx, d) // refuse.go
 	})
 	if err != nil {
 		return f, f, err
