@@ -9,7 +9,7 @@ import (
 // LatestFormat is the format of the metadata tables this library writes.
 // A database of an older format is upgraded in place ([Upgrade]); one of a
 // newer format is refused with a *VersionError.
-const LatestFormat = 4
+const LatestFormat = 5
 
 // Metadata plans the metadata tables of a new replica at LatestFormat: the
 // tables of format 1 and every format step since, the same statements an

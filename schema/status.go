@@ -103,14 +103,17 @@ type Report struct {
 	Migrations    []AppliedMigration
 	Tables        []TableStatus
 	// Problems lists, in words, what is wrong beyond single tables (a
-	// stale refusal trigger on SQLite, rows outside the rules).
+	// stale refusal trigger on SQLite).
 	Problems []string
+	// Rows is the row verification: rows a bypass of the triggers left
+	// outside the rules.
+	Rows *RowReport
 }
 
 // Clean reports whether every replicated table is current and nothing
 // else is wrong.
 func (r Report) Clean() bool {
-	if len(r.Problems) > 0 {
+	if len(r.Problems) > 0 || r.Rows != nil && !r.Rows.Clean() {
 		return false
 	}
 	for _, t := range r.Tables {
@@ -138,6 +141,9 @@ func (r Report) String() string {
 		r.Dialect, r.Format, r.SchemaVersion, r.SchemaMaster, len(r.Migrations))
 	for _, p := range r.Problems {
 		fmt.Fprintf(&b, "  problem: %s\n", p)
+	}
+	if r.Rows != nil {
+		b.WriteString("  rows: " + r.Rows.String())
 	}
 	for _, t := range r.Tables {
 		switch {

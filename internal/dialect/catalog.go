@@ -58,7 +58,7 @@ func WantTriggers(d Dialect, t Table) []TriggerDef {
 			if m := pgBody.FindStringSubmatch(stmts[2*i]); m != nil {
 				body = m[1]
 			}
-			out = append(out, TriggerDef{Name: names[i], Kind: kind, Def: pgDef(names[i], body, pgTriggerType[kind], "O")})
+			out = append(out, TriggerDef{Name: names[i], Kind: kind, Def: pgDef(names[i], body, pgTriggerType[kind], "A")})
 		}
 	case MySQL:
 		for i, n := range names {

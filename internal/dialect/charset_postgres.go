@@ -110,7 +110,7 @@ DECLARE
 	ms_b TEXT;
 	ms_page TEXT;
 BEGIN
-	IF ms_charset_pattern() IS NULL OR (SELECT applying FROM ms_ctl WHERE id = 1) <> 0 THEN
+	IF ms_charset_pattern() IS NULL OR current_setting('multisite.applying', true) = 'on' THEN
 		RETURN NEW;
 	END IF;%s
 	RETURN NEW;

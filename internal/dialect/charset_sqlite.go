@@ -96,8 +96,8 @@ func (d SQLiteDialect) CharsetTriggers(t Table) []string {
 		return b.String()
 	}
 	trigger := func(name, event string, update bool) string {
-		return fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s WHEN (SELECT applying FROM ms_ctl) = 0 AND (SELECT pattern FROM ms_charset WHERE id = 1) IS NOT NULL BEGIN%s\nEND",
-			q(name), event, q(t.Name), checks(update))
+		return fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s WHEN %s AND (SELECT pattern FROM ms_charset WHERE id = 1) IS NOT NULL BEGIN%s\nEND",
+			q(name), event, q(t.Name), SQLiteNotApplying, checks(update))
 	}
 	return []string{trigger(names[0], "INSERT", false), trigger(names[1], "UPDATE", true)}
 }

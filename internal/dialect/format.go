@@ -106,6 +106,11 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 			steps = append(steps, MetaStep{Table: "ms_refuse", SQL: refuseTable})
 		}
 		return append(steps, MetaStep{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"})
+	case 4:
+		// Format 5 changes no metadata table: the shadows get ms_hash (see
+		// AddHashColumn) and every trigger is made again, by the engine's
+		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 5"}}
 	}
 	return nil
 }
@@ -114,4 +119,15 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 // beyond format 1 (the tables; columns go with their tables).
 func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
+}
+
+// AddHashColumn returns the DDL adding ms_hash, the fingerprint of the row
+// image (see Dialect.Fingerprint), to t's shadow of a database of format
+// 4 or older.
+func AddHashColumn(d Dialect, t Table) string {
+	typ := "TEXT"
+	if d.Name() == MySQL {
+		typ = "CHAR(32)"
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_hash %s", d.Quote(Shadow(t.Name)), typ)
 }

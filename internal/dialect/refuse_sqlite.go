@@ -103,3 +103,9 @@ func (SQLiteDialect) RefusalCurrent(ctx context.Context, q Querier) (string, boo
 // SameTrigger reports whether two trigger definitions differ at most in
 // white space.
 func SameTrigger(a, b string) bool { return normalize(a) == normalize(b) }
+
+// noShadowMessage is the refusal of a local write to a row whose shadow
+// entry is missing (deleted by hand): the change could not be exported.
+func noShadowMessage(t Table) string {
+	return "multisite: a row of " + t.Name + " has no shadow entry, so its change could not replicate; run multisite.Repair"
+}

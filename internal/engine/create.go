@@ -547,6 +547,13 @@ func (c *creator) finish() error {
 	if err := createUniques(c.ctx, c.tx, c.d, c.uniques, c.tables); err != nil {
 		return err
 	}
+	for _, t := range c.tables {
+		// The packet's rows went in without triggers: their fingerprints
+		// (refuse.go) are taken here, in one pass per table.
+		if _, err := c.tx.ExecContext(c.ctx, rehashSQL(c.d, t, "ms_deleted = 0")); err != nil {
+			return fmt.Errorf("multisite: fingerprints of %s: %w", t.Name, err)
+		}
+	}
 	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/multisite-go/multisite/internal/dialect"
@@ -95,4 +96,24 @@ func syncRefusals(ctx context.Context, q dialect.Querier, d dialect.Dialect) err
 		}
 	}
 	return nil
+}
+
+// clearApplying switches capture and enforcement back on in tx, whatever
+// state tx is in, for the way out of an operation that switched them off.
+// It matters on MySQL, whose switch is a session variable that would
+// otherwise outlive a failed transaction on a pooled connection; on SQLite
+// and PostgreSQL a rollback undoes the switch anyway. Its error is
+// ignored: the operation's own is the one to report, and a connection
+// that cannot run it is broken and closed by the driver.
+func clearApplying(ctx context.Context, tx *sql.Tx, d dialect.Dialect) {
+	_, _ = tx.ExecContext(context.WithoutCancel(ctx), d.SetApplying(false))
+}
+
+// rehashSQL returns the UPDATE that sets the fingerprint (ms_hash) of the
+// shadow entries of t chosen by where (over the shadow's columns,
+// unqualified) to that of their row as it is now.
+func rehashSQL(d dialect.Dialect, t dialect.Table, where string) string {
+	R := d.Quote(dialect.Shadow(t.Name))
+	return fmt.Sprintf("UPDATE %s SET ms_hash = (SELECT %s FROM %s t WHERE %s) WHERE %s",
+		R, d.Fingerprint(t, "t."), d.Quote(t.Name), keyMatch(d, t, "t.", R+"."), where)
 }

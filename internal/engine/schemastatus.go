@@ -159,6 +159,9 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 	} else if stale {
 		r.Problems = append(r.Problems, "the refusal trigger ms_refuse_bi is missing or does not name every replica and table")
 	}
+	if r.Rows, err = verifyRows(ctx, q, d); err != nil { // rows.go
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -173,7 +176,13 @@ func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sche
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return schema.Repair(d, r.Tables, tables), nil
+	plan := schema.Repair(d, r.Tables, tables)
+	rows, _, err := PlanRowRepair(ctx, q, d) // rows.go
+	if err != nil {
+		return schema.Plan{}, err
+	}
+	plan.Steps = append(plan.Steps, rows.Steps...)
+	return plan, nil
 }
 
 // Repair applies PlanRepair in one transaction (on MySQL, where DDL

@@ -62,45 +62,53 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	if err != nil {
+	if err != nil || f >= 5 {
 		return plan, f, err
-	}
-	sd, ok := d.(dialect.SQLiteDialect)
-	if !ok || f >= 4 {
-		return plan, f, nil
 	}
 	tables, err := Tables(ctx, q)
 	if err != nil {
 		return schema.Plan{}, f, err
 	}
 	var steps []schema.Step
-	if f < 3 {
+	add := func(what string, stmts ...string) {
+		for _, s := range stmts {
+			steps = append(steps, schema.Step{Comment: what, SQL: s})
+		}
+	}
+	if sd, ok := d.(dialect.SQLiteDialect); ok && f < 3 {
 		// Format 3 on SQLite: the epoch index of every shadow holds sealed
 		// changes only.
 		for _, t := range tables {
-			what := "metadata format 2 to 3: epoch index of " + t.Name + " holds sealed changes only"
-			steps = append(steps,
-				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.Shadow(t.Name)+"_epoch")},
-				schema.Step{Comment: what, SQL: sd.EpochIndex(t)})
+			add("metadata format 2 to 3: epoch index of "+t.Name+" holds sealed changes only",
+				"DROP INDEX IF EXISTS "+sd.Quote(dialect.Shadow(t.Name)+"_epoch"), sd.EpochIndex(t))
 		}
 	}
-	// Format 4 on SQLite: triggers with literal messages, which SQLite
-	// parses from 3.31 on, and the refusal trigger naming the masters.
+	// Format 4 (SQLite: triggers with literal messages, which SQLite parses
+	// from 3.31 on) and format 5 (every dialect: the triggers stand aside
+	// for the library's own transaction alone, capture a fingerprint of
+	// each row image in its shadow entry, and refuse a write whose shadow
+	// entry is gone): every table's triggers are made again, and its
+	// shadow gets ms_hash, filled from the rows as they are.
 	for _, t := range tables {
-		what := "metadata format 3 to 4: triggers of " + t.Name + " parse on SQLite 3.31 and later"
-		for _, s := range dialect.DropTriggers(sd, t) {
-			steps = append(steps, schema.Step{Comment: what, SQL: s})
-		}
-		for _, s := range sd.Triggers(t) {
-			steps = append(steps, schema.Step{Comment: what, SQL: s})
-		}
-		has, err := sd.CharsetTriggersExist(ctx, q, t)
+		what := fmt.Sprintf("metadata format %d to 5: triggers and row fingerprints of %s", f, t.Name)
+		has, err := dialect.HasColumn(ctx, q, d, dialect.Shadow(t.Name), "ms_hash")
 		if err != nil {
 			return schema.Plan{}, f, err
 		}
-		if has && len(sd.CharsetTriggerNames(t)) > 0 {
-			for _, s := range append(sd.DropCharset(t), sd.CharsetTriggers(t)...) {
-				steps = append(steps, schema.Step{Comment: what, SQL: s})
+		if !has {
+			add(what, dialect.AddHashColumn(d, t))
+		}
+		add(what, rehashSQL(d, t, "ms_deleted = 0"))
+		add(what, dialect.DropTriggers(d, t)...)
+		add(what, d.Triggers(t)...)
+		if e, ok := d.(dialect.CharsetEnforcer); ok && len(e.CharsetTriggers(t)) > 0 {
+			has, err := e.CharsetTriggersExist(ctx, q, t)
+			if err != nil {
+				return schema.Plan{}, f, err
+			}
+			if has {
+				add(what, e.DropCharset(t)...)
+				add(what, e.CharsetTriggers(t)...)
 			}
 		}
 	}
