@@ -110,6 +110,19 @@ func TestBypass_SwitchRefused(t *testing.T) {
 		if r := verify(t, blr); !r.Clean() {
 			t.Errorf("rows after refused writes:\n%s", r)
 		}
+		// Ordinary writes keep every fingerprint current, here and where
+		// they arrive.
+		id, err := multisite.NextID(ctx, boston.db, nil, "defect")
+		require.NoError(t, err)
+		boston.mustExec(t, `INSERT INTO defect (id, project, headline) VALUES (?, 'UI', 'new')`, id)
+		boston.mustExec(t, `UPDATE defect SET headline = 'changed', owner = NULL WHERE id = 2`)
+		boston.mustExec(t, `DELETE FROM defect WHERE id = 3`)
+		dsync(t, boston, blr)
+		for _, s := range []*dsite{boston, blr} {
+			if r := verify(t, s); !r.Clean() || r.Rows == 0 {
+				t.Errorf("%s after ordinary writes: %d rows, findings %v", s.name, r.Rows, findings(r))
+			}
+		}
 	})
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -248,18 +247,29 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 }
 
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
-// four to format 2, the stamps of formats 3 and 4, and on SQLite two per
-// replicated table (its shadow's epoch index rebuilt), ms_refuse and every
-// table's triggers dropped and created again (six of each, and two of each
-// for the charset triggers where there are some).
+// four to format 2, the stamps of formats 3, 4 and 5; on SQLite two per
+// replicated table (its shadow's epoch index rebuilt) and ms_refuse; and
+// per table the fingerprints taken and the triggers (charset triggers
+// too, where there are some) dropped and created again.
 func upgradeSteps(t testing.TB, s *dsite) int {
-	n := 6
-	if dialectOf(t, s.db).Name() == dialect.SQLite {
-		tables, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM ms_table`))
-		require.NoError(t, err)
-		charset, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ms\_%\_ci' ESCAPE '\'`))
-		require.NoError(t, err)
-		n += 1 + tables*(2+12) + charset*4
+	t.Helper()
+	d := s.d
+	n := 7
+	names := strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
+	if d.Name() == dialect.MySQL {
+		names = strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
+	}
+	if d.Name() == dialect.SQLite {
+		n += 1 + 2*len(names)
+	}
+	e := d.(dialect.CharsetEnforcer)
+	for _, name := range names {
+		tb, ok, err := d.Describe(ctx, s.db, name)
+		require.True(t, ok && err == nil, "describe %s: %v", name, err)
+		n += 1 + len(dialect.DropTriggers(d, tb)) + len(d.Triggers(tb))
+		if has, err := e.CharsetTriggersExist(ctx, s.db, tb); err == nil && has && len(e.CharsetTriggers(tb)) > 0 {
+			n += len(e.DropCharset(tb)) + len(e.CharsetTriggers(tb))
+		}
 	}
 	return n
 }

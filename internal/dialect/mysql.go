@@ -442,17 +442,18 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		// The key-range check comes after the tombstone's, so a write to a
 		// key mastered elsewhere is refused as ErrNotMaster, as on the other
 		// dialects.
-		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
-		VALUES (%s, 1, NEW.ms_master, ms_local, ms_local, NULL, 0)
+		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash)
+		VALUES (%s, 1, NEW.ms_master, ms_local, ms_local, NULL, 0, %s)
 		ON DUPLICATE KEY UPDATE ms_version = IF(ms_master = VALUES(ms_master), ms_version + 1, ms_version),
 			ms_origin = IF(ms_master = VALUES(ms_master), VALUES(ms_origin), ms_origin),
 			ms_epoch = IF(ms_master = VALUES(ms_master), NULL, ms_epoch),
+			ms_hash = IF(ms_master = VALUES(ms_master), VALUES(ms_hash), ms_hash),
 			ms_deleted = IF(ms_master = VALUES(ms_master), 0, ms_deleted);
 		SET ms_m = (SELECT r.ms_master FROM %s r WHERE %s);
 		IF ms_m <> ms_local THEN
 			%s
 		END IF;
-		%s`, S, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"), rangeCheck)),
+		%s`, S, keys, newKeys, d.Fingerprint(t, "NEW."), S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"), rangeCheck)),
 		trigger(n[2], "BEFORE", "UPDATE", fmt.Sprintf(`%s
 		IF NOT (OLD.ms_master <=> ms_local) THEN
 			%s
