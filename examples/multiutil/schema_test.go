@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 3, multisite.MetadataFormat, "the test downgrades format 3 to format 1")
+	require.Equal(t, 5, multisite.MetadataFormat, "the test downgrades format 5 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
@@ -314,6 +314,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		`UPDATE ms_ctl SET format = 1`,
 		`DROP INDEX ms_row_defect_epoch`, // formats 1 and 2 indexed pending changes too
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
+		`DROP TABLE ms_refuse`, // format 4
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
@@ -340,7 +341,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 3; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 5; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -352,10 +353,14 @@ func TestSchemaUpgrade(t *testing.T) {
 		Applied  bool
 	}
 	jsonOut(t, &up, "schema", "upgrade", "--db", f.boston, "--json")
-	if up.From != 1 || up.To != 3 || !up.Applied || len(up.Steps) == 0 || !strings.Contains(up.Steps[len(up.Steps)-2].SQL, "WHERE ms_epoch IS NOT NULL") {
+	epochIndex := false
+	for _, st := range up.Steps {
+		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
+	}
+	if up.From != 1 || up.To != 5 || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 3 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 5 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

@@ -206,6 +206,12 @@ func (s *schemaState) problems() []string {
 			out = append(out, t.Table+": "+p)
 		}
 	}
+	out = append(out, s.report.Problems...)
+	if r := s.report.Rows; r != nil {
+		for _, f := range r.Findings {
+			out = append(out, fmt.Sprintf("%s[%s]: row %s (mastered by %s)", f.Table, f.Key, f.Issue, f.Master))
+		}
+	}
 	return out
 }
 

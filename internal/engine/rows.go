@@ -38,8 +38,12 @@ func verifyRows(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*sch
 	}
 	rep := &schema.RowReport{}
 	local := string(c.Local)
+	horizon, err := prunedHorizon(ctx, q, d, c)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range tables {
-		if err := verifyTable(ctx, q, d, t, local, rep); err != nil {
+		if err := verifyTable(ctx, q, d, t, local, horizon, rep); err != nil {
 			return nil, fmt.Errorf("multisite: verify rows of %s: %w", t.Name, err)
 		}
 	}
@@ -57,7 +61,18 @@ func verifyRows(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*sch
 	return rep, nil
 }
 
-func verifyTable(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, local string, rep *schema.RowReport) error {
+// prunedHorizon is the epoch of this replica up to which its transfer log
+// was pruned (prune.go): a change of a row to another master sealed by
+// then may have lost the transfer that justified it.
+func prunedHorizon(ctx context.Context, q dialect.Querier, d dialect.Dialect, c *Ctl) (uint64, error) {
+	v, err := LoadVector(ctx, q, d, prunedHolder)
+	if err != nil {
+		return 0, err
+	}
+	return v[c.Local], nil
+}
+
+func verifyTable(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, local string, horizon uint64, rep *schema.RowReport) error {
 	R, T, X := d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), d.Quote(dialect.Xfer(t.Name))
 	nk := len(t.Keys())
 	k0 := d.Quote(t.Keys()[0].Name)
@@ -97,7 +112,7 @@ FROM %s t LEFT JOIN %s r ON %s`,
 			f.Issue = schema.RowRefetch
 		case mismatch != 0:
 			f.Issue = schema.RowAltered
-		case origin == local && master != local && xfer == 0:
+		case origin == local && master != local && xfer == 0 && (epoch == 0 || uint64(epoch) > horizon):
 			f.Issue = schema.RowForeignChange
 		default:
 			continue
@@ -194,6 +209,10 @@ func PlanRowRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (s
 		broken[f.Table] = true
 	}
 	L := sqlText(string(c.Local))
+	horizon, err := prunedHorizon(ctx, q, d, c)
+	if err != nil {
+		return schema.Plan{}, nil, err
+	}
 	for _, t := range tables {
 		if !broken[t.Name] {
 			continue
@@ -219,8 +238,8 @@ func PlanRowRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (s
 				SQL: fmt.Sprintf("UPDATE %s SET ms_version = ms_version + 1, ms_origin = %s, ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL WHERE ms_deleted = 0 AND ms_version > 0 AND ms_master = %s AND NOT %s",
 					R, L, L, row(""))},
 			schema.Step{Comment: "table " + t.Name + ": rows mastered elsewhere, changed here: set aside for their master to send again",
-				SQL: fmt.Sprintf("UPDATE %s SET ms_version = 0, ms_hash = NULL, ms_origin = ms_master, ms_epoch = 0 WHERE ms_master <> %s AND ms_version > 0 AND ((ms_deleted = 0 AND NOT %s) OR (ms_deleted = 0 AND %s) OR (ms_deleted <> 0 AND %s) OR (ms_origin = %s AND NOT %s))",
-					R, L, row(""), row(mismatch), row(""), L, xfer)},
+				SQL: fmt.Sprintf("UPDATE %s SET ms_version = 0, ms_hash = NULL, ms_origin = ms_master, ms_epoch = 0 WHERE ms_master <> %s AND ms_version > 0 AND ((ms_deleted = 0 AND NOT %s) OR (ms_deleted = 0 AND %s) OR (ms_deleted <> 0 AND %s) OR (ms_origin = %s AND NOT %s AND (ms_epoch IS NULL OR ms_epoch = 0 OR ms_epoch > %d)))",
+					R, L, row(""), row(mismatch), row(""), L, xfer, horizon)},
 		)
 	}
 	return p, rep, nil
