@@ -167,6 +167,14 @@ func normalizeKey(vals []any) []any {
 	return out
 }
 
+// recreatedVersion is the version Repair gives the entry of a row whose
+// entry was deleted by hand: the version it had is lost, and the other
+// replicas apply an image only above the version they hold, which no row
+// reaches by 2^31 changes. Its creator is taken to be this replica; a row
+// another replica created is then a creation conflict at the others,
+// settled by the usual rule (the smaller creator ID keeps its record).
+const recreatedVersion = 1 << 31
+
 // sqlText quotes s as an SQL string literal, for replica IDs in a plan an
 // administrator reads.
 func sqlText(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -177,7 +185,7 @@ func sqlText(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 //   - a row this replica masters is recorded again as a local change (a
 //     new version, unsealed, with its fingerprint), so the next export
 //     sends it: inserted and changed rows as they are, deleted ones as a
-//     tombstone;
+//     tombstone; one whose entry was deleted gets recreatedVersion;
 //   - a row another replica masters is set aside for its master to send
 //     again: its entry gets version 0 (any image from the master is newer)
 //     and stops being exported as a change of this replica. Until the
@@ -228,9 +236,9 @@ func PlanRowRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (s
 			schema.Step{Comment: "table " + t.Name + ": rows mastered here, deleted with their entry kept: recorded again",
 				SQL: fmt.Sprintf("UPDATE %s SET ms_version = ms_version + 1, ms_origin = %s, ms_epoch = NULL, ms_deleted = 0, ms_hash = %s WHERE ms_deleted <> 0 AND ms_master = %s AND %s",
 					R, L, fp, L, row(" AND t.ms_master = "+L))},
-			schema.Step{Comment: "table " + t.Name + ": rows mastered here without an entry: recorded as created here",
-				SQL: fmt.Sprintf("INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, t.ms_master, %s, %s, NULL, 0, %s FROM %s t WHERE t.ms_master = %s AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s)",
-					R, keyNames(d, t), keyCols(d, t, "t."), L, L, d.Fingerprint(t, "t."), T, L, R, keyMatch(d, t, "r.", "t."))},
+			schema.Step{Comment: "table " + t.Name + ": rows mastered here without an entry: recorded again, at a version above any they had",
+				SQL: fmt.Sprintf("INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, %d, t.ms_master, %s, %s, NULL, 0, %s FROM %s t WHERE t.ms_master = %s AND NOT EXISTS (SELECT 1 FROM %s r WHERE %s)",
+					R, keyNames(d, t), keyCols(d, t, "t."), recreatedVersion, L, L, d.Fingerprint(t, "t."), T, L, R, keyMatch(d, t, "r.", "t."))},
 			schema.Step{Comment: "table " + t.Name + ": rows mastered here, changed with the triggers off: recorded again",
 				SQL: fmt.Sprintf("UPDATE %s SET ms_version = ms_version + 1, ms_origin = %s, ms_epoch = NULL, ms_hash = %s WHERE ms_deleted = 0 AND ms_version > 0 AND ms_master = %s AND %s",
 					R, L, fp, L, row(" AND t.ms_master = "+L+mismatch))},
