@@ -117,6 +117,8 @@ BEGIN
 END
 $ms$`, name, checks.String()),
 		fmt.Sprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", name, q(t.Name), name),
+		// ALWAYS: it fires under session_replication_role = replica too.
+		fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", q(t.Name), name),
 	}
 }
 
