@@ -13,13 +13,17 @@ import (
 // offset; any other error is returned unchanged. Use it on errors from
 // plain SQL writes to replicated tables, as mastership.FromDriver for
 // writes to rows another replica masters.
-func CharsetFromDriver(err error) error { return engine.CharsetFromDriver(err) }
+func CharsetFromDriver(err error) error { return publicError(engine.CharsetFromDriver(err)) }
 
 // NarrowColumn is a text column whose storage cannot hold every character
 // of the data code page (a MariaDB or MySQL column in utf8mb3 when the
 // code page is UTF-8): an import refuses such characters for it with a
 // *CharsetError whose Storage names the column's character set.
-type NarrowColumn = engine.NarrowColumn
+type NarrowColumn struct {
+	Table   string `json:"table"`   // the table holding the column
+	Column  string `json:"column"`  // the column
+	Charset string `json:"charset"` // the column's character set as the server names it: "utf8mb3"
+}
 
 // CharsetStatus says how a replica enforces its family's data code page:
 // whether its database refuses writes outside it by itself (and on which
@@ -49,7 +53,27 @@ type NarrowColumn = engine.NarrowColumn
 //     beyond U+FFFF; see [NarrowColumn]).
 //   - Before activation and before a change of code page: [ValidateCharset]
 //     and [CleanCharset].
-type CharsetStatus = engine.CharsetStatus
+type CharsetStatus struct {
+	CodePage string // the family's data code page
+	// InDatabase is set when the database refuses, by itself, writes of
+	// strings outside CodePage by any client: ms_charset holds CodePage and
+	// every replicated table with text columns has its triggers.
+	InDatabase bool
+	// Enforced is the code page the triggers enforce ("" if ms_charset is
+	// missing); it differs from CodePage only if the metadata was changed
+	// by hand.
+	Enforced string
+	// Tables lists the replicated tables whose text columns the triggers
+	// check.
+	Tables []string
+	// Missing lists the replicated tables that should have charset
+	// triggers and do not ([EnforceCharset] installs them).
+	Missing []string
+	// Columns lists text columns whose storage cannot hold every character
+	// of CodePage (MariaDB utf8mb3 columns under UTF-8): imports refuse
+	// such strings for them with a *CharsetError.
+	Columns []NarrowColumn
+}
 
 // ReadCharsetStatus reports how db's replica enforces the family's data
 // code page.
@@ -58,7 +82,8 @@ func ReadCharsetStatus(ctx context.Context, db *sql.DB) (*CharsetStatus, error) 
 	if err != nil {
 		return nil, err
 	}
-	return engine.ReadCharsetStatus(ctx, db, d)
+	st, err := engine.ReadCharsetStatus(ctx, db, d)
+	return charsetStatus(st), publicError(err)
 }
 
 // EnforceCharset (re)installs the triggers by which db refuses writes of
@@ -72,5 +97,5 @@ func EnforceCharset(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	return engine.EnforceCharset(ctx, db, d)
+	return publicError(engine.EnforceCharset(ctx, db, d))
 }

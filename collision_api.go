@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 
+	"time"
+
+	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/engine"
+	"github.com/multisite-go/multisite/replica"
 )
 
 // Collision is a unique-key collision an import settled: two replicas
@@ -28,11 +32,23 @@ import (
 // the local database has (creation packets do not carry them yet: give
 // every replica the same ones). A collision on a key with no text column
 // fails the import with a *CollisionError and changes nothing.
-type Collision = engine.Collision
+//
+// It is the type the OnCollision hook receives, defined in package hooks.
+type Collision = hooks.Collision
 
-// CollisionError reports a collision on a unique key with no text column
-// to rename; errors.Is(err, ErrCollision).
-type CollisionError = engine.CollisionError
+// CollisionError reports two records of a packet and this replica (or of
+// one packet) with the same value of a unique key that has no text column
+// to rename; errors.Is(err, ErrCollision). The import changed nothing.
+type CollisionError struct {
+	Table   string   // the table holding both records
+	Columns []string // the unique key's columns
+	Value   []any    // the value both records have, in portable form
+}
+
+func (e *CollisionError) Error() string { return engineCollisionError(e).Error() }
+
+// Unwrap returns ErrCollision.
+func (e *CollisionError) Unwrap() error { return ErrCollision }
 
 // ErrCollision is wrapped by *CollisionError; ErrNoCollision is returned
 // for a collision ID the replica has not recorded.
@@ -43,30 +59,56 @@ var (
 
 // CollisionID names a recorded collision, the same on every replica that
 // settled it.
-type CollisionID = engine.CollisionID
+type CollisionID string
 
 // CollisionState is what became of a collision at one replica:
 // provisional (renamed here on import, waiting for the renamed record's
 // master), renamed (the master's own change), withdrawn (the collision
 // went away before the master renamed; the rename was undone) or resolved
 // (by an administrator, ResolveCollision).
-type CollisionState = engine.CollisionState
+type CollisionState string
 
 // The collision states.
 const (
-	CollisionProvisional = engine.CollisionProvisional
-	CollisionRenamed     = engine.CollisionRenamed
-	CollisionWithdrawn   = engine.CollisionWithdrawn
-	CollisionResolved    = engine.CollisionResolved
+	// CollisionProvisional: renamed here on import, waiting for the
+	// renamed record's master to make the rename its own change.
+	CollisionProvisional CollisionState = "provisional"
+	// CollisionRenamed: the renamed record's master renamed it.
+	CollisionRenamed CollisionState = "renamed"
+	// CollisionWithdrawn: the collision went away before the master
+	// renamed; the rename was undone.
+	CollisionWithdrawn CollisionState = "withdrawn"
+	// CollisionResolved: an administrator settled it (ResolveCollision).
+	CollisionResolved CollisionState = "resolved"
 )
 
 // CollisionRecord is a collision as a replica recorded it (table
 // ms_collision).
-type CollisionRecord = engine.CollisionRecord
+type CollisionRecord struct {
+	ID       CollisionID    // the collision's ID, the same at every replica
+	Table    string         // the table of both records
+	Columns  []string       // the unique key's columns
+	Value    []any          // the value both records had, in portable form
+	Key      []any          // primary key of the renamed record
+	KeptKey  []any          // primary key of the record that kept the value
+	Column   string         // the renamed column
+	Original string         // its value before the rename
+	Renamed  string         // its value after
+	Winner   replica.ID     // creator of the record that kept the value
+	Loser    replica.ID     // creator of the renamed record
+	State    CollisionState // what became of it here
+	Version  uint64         // the renamed record's version the rename belongs to
+	Detected time.Time      // when this replica recorded it
+	Updated  time.Time      // when its state last changed here
+}
 
 // CollisionFilter selects collisions for Collisions; the zero value
 // selects all.
-type CollisionFilter = engine.CollisionFilter
+type CollisionFilter struct {
+	Table  string           // "" means every table
+	States []CollisionState // nil means every state
+	ID     CollisionID      // "" means every collision
+}
 
 // Collisions lists the unique-key collisions db's replica settled, newest
 // first. It changes no replicated data.
@@ -75,7 +117,8 @@ func Collisions(ctx context.Context, db *sql.DB, f CollisionFilter) ([]Collision
 	if err != nil {
 		return nil, err
 	}
-	return engine.Collisions(ctx, db, d, f)
+	recs, err := engine.Collisions(ctx, db, d, engineCollisionFilter(f))
+	return collisionRecords(recs), publicError(err)
 }
 
 // ResolveCollision settles a recorded collision at the renamed record's
@@ -89,5 +132,6 @@ func ResolveCollision(ctx context.Context, db *sql.DB, id CollisionID, value str
 	if err != nil {
 		return CollisionRecord{}, err
 	}
-	return engine.ResolveCollision(ctx, db, d, id, value)
+	rec, err := engine.ResolveCollision(ctx, db, d, engine.CollisionID(id), value)
+	return collisionRecord(rec), publicError(err)
 }

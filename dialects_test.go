@@ -163,6 +163,11 @@ func dsync(t testing.TB, from, to *dsite) *multisite.ImportReport {
 	return syncPair(t, &from.site, &to.site)
 }
 
+func drecover(t testing.TB, from, to *dsite) *multisite.ImportReport {
+	t.Helper()
+	return recoverPair(t, &from.site, &to.site)
+}
+
 // replicateTo creates a replica called name from first into db and makes
 // it active.
 func replicateTo(t testing.TB, first *dsite, db *sql.DB, name string) *dsite {

@@ -40,7 +40,17 @@
 // for triggers changed by hand). The family's data code page is enforced by
 // the database, by Write and by every import (ValidateCharset, CleanCharset,
 // ChangeCodePage). RestoreReplica, RemoveReplica, RecoverPacket and Prune
-// cover backups, departures, lost packets and a bounded log.
+// cover backups, departures, lost packets and a bounded log. ReadStatus and
+// FindReplica (a member by name) tell who is in the family;
+// ImportReport.String summarizes an import for a log line.
+//
+// # Over a network
+//
+// Packets move through io.Writer and io.Reader, so an HTTP handler can pass
+// a request body straight to ImportPacket: its default limits
+// (DefaultMaxPacketSize, DefaultMaxRowSize) stop an endless or hostile
+// stream. The package's httpSyncEndpoint example shows the two routes an
+// existing admin tool adds to its own mux.
 //
 // # Concurrency
 //

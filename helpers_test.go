@@ -177,6 +177,17 @@ func syncPair(t testing.TB, from, to *site) *multisite.ImportReport {
 	return importInto(t, to, export(t, from, to))
 }
 
+// recoverPair sends from -> to everything to has not acknowledged
+// (RecoverPacket): an export since then was lost or refused, and to has
+// not said so yet, so an ordinary export would start after it.
+func recoverPair(t testing.TB, from, to *site) *multisite.ImportReport {
+	t.Helper()
+	var buf bytes.Buffer
+	_, err := multisite.RecoverPacket(context.Background(), from.db, to.id, nil, &buf, multisite.ExportOptions{})
+	require.NoError(t, err)
+	return importInto(t, to, buf.Bytes())
+}
+
 func contentHash(t testing.TB, s *site) string {
 	t.Helper()
 	h, err := multisite.ContentHash(context.Background(), s.db)

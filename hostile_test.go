@@ -273,7 +273,7 @@ func TestRotateKey(t *testing.T) {
 		info, err := multisite.RotateKey(ctx, blr.db)
 		require.NoError(t, err)
 		mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B2', 'after rotation')`)
-		rep := syncPair(t, blr, boston) // signed with the new key, endorsed by the old
+		rep := recoverPair(t, blr, boston) // signed with the new key, endorsed by the old; covers the old packet
 		if len(rep.RefusedKeys) != 0 {
 			t.Fatalf("endorsed key refused: %v", rep.RefusedKeys)
 		}

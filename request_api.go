@@ -4,55 +4,123 @@ import (
 	"context"
 	"database/sql"
 
+	"time"
+
 	"github.com/multisite-go/multisite/internal/engine"
+	"github.com/multisite-go/multisite/mastership"
+	"github.com/multisite-go/multisite/replica"
 )
 
 // RequestID names a mastership request; it is the same on every replica.
-type RequestID = engine.RequestID
+type RequestID string
 
 // RequestState is where a mastership request stands: pending, forwarded
 // (open) or granted, denied, failed (settled).
-type RequestState = engine.RequestState
+type RequestState string
 
 // The request states.
 const (
-	RequestPending   = engine.RequestPending   // waiting for the row's master (or its administrator)
-	RequestForwarded = engine.RequestForwarded // the row had moved; sent on to the master the last replica knew
-	RequestGranted   = engine.RequestGranted   // the row was transferred to the requester
-	RequestDenied    = engine.RequestDenied    // the master said no; Request.Answer says why
-	RequestFailed    = engine.RequestFailed    // the row or its master is gone; Request.Answer says why
+	RequestPending   RequestState = "pending"   // waiting for the row's master (or its administrator)
+	RequestForwarded RequestState = "forwarded" // the row had moved; sent on to the master the last replica knew
+	RequestGranted   RequestState = "granted"   // the row was transferred to the requester
+	RequestDenied    RequestState = "denied"    // the master said no; Request.Answer says why
+	RequestFailed    RequestState = "failed"    // the row or its master is gone; Request.Answer says why
 )
+
+// Open reports whether the request still waits for an answer (pending or
+// forwarded).
+func (s RequestState) Open() bool { return s == RequestPending || s == RequestForwarded }
 
 // Request is a mastership request as one replica knows it. Requests
 // replicate to every member, so each lists the family's requests and how
 // far each has come (Request.Delivered).
-type Request = engine.MastershipRequest
+type Request struct {
+	ID        RequestID  // the request's ID, the same at every replica
+	Table     string     // the replicated table of the row
+	Key       []any      // primary key values in portable form
+	Requester replica.ID // the replica asking
+	// Master is the replica asked: the row's master as the requester, or
+	// the last forwarder, knew it.
+	Master  replica.ID
+	State   RequestState // where the request stands
+	Reason  string       // the requester's
+	Answer  string       // the master's (or why it was forwarded or failed)
+	Hops    int          // times forwarded
+	Created time.Time    // when the requester asked
+	Updated time.Time    // when the request last changed
+	Version uint64       // raised by every change
+	Origin  replica.ID   // the replica that made this version
+	// Epoch is the epoch of Origin that carries this version; 0 until
+	// sealed by an export.
+	Epoch uint64
+	// Delivered is set when the replica that must act next (the master
+	// while the request is open, the requester once it is settled) holds
+	// this version, as far as this replica knows from the vectors in the
+	// packets it received.
+	Delivered bool
+}
 
 // RequestFilter selects requests for Requests; the zero value selects all.
-type RequestFilter = engine.RequestFilter
+type RequestFilter struct {
+	ID        RequestID      // "" means every request
+	Table     string         // "" means every table
+	States    []RequestState // nil means every state
+	Requester replica.ID     // "" means every requester
+	Master    replica.ID     // "" means every master asked
+}
 
 // AlreadyMasterError is returned by RequestMastership for a row the local
 // replica masters already; errors.Is(err, ErrAlreadyMaster).
-type AlreadyMasterError = engine.AlreadyMasterError
+type AlreadyMasterError struct {
+	Table  string     // the table of the row
+	Key    string     // the primary key, formatted
+	Master replica.ID // the local replica, which masters the row
+}
+
+func (e *AlreadyMasterError) Error() string { return engineAlreadyMasterError(e).Error() }
+
+// Unwrap returns ErrAlreadyMaster.
+func (e *AlreadyMasterError) Unwrap() error { return ErrAlreadyMaster }
 
 // RequestStateError is returned by GrantRequest and DenyRequest for a
 // request that is settled or addressed to another replica;
 // errors.Is(err, ErrRequestState).
-type RequestStateError = engine.RequestStateError
+type RequestStateError struct {
+	ID     RequestID    // the request
+	State  RequestState // where the request stands
+	Master replica.ID   // the replica the request is addressed to
+	Local  replica.ID   // the replica asked to decide it
+}
+
+func (e *RequestStateError) Error() string { return engineRequestStateError(e).Error() }
+
+// Unwrap returns ErrRequestState.
+func (e *RequestStateError) Unwrap() error { return ErrRequestState }
 
 // Errors of mastership requests. A request for a row that does not exist
 // is a *NoRowError (mastership.ErrNoRow), for a table that is not
 // replicated a *schema.UnknownTableError, for a row whose master the
 // registry does not know a *replica.UnknownError.
 var (
+	// ErrAlreadyMaster is wrapped by *AlreadyMasterError.
 	ErrAlreadyMaster = engine.ErrAlreadyMaster
-	ErrNoRequest     = engine.ErrNoRequest
-	ErrRequestState  = engine.ErrRequestState
+	// ErrNoRequest is returned for a request ID the replica does not know.
+	ErrNoRequest = engine.ErrNoRequest
+	// ErrRequestState is wrapped by *RequestStateError.
+	ErrRequestState = engine.ErrRequestState
 )
 
 // NoRowError names a row that does not exist; errors.Is(err,
 // mastership.ErrNoRow).
-type NoRowError = engine.NoRowError
+type NoRowError struct {
+	Table string // the table named
+	Key   string // the primary key, formatted
+}
+
+func (e *NoRowError) Error() string { return (&engine.NoRowError{Table: e.Table, Key: e.Key}).Error() }
+
+// Unwrap returns mastership.ErrNoRow.
+func (e *NoRowError) Unwrap() error { return mastership.ErrNoRow }
 
 // RequestMastership asks, for db's replica, the master of the row of table
 // with primary key values key to hand the row over; reason travels with
@@ -70,7 +138,8 @@ func RequestMastership(ctx context.Context, db *sql.DB, table string, key []any,
 	if err != nil {
 		return "", err
 	}
-	return engine.RequestMastership(ctx, db, d, table, key, reason)
+	id, err := engine.RequestMastership(ctx, db, d, table, key, reason)
+	return RequestID(id), publicError(err)
 }
 
 // GrantRequest grants, at the replica it is addressed to, a pending
@@ -83,7 +152,8 @@ func GrantRequest(ctx context.Context, db *sql.DB, id RequestID) (Request, error
 	if err != nil {
 		return Request{}, err
 	}
-	return engine.GrantRequest(ctx, db, d, id)
+	req, err := engine.GrantRequest(ctx, db, d, engine.RequestID(id))
+	return request(req), publicError(err)
 }
 
 // DenyRequest denies, at the replica it is addressed to, a pending
@@ -94,7 +164,8 @@ func DenyRequest(ctx context.Context, db *sql.DB, id RequestID, reason string) (
 	if err != nil {
 		return Request{}, err
 	}
-	return engine.DenyRequest(ctx, db, d, id, reason)
+	req, err := engine.DenyRequest(ctx, db, d, engine.RequestID(id), reason)
+	return request(req), publicError(err)
 }
 
 // Requests lists the mastership requests db's replica knows of (its own
@@ -104,5 +175,6 @@ func Requests(ctx context.Context, db *sql.DB, f RequestFilter) ([]Request, erro
 	if err != nil {
 		return nil, err
 	}
-	return engine.Requests(ctx, db, d, f)
+	reqs, err := engine.Requests(ctx, db, d, engineRequestFilter(f))
+	return requests(reqs), publicError(err)
 }

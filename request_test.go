@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
@@ -46,6 +47,16 @@ func send(t *testing.T, from, to *dsite, opt multisite.ImportOptions) *multisite
 	rep, err := importWith(to, dexport(t, from, to), opt)
 	require.NoError(t, err, "%s -> %s", from.name, to.name)
 	return rep
+}
+
+// ack imports at to an acknowledgement from from.
+func ack(t *testing.T, from, to *dsite) {
+	t.Helper()
+	var buf bytes.Buffer
+	_, err := multisite.WriteAck(ctx, from.db, to.id, &buf)
+	require.NoError(t, err)
+	_, err = importWith(to, buf.Bytes(), multisite.ImportOptions{})
+	require.NoError(t, err)
 }
 
 // requestAt returns the request id as s knows it.
@@ -280,13 +291,25 @@ func TestRequest_LostPacketsAreCovered(t *testing.T) {
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{1}, "")
 		require.NoError(t, err)
 		_ = dexport(t, blr, boston) // lost
+		// The next packet leaves a gap: boston refuses it and says so in
+		// its acknowledgement; then bangalore sends both again.
+		if _, err := importWith(boston, dexport(t, blr, boston), multisite.ImportOptions{}); !errors.Is(err, replica.ErrGap) {
+			t.Fatalf("packet after a lost one: %v, want ErrGap", err)
+		}
+		ack(t, boston, blr)
 		var seen []hooks.Request
 		send(t, blr, boston, granting(&seen))
 		if len(seen) != 1 {
 			t.Fatalf("the resent request reached the hook %d times", len(seen))
 		}
 		_ = dexport(t, boston, blr) // lost
-		send(t, boston, blr, multisite.ImportOptions{})
+		// Or the sender resends what was not acknowledged in time.
+		time.Sleep(2 * time.Millisecond)
+		var buf bytes.Buffer
+		_, err = multisite.ExportPacket(ctx, boston.db, blr.id, &buf, multisite.ExportOptions{ResendAfter: time.Millisecond})
+		require.NoError(t, err)
+		_, err = importWith(blr, buf.Bytes(), multisite.ImportOptions{})
+		require.NoError(t, err)
 		if r := requestAt(t, blr, id); r.State != multisite.RequestGranted {
 			t.Errorf("bangalore sees %+v", r)
 		}

@@ -96,3 +96,66 @@ func TestRestoreReplica_FromBackupLosesNothingAndReusesNoEpoch(t *testing.T) {
 		}
 	})
 }
+
+// TestRestoreReplica_PacketsInAnyOrder: after the restore, the restored
+// replica's acknowledgements tell every member what it holds; the members'
+// packets then connect whatever order they come in, and the last one
+// reports the restore complete.
+func TestRestoreReplica_PacketsInAnyOrder(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 5, "boston", "bangalore", "dublin")
+		boston, blr, dub := sites[0], sites[1], sites[2]
+		backup, _ := testdb.Clone(t, blr.db, "bangalore-backup")
+		// After the backup: bangalore writes, boston and dublin write, all
+		// exchange.
+		mustExec(t, blr.db, `INSERT INTO project (code, title) VALUES ('B1', 'after the backup')`)
+		mustExec(t, dub.db, `INSERT INTO project (code, title) VALUES ('D1', 'dublin after the backup')`)
+		syncPair(t, blr, boston)
+		syncPair(t, dub, boston)
+		syncPair(t, boston, blr)
+		syncPair(t, boston, dub)
+		syncPair(t, blr, dub)
+		mustExec(t, boston.db, `UPDATE defect SET state = 'fixed' WHERE id = 2`)
+
+		restored := &site{name: "bangalore", db: backup, id: blr.id}
+		_, err := multisite.RestoreReplica(ctx, restored.db)
+		require.NoError(t, err)
+		// A packet made before the members know of the restore is refused
+		// for its gap, with nothing changed.
+		stale := export(t, dub, restored)
+		before := contentHash(t, restored)
+		if _, err := multisite.ImportPacket(ctx, restored.db, bytes.NewReader(stale), multisite.ImportOptions{}); !errors.Is(err, replica.ErrGap) {
+			t.Fatalf("packet made before the restore was known: %v, want ErrGap", err)
+		}
+		if contentHash(t, restored) != before {
+			t.Fatal("the refused packet changed the restored replica")
+		}
+		// The restored replica acknowledges to every member...
+		for _, m := range []*site{boston, dub} {
+			var ack bytes.Buffer
+			_, err := multisite.WriteAck(ctx, restored.db, m.id, &ack)
+			require.NoError(t, err)
+			importInto(t, m, ack.Bytes())
+		}
+		// ... and their packets come in any order: dublin's first.
+		pb, pd := export(t, boston, restored), export(t, dub, restored)
+		if rep := importInto(t, restored, pd); rep.Restored {
+			t.Fatal("restore complete before boston's packet")
+		}
+		if rep := importInto(t, restored, pb); !rep.Restored {
+			t.Fatal("restore not reported complete after every member's packet")
+		}
+		for _, code := range []string{"B1", "D1"} {
+			if n := queryString(t, restored.db, `SELECT count(*) FROM project WHERE code = ?`, code); n != "1" {
+				t.Errorf("%s did not come back", code)
+			}
+		}
+		syncPair(t, boston, dub)
+		requireConverged(t, boston, restored, dub)
+		st, err := multisite.ReadStatus(ctx, restored.db)
+		require.NoError(t, err)
+		if st.Local.State != replica.Active {
+			t.Errorf("restored replica is %s", st.Local.State)
+		}
+	})
+}

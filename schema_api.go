@@ -3,6 +3,7 @@ package multisite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/internal/engine"
@@ -21,7 +22,7 @@ func ready(ctx context.Context, db *sql.DB, d Dialect) (dialect.Dialect, error) 
 		return nil, err
 	}
 	if _, _, err := engine.Upgrade(ctx, db, dd); err != nil {
-		return nil, err
+		return nil, publicError(err)
 	}
 	return dd, nil
 }
@@ -39,7 +40,8 @@ func PlanUpgrade(ctx context.Context, db *sql.DB) (schema.Plan, int, error) {
 	if err != nil {
 		return schema.Plan{}, 0, err
 	}
-	return engine.PlanUpgrade(ctx, db, d)
+	plan, format, err := engine.PlanUpgrade(ctx, db, d)
+	return plan, format, publicError(err)
 }
 
 // UpgradeMetadata migrates the library's metadata tables in db forward to
@@ -56,18 +58,48 @@ func UpgradeMetadata(ctx context.Context, db *sql.DB) (from, to int, err error) 
 	if err == nil && from == 0 {
 		return 0, 0, ErrNotActivated
 	}
-	return from, to, err
+	return from, to, publicError(err)
 }
 
 // MigrateOptions controls Migrate. The zero value applies every pending
-// migration.
-type MigrateOptions = engine.MigrateOptions
+// migration and logs nothing.
+type MigrateOptions struct {
+	// To applies migrations up to this version, which must be one of the
+	// migrations; 0 means all.
+	To int64
+	// DryRun plans only: on SQLite and PostgreSQL everything runs and is
+	// rolled back; on MySQL, where DDL cannot be rolled back, only the
+	// migrations' SQL is listed.
+	DryRun bool
+	Logger *slog.Logger // nil means silent
+}
 
 // MigrateReport tells what Migrate did, or would do in a dry run.
-type MigrateReport = engine.MigrateReport
+type MigrateReport struct {
+	From int64 // schema version before
+	To   int64 // schema version after
+	// Applied lists the migrations applied, in order (Func left out).
+	Applied    []schema.Migration
+	Replicated []string // tables the migrations created, now replicated
+	Changed    []string // replicated tables whose columns changed
+	Dropped    []string // replicated tables the migrations dropped
+	// Plan holds every statement run, in order: the migrations' SQL and
+	// the replication set-up that followed. In a dry run on MySQL, where
+	// DDL cannot be rolled back, only the migrations' SQL.
+	Plan schema.Plan
+}
 
-// MigrationStatus is one migration's state at a replica (see Migrations).
-type MigrationStatus = engine.MigrationStatus
+// MigrationStatus is one migration's state at a replica (see Migrations):
+// applied or pending, and whether an applied one's text changed since.
+type MigrationStatus struct {
+	Version   int64  // the migration's version
+	Name      string // the migration's name
+	Applied   bool   // applied at this replica
+	AppliedAt string // when, as RFC 3339 text in UTC; "" if pending
+	AppliedBy string // the ID of the replica that applied it here; "" if pending
+	Changed   bool   // applied with another checksum than its text has now
+	Missing   bool   // applied here, not among the migrations given
+}
 
 // Migrate applies the application migrations of migs that db's replica
 // has not applied yet, in version order. db's replica must be the family's
@@ -92,7 +124,8 @@ func Migrate(ctx context.Context, db *sql.DB, migs []schema.Migration, opt Migra
 	if err != nil {
 		return nil, err
 	}
-	return engine.Migrate(ctx, db, d, migs, opt)
+	rep, err := engine.Migrate(ctx, db, d, migs, engine.MigrateOptions{To: opt.To, DryRun: opt.DryRun, Logger: opt.Logger})
+	return migrateReport(rep), publicError(err)
 }
 
 // Migrations reports, for each of migs and each migration applied at db's
@@ -103,7 +136,8 @@ func Migrations(ctx context.Context, db *sql.DB, migs []schema.Migration) ([]Mig
 	if err != nil {
 		return nil, err
 	}
-	return engine.Migrations(ctx, db, d, migs)
+	st, err := engine.Migrations(ctx, db, d, migs)
+	return migrationStatuses(st), publicError(err)
 }
 
 // SchemaMaster returns the replica that masters the family's schema, as
@@ -112,7 +146,7 @@ func SchemaMaster(ctx context.Context, db *sql.DB) (replica.ID, error) {
 	if _, err := ready(ctx, db, ""); err != nil {
 		return "", err
 	}
-	return engine.SchemaMaster(ctx, db)
+	return withPublicError(engine.SchemaMaster(ctx, db))
 }
 
 // TransferSchemaMaster hands mastership of the family's schema from db's
@@ -125,7 +159,7 @@ func TransferSchemaMaster(ctx context.Context, db *sql.DB, to replica.ID) error 
 	if err != nil {
 		return err
 	}
-	return engine.TransferSchemaMaster(ctx, db, d, to)
+	return publicError(engine.TransferSchemaMaster(ctx, db, d, to))
 }
 
 // SchemaStatus reports db's replica's metadata format, schema version and
@@ -140,7 +174,7 @@ func SchemaStatus(ctx context.Context, db *sql.DB) (*schema.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return engine.SchemaStatus(ctx, db, d)
+	return withPublicError(engine.SchemaStatus(ctx, db, d))
 }
 
 // VerifyRows compares every replicated row with its shadow entry and the
@@ -166,7 +200,7 @@ func PlanRepair(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return engine.PlanRepair(ctx, db, d)
+	return withPublicError(engine.PlanRepair(ctx, db, d))
 }
 
 // Repair re-creates the missing or altered triggers SchemaStatus reports
@@ -183,5 +217,5 @@ func Repair(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return engine.Repair(ctx, db, d)
+	return withPublicError(engine.Repair(ctx, db, d))
 }

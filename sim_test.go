@@ -433,6 +433,7 @@ type simStats struct {
 	transfers, conflicts       int
 	exports, imports, dupes    int // intact imports; dupes: brought nothing new
 	finalRounds                int
+	gaps                       int            // intact packets refused for a gap
 	faults                     map[string]int // by kind
 	refusals                   map[string]int // damaged packets refused, by sentinel
 	divergences                int            // failed schedules: a replica differed from the model or another, or an invariant broke
@@ -480,9 +481,9 @@ func runSimulation(t *testing.T, be *simBackend, seeds []uint64) *simStats {
 	}
 	st.elapsed = time.Since(start)
 	t.Logf("%d schedules (%d replicas, %d steps) in %v: writes %d accepted, %d refused (not master), %d no-ops; %d transfers, %d creation conflicts; "+
-		"%d exports, %d intact imports (%d duplicates), %d final rounds; faults %v; damaged packets refused by %v; %d divergences",
+		"%d exports, %d intact imports (%d duplicates), %d intact packets refused for a gap, %d final rounds; faults %v; damaged packets refused by %v; %d divergences",
 		st.schedules, st.replicas, st.steps, st.elapsed.Round(time.Millisecond), st.writes, st.refused, st.noops, st.transfers, st.conflicts,
-		st.exports, st.imports, st.dupes, st.finalRounds, st.faults, st.refusals, st.divergences)
+		st.exports, st.imports, st.dupes, st.gaps, st.finalRounds, st.faults, st.refusals, st.divergences)
 	return st
 }
 
@@ -1206,13 +1207,28 @@ func (s *sim) deliver() {
 		return
 	}
 	rep := s.importPacket(p.from, p.to, p.b)
+	if rep == nil {
+		s.logf("packet #%d %s -> %s refused for a gap (an earlier one was lost or comes later)", p.seq, s.sites[p.from].name, to.name)
+		return
+	}
 	s.logf("packet #%d %s -> %s imported (duplicate %v)", p.seq, s.sites[p.from].name, to.name, rep.Duplicate)
 }
 
 // importPacket imports an intact packet, which must apply, then notes the
-// transfers the receiver has learned of.
+// transfers the receiver has learned of. A packet sent after one that was
+// lost, or that overtook an earlier one, leaves a gap: it is refused with
+// nothing changed (importPacket returns nil), and the receiver reports the
+// gap back to the sender.
 func (s *sim) importPacket(from, to int, b []byte) *multisite.ImportReport {
+	before := s.hash(to)
 	rep, err := multisite.ImportPacket(s.ctx, s.sites[to].db, bytes.NewReader(b), multisite.ImportOptions{})
+	if errors.Is(err, replica.ErrGap) {
+		s.st.gaps++
+		if after := s.hash(to); after != before {
+			s.failf("packet %s -> %s refused for a gap changed %s", s.sites[from].name, s.sites[to].name, s.sites[to].name)
+		}
+		return nil
+	}
 	if err != nil {
 		s.failf("intact packet %s -> %s refused: %v", s.sites[from].name, s.sites[to].name, err)
 	}
@@ -1280,7 +1296,7 @@ func (s *sim) finalSync() {
 				if i == j {
 					continue
 				}
-				if rep := s.importPacket(i, j, s.exportPacket(i, j)); !rep.Duplicate {
+				if rep := s.importPacket(i, j, s.exportPacket(i, j)); rep == nil || !rep.Duplicate {
 					quiet = false
 				}
 			}
@@ -1288,7 +1304,7 @@ func (s *sim) finalSync() {
 		if quiet {
 			return
 		}
-		if round > 2*len(s.sites) {
+		if round > 3*len(s.sites)+2 { // a gap takes a round to be reported and one to be filled
 			s.failf("no quiescence after %d all-to-all rounds", round)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // WriteOptions controls Write. The zero value detects the dialect, uses
 // the driver's default isolation and runs no hook.
 type WriteOptions struct {
-	Dialect Dialect
+	Dialect Dialect // "" detects it
 	// TxOptions are passed to BeginTx; nil means the driver's defaults.
 	TxOptions *sql.TxOptions
 	// Hooks, if set, has its OnRefusedWrite told of a write the library
@@ -33,13 +33,24 @@ type WriteOptions struct {
 // back as a *CharsetError (errors.Is ErrCharset). fn's other errors are
 // returned as they are. Safe for concurrent use.
 func Write(ctx context.Context, db *sql.DB, opt WriteOptions, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	if _, err := ready(ctx, db, opt.Dialect); err != nil {
+	d, err := ready(ctx, db, opt.Dialect)
+	if err != nil {
 		return err
 	}
 	if fn == nil {
 		return errors.New("multisite: Write needs a function")
 	}
-	err := write(ctx, db, opt.TxOptions, fn)
+	err = write(ctx, db, opt.TxOptions, func(ctx context.Context, tx *sql.Tx) error {
+		// On SQLite the write lock is taken first, so a transaction that
+		// reads before it writes waits for other writers instead of
+		// failing to upgrade its read lock (SQLITE_BUSY).
+		if opt.TxOptions == nil || !opt.TxOptions.ReadOnly {
+			if err := engine.LockForWrite(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		return fn(ctx, tx)
+	})
 	var nm *mastership.NotMasterError
 	if errors.As(err, &nm) && opt.Hooks != nil && opt.Hooks.OnRefusedWrite != nil {
 		opt.Hooks.OnRefusedWrite(ctx, err)
@@ -70,5 +81,5 @@ func fromDriver(err error) error {
 	if errors.As(err, &nm) {
 		return err
 	}
-	return engine.CharsetFromDriver(err)
+	return publicError(engine.CharsetFromDriver(err))
 }

@@ -9,6 +9,19 @@
 // is also kept in a log, and an importing replica proves an origin's right to
 // change a row by following that log ([Chain]).
 //
+// The rules of the replication model are functions over plain values
+// here, table-tested without a database: which image of a row wins
+// ([Decide]: the higher row version on the same chain; a creation
+// conflict by [CreationWinner]; the prune horizon keeps pruned rows dead),
+// whether an origin had the right to make an image ([MayChange], following
+// the transfer log with [Chain]), which record keeps a contested unique
+// value ([Claim], [Keeper]), and the mastership-request state machine
+// ([RequestState.Move], [Route]). An import applies packets set-based in
+// SQL for speed; a test generates random held and incoming images and
+// transfer logs, runs them through the import on every supported
+// database, and checks that the outcome is what these functions say.
+// The package imports no database package.
+//
 // Writes refused by the database's enforcement triggers surface as driver
 // errors whose text names the master; [FromDriver] turns them into a
 // *[NotMasterError] so callers can use errors.Is and errors.As.

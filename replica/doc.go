@@ -10,5 +10,16 @@
 // The epoch matrix is the set of vectors one replica keeps: its own, and what
 // it believes each other replica holds (learned from the packets they send).
 //
-// The package holds values only; it never touches SQL.
+// The rules of vectors are functions here: what a target lacks ([Lacks]),
+// whether a packet would leave a gap ([CheckGap]), which epochs it brings
+// ([Brings]), merging and comparing vectors ([Vector.Merge],
+// [Vector.Covers], [Vector.Short], [Vector.Holds]), and restore fencing
+// ([Fence], [Restored], [Reincarnated]): a replica restored from a backup
+// skips its epoch counter past every epoch others have seen from it.
+// Where the library does the same work in SQL for speed (an export's
+// selection of changes), a test checks that the SQL and these functions
+// agree.
+//
+// The package holds values and rules only; it never touches SQL and
+// imports no database package.
 package replica

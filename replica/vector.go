@@ -63,3 +63,20 @@ func (v Vector) String() string {
 	}
 	return b.String()
 }
+
+// Holds reports whether v holds epoch of origin: the epoch is at most the
+// one v has of origin. Epochs of one origin are held in full up to that
+// point, never with holes, which is what lets a single number per origin
+// stand for everything a replica has.
+func (v Vector) Holds(origin ID, epoch uint64) bool { return epoch <= v[origin] }
+
+// Short returns the first origin, in origin order, of which v holds less
+// than o holds; ok is false if v covers o ([Vector.Covers]).
+func (v Vector) Short(o Vector) (origin ID, ok bool) {
+	for _, id := range o.Origins() {
+		if v[id] < o[id] {
+			return id, true
+		}
+	}
+	return "", false
+}

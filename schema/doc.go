@@ -1,30 +1,35 @@
-// Package schema plans and applies every change the library makes to a
-// database's schema: the metadata tables, the injected mastership field, the
-// shadow and transfer-log tables, and the change-capture and enforcement
-// triggers, per dialect. It also holds the application's migrations, the
-// schema status of a replica, and the hook and mastership-check templates.
+// Package schema holds the vocabulary of every change the library makes to
+// a database's schema (the metadata tables, the injected mastership field,
+// the shadow and transfer-log tables, and the change-capture and
+// enforcement triggers, per dialect): the [Plan] a change is before it
+// runs, the application's migrations, the schema status of a replica, and
+// the hook and mastership-check templates. The plans themselves are made
+// by package multisite (PlanActivation, PlanDeactivation, PlanUpgrade,
+// PlanRepair) for the database it is given; this package takes no database
+// dialect and never opens a database.
 //
 // # Plans
 //
 // A change is first a [Plan]: the exact statements, in order, that an
-// administrator can read (Plan.String) before [Apply] runs them unchanged in
-// one transaction. The same holds for taking a database out of its family
-// ([Deactivation]), which removes everything activation added and leaves the
-// user's tables and rows as they were.
+// administrator can read (Plan.String) before the library runs them
+// unchanged in one transaction ([Apply] runs a plan's statements). The same holds for taking a database out of its family
+// (multisite.PlanDeactivation), which removes everything activation added
+// and leaves the user's tables and rows as they were.
 //
-//	tables, err := schema.Inspect(ctx, db, d, schema.InspectOptions{Exclude: []string{"audit"}})
-//	plan := schema.Activation(d, tables, local)
-//	fmt.Print(plan)                 // review
-//	err = schema.Apply(ctx, tx, plan) // then apply
+//	opt := multisite.ActivateOptions{Name: "boston", Exclude: []string{"audit"}}
+//	plan, err := multisite.PlanActivation(ctx, db, opt)
+//	fmt.Print(plan)                               // review
+//	info, err := multisite.Activate(ctx, db, opt) // then apply
 //
 // # Metadata format
 //
 // The library's own tables carry a format ([LatestFormat]). A newer library
 // upgrades an older database in place, the first time any operation opens
-// it ([Upgrade] plans it; multisite.UpgradeMetadata runs it on demand); an
+// it (multisite.PlanUpgrade plans it; multisite.UpgradeMetadata runs it on
+// demand); an
 // older library refuses a newer database with a *[VersionError] naming both
 // formats. A new replica is created at LatestFormat by the same statements
-// an upgrade runs ([Metadata]), so new and upgraded databases are alike.
+// an upgrade runs, so new and upgraded databases are alike.
 //
 // # Migrations
 //
@@ -78,12 +83,14 @@
 //
 // # Status and repair
 //
-// [Check] compares the catalog with what replication needs, per table:
+// multisite.SchemaStatus compares the catalog with what replication needs,
+// per table ([Report], [TableStatus]):
 // replicated or not, mastership field, shadow and transfer log, and each
 // capture and enforcement trigger compared with the definition the library
 // creates today (sqlite_master.sql, pg_trigger with pg_proc.prosrc,
 // information_schema.TRIGGERS), so a trigger dropped, edited or disabled by
-// hand shows as missing or altered. [Repair] plans their re-creation.
+// hand shows as missing or altered. multisite.PlanRepair plans their
+// re-creation and multisite.Repair runs it.
 //
 // # Templates
 //

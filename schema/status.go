@@ -1,13 +1,13 @@
 package schema
 
 import (
-	"context"
 	"fmt"
-	"sort"
 	"strings"
-
-	"github.com/multisite-go/multisite/internal/dialect"
 )
+
+// masterColumn is the mastership field the library adds to every
+// replicated table.
+const masterColumn = "ms_master"
 
 // TriggerState is what the catalog holds of one of the library's triggers.
 type TriggerState string
@@ -28,7 +28,7 @@ type TriggerStatus struct {
 	State TriggerState
 }
 
-// TableStatus is what [Check] finds for one table.
+// TableStatus is what multisite.SchemaStatus finds for one table.
 type TableStatus struct {
 	Table      string
 	Replicated bool // recorded as replicated (ms_table)
@@ -62,7 +62,7 @@ func (s TableStatus) Problems() []string {
 	}
 	var p []string
 	if !s.MasterField {
-		p = append(p, "mastership field "+dialect.MasterColumn+" is missing")
+		p = append(p, "mastership field "+masterColumn+" is missing")
 	}
 	if !s.Shadow {
 		p = append(p, "shadow or transfer-log table is missing")
@@ -78,9 +78,9 @@ func (s TableStatus) Problems() []string {
 	return p
 }
 
-// repairable reports whether Repair can make the table current: its
-// triggers are the only problem.
-func (s TableStatus) repairable() bool {
+// Repairable reports whether multisite.Repair can make the table current:
+// its triggers are the only problem.
+func (s TableStatus) Repairable() bool {
 	return s.Replicated && s.Exists && s.MasterField && s.Shadow
 }
 
@@ -96,7 +96,7 @@ type AppliedMigration struct {
 // Report is the schema status of a replica: metadata format, schema
 // version and master, applied migrations, and every table.
 type Report struct {
-	Dialect       dialect.Name
+	Dialect       string // "sqlite", "postgres" or "mysql"
 	Format        int
 	SchemaVersion int64
 	SchemaMaster  string // replica ID of the family's schema master
@@ -156,109 +156,4 @@ func (r Report) String() string {
 		}
 	}
 	return b.String()
-}
-
-// Check compares the catalog with what replication needs: for every table
-// of the catalog and every replicated table (with its version), whether it
-// is replicated, has the mastership field, its shadow and transfer log,
-// and its capture and enforcement triggers as the library creates them.
-// Triggers are compared by definition, so one dropped, edited or disabled
-// by hand shows.
-func Check(ctx context.Context, q dialect.Querier, d dialect.Dialect, replicated []Table, versions map[string]int64) ([]TableStatus, error) {
-	names, err := d.Tables(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("schema: list tables: %w", err)
-	}
-	rep := map[string]Table{}
-	for _, t := range replicated {
-		rep[t.Name] = t
-	}
-	all := map[string]bool{}
-	for _, n := range names {
-		all[n] = true
-	}
-	for n := range rep {
-		all[n] = true
-	}
-	sorted := make([]string, 0, len(all))
-	for n := range all {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	var out []TableStatus
-	for _, n := range sorted {
-		t, isRep := rep[n]
-		st := TableStatus{Table: n, Replicated: isRep, Version: versions[n]}
-		cur, exists, err := d.Describe(ctx, q, n)
-		if err != nil {
-			return nil, fmt.Errorf("schema: describe %s: %w", n, err)
-		}
-		st.Exists = exists
-		if !isRep || !exists {
-			out = append(out, st)
-			continue
-		}
-		if st.MasterField, err = dialect.HasColumn(ctx, q, d, n, dialect.MasterColumn); err != nil {
-			return nil, err
-		}
-		_, shadow, err := d.Describe(ctx, q, dialect.Shadow(n))
-		if err != nil {
-			return nil, err
-		}
-		_, xfer, err := d.Describe(ctx, q, dialect.Xfer(n))
-		if err != nil {
-			return nil, err
-		}
-		st.Shadow = shadow && xfer
-		have, err := dialect.HaveTriggers(ctx, q, d, t)
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range dialect.WantTriggers(d, t) {
-			ts := TriggerStatus{Name: w.Name, Kind: string(w.Kind), State: TriggerOK}
-			if def, ok := have[w.Name]; !ok {
-				ts.State = TriggerMissing
-			} else if def != w.Def {
-				ts.State = TriggerAltered
-			}
-			st.Triggers = append(st.Triggers, ts)
-		}
-		for _, c := range cur.Columns {
-			if _, ok := t.Column(c.Name); !ok {
-				st.Unrecorded = append(st.Unrecorded, c.Name)
-			}
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-// Repair plans the re-creation of the triggers of every replicated table
-// whose triggers are missing or altered: each such table's triggers are
-// dropped (what is left of them) and created as the library creates them.
-// Tables that lost their mastership field, shadow or transfer log cannot be
-// repaired in place (the row versions are gone) and are left out: re-create
-// such a replica from a creation packet. tables are the replicated tables.
-func Repair(d dialect.Dialect, status []TableStatus, tables []Table) Plan {
-	byName := map[string]Table{}
-	for _, t := range tables {
-		byName[t.Name] = t
-	}
-	p := Plan{Dialect: d.Name()}
-	for _, s := range status {
-		if !s.repairable() {
-			continue
-		}
-		broken := false
-		for _, t := range s.Triggers {
-			broken = broken || t.State != TriggerOK
-		}
-		if !broken {
-			continue
-		}
-		t := byName[s.Table]
-		p.add("table "+t.Name+": drop what is left of the triggers", dialect.DropTriggers(d, t)...)
-		p.add("table "+t.Name+": capture and enforcement triggers", d.Triggers(t)...)
-	}
-	return p
 }

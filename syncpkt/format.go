@@ -12,7 +12,7 @@ const Magic = "MSPK"
 
 // Version is the major version of the format this package writes and reads.
 // A reader rejects any other major version with a [*VersionError].
-const Version = 1
+const Version = 2
 
 // MinorVersion is the minor version this package writes. A reader accepts any
 // minor version of a known major: minor versions only append fields to the
@@ -28,6 +28,10 @@ const DigestSize = 32
 
 // SignatureSize is the size of the ed25519 signature in the trailer.
 const SignatureSize = 64
+
+// MaxTrailerSize is the most bytes the trailer frame takes: what a caller
+// splitting an export keeps free at the end of each part.
+const MaxTrailerSize = frameHeadMax + maxVarintLen + DigestSize + SignatureSize
 
 // Sizes of the fixed parts of the format.
 const (
@@ -81,6 +85,13 @@ const (
 	// KindCreation is a replica-creation snapshot: it brings the target
 	// replica to life and may carry its private key in a [Secret].
 	KindCreation Kind = 2
+	// KindAck is an acknowledgement: a packet in which the origin tells
+	// the target which epochs it holds (Upto) and which packets of the
+	// target's it refused (Gaps). It carries no changes (its only records
+	// are registry entries), so a replica that sends none can still
+	// confirm what it got; it doubles as a request for exactly what the
+	// origin lacks.
+	KindAck Kind = 3
 )
 
 // String returns "sync", "creation", or "Kind(n)" for an unknown kind.
@@ -90,11 +101,13 @@ func (k Kind) String() string {
 		return "sync"
 	case KindCreation:
 		return "creation"
+	case KindAck:
+		return "ack"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-func (k Kind) known() bool { return k == KindSync || k == KindCreation }
+func (k Kind) known() bool { return k == KindSync || k == KindCreation || k == KindAck }
 
 // Header opens every packet. It binds the packet to its family, its sender
 // and its receiver, so that a receiver can refuse a packet before applying
@@ -115,7 +128,21 @@ type Header struct {
 	// Upto holds, per origin replica, the epoch the sender has: the target
 	// reaches it after importing the packet. Decoded as nil when empty.
 	Upto map[string]uint64
+	// Part numbers the parts of a split export from 1; 0 means the packet
+	// is whole. Every part carries the same header but for Part, so the
+	// parts of one export are told apart by Origin and Created. The last
+	// part says it is last with a [PartsSetting] record.
+	Part uint64
+	// Gaps holds, per origin replica, the epoch the sender (of this
+	// packet) holds of it when it refused a packet from the target that
+	// started after it: the target resends from there. Decoded as nil
+	// when empty.
+	Gaps map[string]uint64
 }
+
+// PartsSetting is the key of the [Setting] that ends the last part of a
+// split export; its value is the number of parts in decimal.
+const PartsSetting = "ms.parts"
 
 // Range of times that fit in int64 Unix nanoseconds.
 var (
@@ -154,6 +181,12 @@ func (h *Header) check() error {
 	if _, ok := h.Upto[""]; ok {
 		return errf("Upto has an empty replica ID")
 	}
+	if _, ok := h.Gaps[""]; ok {
+		return errf("Gaps has an empty replica ID")
+	}
+	if h.Kind == KindCreation && h.Part != 0 {
+		return errf("a creation packet is not split")
+	}
 	return nil
 }
 
@@ -171,6 +204,8 @@ func appendHeader(b []byte, h *Header) []byte {
 	b = appendVarint(b, created)
 	b = appendEpochs(b, h.Base)
 	b = appendEpochs(b, h.Upto)
+	b = appendUvarint(b, h.Part)
+	b = appendEpochs(b, h.Gaps)
 	return b
 }
 
@@ -188,6 +223,8 @@ func decodeHeader(d *decoder) (*Header, error) {
 	}
 	h.Base = d.epochs()
 	h.Upto = d.epochs()
+	h.Part = d.uvarint()
+	h.Gaps = d.epochs()
 	if err := d.finish(); err != nil {
 		return nil, err
 	}

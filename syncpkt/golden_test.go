@@ -131,6 +131,14 @@ func goldenVectors() []struct {
 		Upto: map[string]uint64{"boston": 42, "paris": 17},
 	}
 	minimal := syncpkt.Header{Kind: syncpkt.KindSync, Family: "f", Origin: "a", Target: "b"}
+	ack := syncpkt.Header{
+		Kind: syncpkt.KindAck, Family: "acme-defects", Origin: "paris", Target: "boston",
+		SchemaVersion: 12, CodePage: "utf-8", Created: created,
+		Upto: map[string]uint64{"boston": 40, "paris": 17},
+		Gaps: map[string]uint64{"boston": 40},
+	}
+	part := sync
+	part.Part = 2
 	defect := &syncpkt.Table{Name: "defect", Columns: []syncpkt.Column{
 		{Name: "id", Type: "INTEGER", NotNull: true, Key: 1},
 		{Name: "title", Type: "TEXT", NotNull: true},
@@ -160,6 +168,13 @@ func goldenVectors() []struct {
 			&syncpkt.Row{Version: 9, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 42, Deleted: true, Values: []syncpkt.Value{
 				syncpkt.Int(1002), syncpkt.Null(), syncpkt.Null(), syncpkt.Null(), syncpkt.Null()}},
 			&syncpkt.Transfer{Table: "defect", Key: []syncpkt.Value{syncpkt.Int(-5)}, Version: 3, From: "boston", To: "paris", Epoch: 41},
+		}},
+		{name: "ack", h: ack, opt: signed},
+		{name: "part", h: part, opt: signed, recs: []syncpkt.Record{
+			defect,
+			&syncpkt.Row{Version: 10, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 42, Values: []syncpkt.Value{
+				syncpkt.Int(1003), syncpkt.Text("second part"), syncpkt.Null(), syncpkt.Null(), syncpkt.Null()}},
+			&syncpkt.Setting{Key: syncpkt.PartsSetting, Value: "2"},
 		}},
 		{name: "creation", h: creation, opt: signed, recs: []syncpkt.Record{
 			&syncpkt.Setting{Key: "codepage", Value: "utf-8"},
@@ -250,5 +265,28 @@ func TestSpecVectors(t *testing.T) {
 		if !bytes.Contains(spec, []byte(row)) {
 			t.Errorf("SPEC.md lacks the row\n%s", row)
 		}
+	}
+}
+
+// TestReader_RefusesVersion1 checks that a packet of the previous major
+// version (before acknowledgements, parts and gap reports) is refused with
+// a typed error naming both versions, before anything else is read.
+func TestReader_RefusesVersion1(t *testing.T) {
+	for _, tt := range goldenVectors() {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", tt.name+".pkt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[4] = 1 // major version 1
+			_, _, _, err = readPacket(data, syncpkt.ReaderOptions{})
+			var ve *syncpkt.VersionError
+			if !errors.Is(err, syncpkt.ErrVersion) || !errors.As(err, &ve) {
+				t.Fatalf("read version 1 packet: %v, want ErrVersion", err)
+			}
+			if diff := cmp.Diff(syncpkt.VersionError{Got: 1, Want: syncpkt.Version}, *ve); diff != "" {
+				t.Errorf("VersionError (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

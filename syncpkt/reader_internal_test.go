@@ -170,7 +170,7 @@ func TestReader_Rejects(t *testing.T) {
 		{"no header", packet(tableFrame(rawTable)).bytes(), rawOpts, ErrFormat},
 		{"only trailer", packet().bytes(), rawOpts, ErrFormat},
 		{"header zero kind", packet(mod(func(h *Header) { h.Kind = 0 })).bytes(), rawOpts, ErrFormat},
-		{"header unknown kind", packet(mod(func(h *Header) { h.Kind = 3 })).bytes(), rawOpts, ErrFormat},
+		{"header unknown kind", packet(mod(func(h *Header) { h.Kind = 9 })).bytes(), rawOpts, ErrFormat},
 		{"header no family", packet(mod(func(h *Header) { h.Family = "" })).bytes(), rawOpts, ErrFormat},
 		{"header no origin", packet(mod(func(h *Header) { h.Origin = "" })).bytes(), rawOpts, ErrFormat},
 		{"header no target", packet(mod(func(h *Header) { h.Target = "" })).bytes(), rawOpts, ErrFormat},

@@ -248,6 +248,21 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
+// Size returns the bytes r would add to the packet before compression
+// (its frame), without writing it, or the error [Writer.Write] would give.
+// A caller splitting an export uses it to decide whether r still fits.
+func (w *Writer) Size(r Record) (int64, error) {
+	typ, b, err := w.encode(nil, r)
+	if err != nil {
+		if typ == 0 {
+			return 0, fmt.Errorf("%w: %w", ErrFormat, err)
+		}
+		return 0, fmt.Errorf("%w: %s: %w", ErrFormat, frameName(typ), err)
+	}
+	var head [frameHeadMax]byte
+	return int64(1 + binary.PutUvarint(head[1:], uint64(len(b))) + len(b)), nil
+}
+
 // N returns the number of bytes of the packet written so far, including
 // bytes still buffered, before compression. After a successful Close of an
 // uncompressed packet it is the packet's size.

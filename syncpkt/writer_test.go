@@ -16,7 +16,7 @@ func TestNewWriter_RejectsHeader(t *testing.T) {
 		change func(h *syncpkt.Header)
 	}{
 		{"zero kind", func(h *syncpkt.Header) { h.Kind = 0 }},
-		{"unknown kind", func(h *syncpkt.Header) { h.Kind = 3 }},
+		{"unknown kind", func(h *syncpkt.Header) { h.Kind = 9 }},
 		{"no family", func(h *syncpkt.Header) { h.Family = "" }},
 		{"no origin", func(h *syncpkt.Header) { h.Origin = "" }},
 		{"no target", func(h *syncpkt.Header) { h.Target = "" }},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/ed25519"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -205,7 +204,7 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 	if err != nil {
 		return err
 	}
-	b, progress := e.bytesProgress("mkreplica import (KiB)")
+	b, progress := e.bytesProgress("mkreplica import")
 	rep, err := multisite.CreateReplica(e.ctx, db, f, multisite.CreateOptions{OriginKey: key, Progress: progress})
 	b.done()
 	var st *multisite.Status
@@ -281,61 +280,6 @@ func setState(e *env, dbPath string, s replica.State) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "replica %s: %s -> %s\n", before.Local, before.Local.State, s)
-	return nil
-}
-
-func cmdChmaster(e *env, args []string) error {
-	fs := newFlags(e, "chmaster")
-	dbPath := fs.String("db", "", "database `file` of the replica that masters the rows"+dbKinds)
-	table := fs.String("table", "", "replicated `table`")
-	to := fs.String("to", "", "`replica` (name or ID) to hand the rows to")
-	var keys [][]any
-	fs.Func("key", "primary key `value` of one row, comma-separated for a composite key (CSV quoting for a value with a comma); repeat for more rows", func(s string) error {
-		vals, err := csv.NewReader(strings.NewReader(s)).Read()
-		if err != nil {
-			return fmt.Errorf("bad key %q: %v", s, err)
-		}
-		var k []any
-		for _, v := range vals {
-			k = append(k, v)
-		}
-		keys = append(keys, k)
-		return nil
-	})
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(e, fs, args, false); err != nil {
-		return err
-	}
-	if err := required("db", "table", "to")(fs); err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		return usagef("--key is required")
-	}
-	db, st, err := openStatus(e, *dbPath)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	target, err := resolveReplica(st, *to)
-	if err != nil {
-		return err
-	}
-	// Key values go as text; SQLite's column affinity compares them with
-	// integer keys as numbers.
-	n, err := multisite.TransferMastership(e.ctx, db, *table, target.ID, keys...)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, struct {
-			Table       string `json:"table"`
-			To          string `json:"to"`
-			Rows        int    `json:"rows"`
-			Transferred int    `json:"transferred"`
-		}{*table, string(target.ID), len(keys), n})
-	}
-	fmt.Fprintf(e.stdout, "%s: %d of %d rows handed to %s; the transfer travels in the next packet to it\n", *table, n, len(keys), target)
 	return nil
 }
 

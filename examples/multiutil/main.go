@@ -1,16 +1,23 @@
 // Command multiutil is a thin administration tool over the multisite
 // library, with the verbs a ClearQuest MultiSite administrator knows:
-// activate, mkreplica, chstate, syncreplica, chmaster, lsreplica, lsepoch,
+// activate, mkreplica, chstate, syncreplica, chmaster, lsmaster, reqmaster,
+// lsrequest, grantrequest, denyrequest, lscollision, resolvecollision,
+// comparereplica, cleancharset, rotatekey, deactivate, lsreplica, lsepoch,
 // lspacket, describe, validatecharset, recoverpacket, restorereplica,
-// rmreplica and prune; plan validate / plan workflow for deployment plans
-// (package plan); and schema status / repair / upgrade / migrate /
-// migrations for the schema of a replica (package schema).
+// rmreplica, prune and version; sync and serve to run a family from its
+// deployment plan over HTTP(S) or storage bays (package transport); plan
+// validate / plan workflow for deployment plans (package plan); and schema
+// status / repair / upgrade / migrate / migrations for the schema of a
+// replica (package schema).
 //
 //	go run ./examples/multiutil                       # usage, then a self-contained demo
 //	go run ./examples/multiutil activate --db boston.db --name boston --codepage 1252
 //	go run ./examples/multiutil mkreplica -export --db boston.db --name bangalore --out blr.pkt
 //	go run ./examples/multiutil syncreplica -export --db boston.db --to bangalore --bay /mnt/bay
 //	go run ./examples/multiutil lsreplica --db boston.db --json
+//	go run ./examples/multiutil chmaster --db boston.db --table defect --to bangalore --where "owner = 'bala'" --dry-run
+//	go run ./examples/multiutil serve --plan family.yaml --site boston --cert c.pem --key k.pem
+//	go run ./examples/multiutil sync --plan family.yaml --site bangalore --every 15m
 //	go run ./examples/multiutil rmreplica --db dublin.db --transfer-to boston
 //	go run ./examples/multiutil plan workflow examples/plan/family.yaml --site dublin
 //	go run ./examples/multiutil schema status --db boston.db
@@ -54,6 +61,9 @@ type env struct {
 	ctx            context.Context
 	stdout, stderr io.Writer
 	progress       bool // draw progress bars on stderr
+	// who maps the replica IDs of the family last opened to their names,
+	// so that messages name replicas as people do.
+	who map[replica.ID]string
 }
 
 // command is one verb.
@@ -76,9 +86,33 @@ func commands() []command {
 		{name: "chstate", synopsis: "change the local replica's state (active, receive-only)",
 			usage: "--db F --state STATE", run: cmdChstate},
 		{name: "syncreplica", synopsis: "-export writes sync packets into a storage bay, -import applies those addressed here",
-			usage: "-export --db F --to REPLICA[,REPLICA|all] --bay DIR [--json]\n       multiutil syncreplica -import --db F --bay DIR [--json]", run: cmdSyncreplica},
-		{name: "chmaster", synopsis: "transfer mastership of rows to another replica",
-			usage: "--db F --table T --to REPLICA --key V[,V2] [--key ...] [--json]", run: cmdChmaster},
+			usage: "-export --db F --to REPLICA[,REPLICA|all] --bay DIR [--plan FILE] [--maxsize BYTES] [--json]\n       multiutil syncreplica -import --db F --bay DIR [--json]\n       multiutil syncreplica -ack --db F --to REPLICA[,REPLICA|all] --bay DIR [--json]", run: cmdSyncreplica},
+		{name: "chmaster", synopsis: "transfer mastership of rows to another replica: named keys, --all, or a --where filter",
+			usage: "--db F --table T --to REPLICA (--key V[,V2] [--key ...] | --all | --where COND | --all --where COND) [--dry-run] [--json]", run: cmdChmaster},
+		{name: "lsmaster", synopsis: "who masters what: rows per table per replica, a replica's rows, transfers and requests in flight",
+			usage: "--db F [--table T,...] [--rows REPLICA] [--limit N] [--json]", run: cmdLsmaster},
+		{name: "reqmaster", synopsis: "ask the master of a row to hand it to this replica (a mastership request)",
+			usage: "--db F --table T --key V [--reason TEXT] [--dry-run] [--json]", run: cmdReqmaster},
+		{name: "lsrequest", synopsis: "list the mastership requests this replica knows of, and where each stands",
+			usage: "--db F [--table T] [--state open|pending,...] [--json]", run: cmdLsrequest},
+		{name: "grantrequest", synopsis: "grant a mastership request addressed to this replica: the row goes to the requester",
+			usage: "--db F --id ID [--dry-run] [--json]", run: cmdGrantrequest},
+		{name: "denyrequest", synopsis: "deny a mastership request addressed to this replica",
+			usage: "--db F --id ID [--reason TEXT] [--dry-run] [--json]", run: cmdDenyrequest},
+		{name: "lscollision", synopsis: "list the unique-key collisions imports settled (renamed records)",
+			usage: "--db F [--table T] [--state S,...] [--json]", run: cmdLscollision},
+		{name: "resolvecollision", synopsis: "settle a collision at the renamed record's master: keep the rename or set a value",
+			usage: "--db F --id ID [--value V] [--dry-run] [--json]", run: cmdResolvecollision},
+		{name: "comparereplica", synopsis: "compare replicas' content hashes (exit 1 if their replicated data differ)",
+			usage: "--db F --db G [--db ...] [--json]", run: cmdComparereplica},
+		{name: "cleancharset", synopsis: "make stored strings fit a data code page (a dry run unless --apply)",
+			usage: "--db F --codepage CP [--strategy replace|transliterate|drop] [--replacement R] [--table T,...] [--apply] [--json]", run: cmdCleancharset},
+		{name: "rotatekey", synopsis: "replace the replica's signing key (the old key endorses the new one)",
+			usage: "--db F [--dry-run] [--json]", run: cmdRotatekey},
+		{name: "deactivate", synopsis: "turn a replica back into a plain database (triggers, metadata and mastership field removed)",
+			usage: "--db F (--yes | --dry-run) [--force] [--json]", run: cmdDeactivate},
+		{name: "version", synopsis: "print the versions of multiutil, the library, the packet format and Go",
+			usage: "[--json]", run: cmdVersion},
 		{name: "lsreplica", synopsis: "list the family's replicas: states, numbers, key ranges, keys",
 			usage: "--db F [--json]", run: cmdLsreplica},
 		{name: "lsepoch", synopsis: "print the epoch matrix: what each replica holds of every origin",
@@ -90,13 +124,17 @@ func commands() []command {
 		{name: "validatecharset", synopsis: "report stored strings outside a data code page (exit 1 if any)",
 			usage: "--db F --codepage CP [--max N] [--json]", run: cmdValidatecharset},
 		{name: "recoverpacket", synopsis: "write a packet that resends what a replica lost (everything, or after --since)",
-			usage: "--db F --to REPLICA --bay DIR [--since ORIGIN=EPOCH,...] [--json]", run: cmdRecoverpacket},
+			usage: "--db F --to REPLICA --bay DIR [--since ORIGIN=EPOCH,...] [--request ACKFILE] [--json]", run: cmdRecoverpacket},
 		{name: "restorereplica", synopsis: "run on a database restored from backup: it gets back in step without reusing an epoch",
-			usage: "--db F [--json]", run: cmdRestorereplica},
+			usage: "--db F [--bay DIR] [--json]", run: cmdRestorereplica},
 		{name: "rmreplica", synopsis: "remove the local replica from its family (it must master nothing, or --transfer-to)",
 			usage: "--db F [--transfer-to REPLICA] [--json]", run: cmdRmreplica},
 		{name: "prune", synopsis: "drop tombstones and transfer logs every member has acknowledged",
 			usage: "--db F [--json]", run: cmdPrune},
+		{name: "sync", synopsis: "one round of the plan's synchronization for a site (export, push/pull or bay, import); --every keeps going",
+			usage: "--plan FILE --site NAME [--db F] [--bay DIR] [--every DURATION|plan] [--dry-run] [--json]", run: cmdSync},
+		{name: "serve", synopsis: "serve a site's packets over HTTP(S) (package transport): peers push and pull with their tokens",
+			usage: "--plan FILE --site NAME [--db F] [--listen ADDR] [--bay DIR | --import] [--cert F --key F]", run: cmdServe},
 		{name: "plan", synopsis: "deployment plans: validate FILE, workflow FILE [--site NAME] (Markdown per site)",
 			usage: "validate FILE [--json]\n       multiutil plan workflow FILE [--site NAME] [--out DIR]", run: cmdPlan},
 		{name: "schema", synopsis: "schema of a replica: status, repair, upgrade (metadata), migrate DIR, migrations DIR, transfer-master REPLICA",
@@ -139,10 +177,16 @@ func printUsage(w io.Writer) {
 // run is the whole program; main only passes os.Args and exits with its
 // result, so tests call run directly.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runCtx(context.Background(), args, stdout, stderr)
+}
+
+// runCtx is run with a context: a long-running verb (serve, sync --every)
+// stops when ctx is done, as it does on SIGINT or SIGTERM.
+func runCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Progress bars are for people: only on a terminal, unless
 	// MULTIUTIL_PROGRESS=always asks for them anyway (they go to stderr).
 	progress := isTerminal(stdout) && isTerminal(stderr) || os.Getenv("MULTIUTIL_PROGRESS") == "always"
-	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, progress: progress}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr, progress: progress}
 	if len(args) == 0 {
 		printUsage(stdout)
 		fmt.Fprintln(stdout)
@@ -197,11 +241,11 @@ func report(e *env, c command, err error) int {
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.err != nil {
-			fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, xe.err)
+			fmt.Fprintf(e.stderr, "multiutil %s: %s\n", c.name, e.humanize(xe.err.Error()))
 		}
 		return xe.code
 	default:
-		fmt.Fprintf(e.stderr, "multiutil %s: %v\n", c.name, err)
+		fmt.Fprintf(e.stderr, "multiutil %s: %s\n", c.name, e.humanize(err.Error()))
 		return exitFail
 	}
 }

@@ -95,5 +95,6 @@ func openStatus(e *env, path string) (*sql.DB, *multisite.Status, error) {
 		db.Close()
 		return nil, nil, err
 	}
+	e.who = names(st)
 	return db, st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -51,7 +52,8 @@ func cmdRecoverpacket(e *env, args []string) error {
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "`replica` (name or ID) that lost packets")
 	bay := fs.String("bay", "", "storage bay `directory` to write the packet into (must exist)")
-	sinceFlag := fs.String("since", "", "resend only the changes after these `epochs` (ORIGIN=EPOCH,...; see lsepoch); default: everything")
+	sinceFlag := fs.String("since", "", "resend the changes of these origins after these `epochs` (ORIGIN=EPOCH,...; see lsepoch); other origins: after what the target last acknowledged")
+	request := fs.String("request", "", "acknowledgement `file` the target wrote (syncreplica -ack): resend exactly what it lacks")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -85,10 +87,20 @@ func cmdRecoverpacket(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	opt := multisite.ExportOptions{}
+	if *request != "" {
+		f, err := os.Open(*request)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		opt.Request = f
+	}
 	path := packetPath(*bay, st.Local, target)
 	b, progress := e.progressBar("recover to " + target.Name)
+	opt.Progress = progress
 	stats, err := writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.RecoverPacket(e.ctx, db, target.ID, vec, w, multisite.ExportOptions{Progress: progress})
+		return multisite.RecoverPacket(e.ctx, db, target.ID, vec, w, opt)
 	})
 	b.done()
 	if err != nil {
@@ -98,9 +110,12 @@ func cmdRecoverpacket(e *env, args []string) error {
 	if *asJSON {
 		return writeJSON(e.stdout, out)
 	}
-	from := "everything"
-	if len(vec) > 0 {
-		from = "every change after " + vectorNames(vec, st)
+	from := "what it lacks by its last acknowledgement"
+	if *request != "" {
+		from = "what it lacks by its request"
+	}
+	if b := vectorNames(stats.Base, st); b != "" {
+		from += " (every change after " + b + ")"
 	}
 	fmt.Fprintf(e.stdout, "%s -> %s: %s resends %s (epoch %d, %d rows, %d deletes, %d transfers, %d bytes)\n",
 		st.Local.Name, target.Name, path, from, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Bytes)
@@ -125,6 +140,7 @@ func vectorNames(v replica.Vector, st *multisite.Status) string {
 func cmdRestorereplica(e *env, args []string) error {
 	fs := newFlags(e, "restorereplica")
 	dbPath := fs.String("db", "", "database `file` just restored from a backup"+dbKinds)
+	bay := fs.String("bay", "BAY", "storage bay `directory` to name in the printed next steps")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
@@ -163,8 +179,20 @@ func cmdRestorereplica(e *env, args []string) error {
 	fmt.Fprintln(e.stdout, "it refuses local writes and seals no epoch until every writing member has sent it a packet;")
 	fmt.Fprintln(e.stdout, "packets made for it before the restore are refused and not needed")
 	if len(waiting) > 0 {
-		fmt.Fprintf(e.stdout, "next, at each of %s: multiutil syncreplica -export --db ... --to %s --bay ...\n", strings.Join(waiting, ", "), info.Name)
-		fmt.Fprintf(e.stdout, "then here: multiutil syncreplica -import --db %s --bay ...\n", display(*dbPath))
+		// Its acknowledgements tell every member of the restore and what
+		// it holds; their packets then connect in any order.
+		fmt.Fprintf(e.stdout, "next steps (DB_OF_NAME is that member's database):\n")
+		step := 0
+		line := func(where, cmd string, args ...any) {
+			step++
+			fmt.Fprintf(e.stdout, "  %d. %-12s multiutil %s\n", step, where+":", fmt.Sprintf(cmd, args...))
+		}
+		line("here", "syncreplica -ack --db %s --to all --bay %s", display(*dbPath), *bay)
+		for _, m := range waiting {
+			line("at "+m, "syncreplica -import --db DB_OF_%s --bay %s", m, *bay)
+			line("at "+m, "syncreplica -export --db DB_OF_%s --to %s --bay %s", m, info.Name, *bay)
+		}
+		line("here", "syncreplica -import --db %s --bay %s", display(*dbPath), *bay)
 	}
 	return nil
 }

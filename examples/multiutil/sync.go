@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/examples/internal/plan"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -36,24 +39,43 @@ func cmdSyncreplica(e *env, args []string) error {
 	fs := newFlags(e, "syncreplica")
 	export := fs.Bool("export", false, "write a sync packet per target into the bay")
 	imp := fs.Bool("import", false, "import every packet in the bay addressed to this replica")
+	ack := fs.Bool("ack", false, "write an acknowledgement per target into the bay: what this replica holds, so the target sends only what is newer (a receive-only replica too)")
+	maxSize := fs.Int64("maxsize", 0, "-export: split each packet into parts of at most this many `bytes` before compression (NAME-pN.pkt); 0 means one packet")
 	dbPath := fs.String("db", "", "database `file` of the local replica"+dbKinds)
 	to := fs.String("to", "", "-export: target `replicas` by name or ID, comma-separated, or all")
 	bay := fs.String("bay", "", "storage bay `directory` (must exist)")
+	planFile := fs.String("plan", "", "-export: apply the mastership policy of this deployment plan `file` to the rows exported")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parse(e, fs, args, false); err != nil {
 		return err
 	}
-	if *export == *imp {
-		return usagef("give exactly one of -export and -import")
+	if n := btoi(*export) + btoi(*imp) + btoi(*ack); n != 1 {
+		return usagef("give exactly one of -export, -import and -ack")
+	}
+	if *maxSize < 0 || (*maxSize > 0 && !*export) {
+		return usagef("--maxsize goes with -export and is a positive number of bytes")
 	}
 	if err := required("db", "bay")(fs); err != nil {
 		return err
 	}
-	if *export && *to == "" {
-		return usagef("--to is required with -export")
+	if (*export || *ack) && *to == "" {
+		return usagef("--to is required with -export and -ack")
 	}
 	if *imp && *to != "" {
 		return usagef("--to goes with -export; -import takes every packet addressed to this replica")
+	}
+	if *imp && *planFile != "" {
+		return usagef("--plan goes with -export: the policy decides what this replica exports")
+	}
+	var policy mastership.Policy
+	if *planFile != "" {
+		p, err := plan.LoadFile(*planFile)
+		if err == nil {
+			policy, err = p.MastershipPolicy()
+		}
+		if err != nil {
+			return &exitError{code: exitFail, err: err}
+		}
 	}
 	// The bay is checked before the database is touched.
 	if err := checkBay(*bay); err != nil {
@@ -64,8 +86,8 @@ func cmdSyncreplica(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if *export {
-		return syncExport(e, db, st, splitList(*to), *bay, *asJSON)
+	if *export || *ack {
+		return syncExport(e, db, st, splitList(*to), *bay, policy, *asJSON, *ack, *maxSize)
 	}
 	return syncImport(e, db, st, *bay, *asJSON)
 }
@@ -107,7 +129,14 @@ func fileName(i replica.Info) string {
 	return string(i.ID)
 }
 
-func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, asJSON bool) error {
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay string, policy mastership.Policy, asJSON, ack bool, maxSize int64) error {
 	var targets []replica.Info
 	if len(to) == 1 && to[0] == "all" {
 		for _, r := range st.Replicas {
@@ -130,11 +159,27 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 	out := []exportJSON{}
 	for _, t := range targets {
 		path := packetPath(bay, st.Local, t)
+		if ack {
+			if _, err := writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
+				_, err := multisite.WriteAck(e.ctx, db, t.ID, w)
+				return multisite.ExportStats{}, err
+			}); err != nil {
+				return fmt.Errorf("acknowledge to %s: %w", t, err)
+			}
+			out = append(out, exportJSON{Target: string(t.ID), File: path})
+			if !asJSON {
+				fmt.Fprintf(e.stdout, "%s -> %s: %s (acknowledgement)\n", st.Local.Name, t.Name, path)
+			}
+			continue
+		}
 		b, progress := e.progressBar("export to " + t.Name)
-		stats, err := exportOne(e, db, t.ID, path, progress)
+		stats, err := exportOne(e, db, t.ID, path, policy, progress, maxSize)
 		b.done()
 		if err != nil {
 			return fmt.Errorf("export to %s: %w", t, err)
+		}
+		if stats.Parts > 0 {
+			path = fmt.Sprintf("%s (%d parts: %s ... %s)", path, stats.Parts, partPath(path, 1), partPath(path, stats.Parts))
 		}
 		out = append(out, exportJSON{string(t.ID), path, stats.Epoch, stats.Rows, stats.Deletes, stats.Transfers, stats.Tables, stats.Bytes})
 		if !asJSON {
@@ -149,10 +194,58 @@ func syncExport(e *env, db *sql.DB, st *multisite.Status, to []string, bay strin
 }
 
 // exportOne writes an ordinary sync packet for target; see writePacket.
-func exportOne(e *env, db *sql.DB, target replica.ID, path string, progress func(int, int)) (multisite.ExportStats, error) {
-	return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
-		return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress})
-	})
+// With maxSize, the packet is split into parts written to partPath(path,
+// n), each renamed into place once the export has succeeded.
+func exportOne(e *env, db *sql.DB, target replica.ID, path string, policy mastership.Policy, progress func(int, int), maxSize int64) (multisite.ExportStats, error) {
+	if maxSize <= 0 {
+		return writePacket(path, func(w io.Writer) (multisite.ExportStats, error) {
+			return multisite.ExportPacket(e.ctx, db, target, w, multisite.ExportOptions{Progress: progress, Policy: policy})
+		})
+	}
+	var files []*os.File
+	cleanup := func() {
+		for _, f := range files {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	next := func(n int) (io.Writer, error) {
+		f, err := os.OpenFile(partPath(path, n)+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		return f, nil
+	}
+	first, err := next(1)
+	if err != nil {
+		return multisite.ExportStats{}, err
+	}
+	stats, err := multisite.ExportPacket(e.ctx, db, target, first, multisite.ExportOptions{Progress: progress, Policy: policy, MaxSize: maxSize, NextPart: next})
+	for _, f := range files {
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	if err != nil {
+		cleanup()
+		return stats, err
+	}
+	for _, f := range files {
+		if err := f.Close(); err != nil {
+			cleanup()
+			return stats, err
+		}
+		if err := os.Rename(f.Name(), strings.TrimSuffix(f.Name(), ".tmp")); err != nil {
+			return stats, err
+		}
+	}
+	return stats, nil
+}
+
+// partPath is where part n of a split packet goes: NAME-pN.pkt.
+func partPath(path string, n int) string {
+	return fmt.Sprintf("%s-p%03d.pkt", strings.TrimSuffix(path, ".pkt"), n)
 }
 
 // writePacket writes the packet as NAME.tmp and renames it to NAME once it
@@ -192,23 +285,52 @@ type importJSON struct {
 }
 
 func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON bool) error {
-	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	who := names(st)
+	out, failed, skipped, err := importBay(e, db, st, bay, func(r importJSON) {
+		if asJSON {
+			return
+		}
+		if r.Status == "failed" {
+			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %s\n", filepath.Base(r.File), r.Error)
+			return
+		}
+		printImport(e, r, who)
+	})
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
+	}
+	return nil
+}
+
+// importBay imports every packet in bay addressed to the local replica,
+// moving each to bay/done or bay/failed, and tells say about each. It
+// returns what happened (sorted by file), how many failed and how many
+// were left for other replicas; an error means the bay itself is broken.
+func importBay(e *env, db *sql.DB, st *multisite.Status, bay string, say func(importJSON)) ([]importJSON, int, int, error) {
+	files, err := filepath.Glob(filepath.Join(bay, "*.pkt"))
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	sort.Strings(files)
-	who := names(st)
 	out := []importJSON{}
 	failed, skipped := 0, 0
 	fail := func(path string, err error) error {
 		failed++
 		r := importJSON{File: path, Status: "failed", Error: err.Error()}
-		if !asJSON {
-			fmt.Fprintf(e.stderr, "multiutil syncreplica: %s: %v\n", filepath.Base(path), err)
-		}
 		var merr error
 		r.MovedTo, merr = moveTo(path, bay, "failed")
 		out = append(out, r)
+		say(r)
 		return merr
 	}
 	var pending []string
@@ -217,7 +339,7 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 		switch {
 		case err != nil:
 			if err := fail(path, err); err != nil {
-				return err // the bay itself is broken: stop
+				return nil, 0, 0, err // the bay itself is broken: stop
 			}
 		case ok:
 			pending = append(pending, path)
@@ -241,41 +363,29 @@ func syncImport(e *env, db *sql.DB, st *multisite.Status, bay string, asJSON boo
 					continue
 				}
 				if err := fail(path, err); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 				continue
 			}
 			progress = true
 			if r.MovedTo, err = moveTo(path, bay, "done"); err != nil {
-				return err
+				return nil, 0, 0, err
 			}
 			out = append(out, r)
-			if !asJSON {
-				printImport(e, r, who)
-			}
+			say(r)
 		}
 		if !progress {
 			for i, path := range retry {
 				if err := fail(path, retryErr[i]); err != nil {
-					return err
+					return nil, 0, 0, err
 				}
 			}
 			break
 		}
 		pending = retry
 	}
-	if asJSON {
-		sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
-		if err := writeJSON(e.stdout, out); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(e.stdout, "%d packets imported, %d failed, %d for other replicas left in the bay\n", len(out)-failed, failed, skipped)
-	}
-	if failed > 0 {
-		return &exitError{code: exitFail, err: fmt.Errorf("%d of %d packets failed; they are in %s", failed, len(out), filepath.Join(bay, "failed"))}
-	}
-	return nil
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out, failed, skipped, nil
 }
 
 func printImport(e *env, r importJSON, who map[replica.ID]string) {
@@ -306,7 +416,7 @@ func addressedHere(path string, st *multisite.Status) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return h.Target == string(st.Local.ID) && h.Kind == syncpkt.KindSync, nil
+	return h.Target == string(st.Local.ID) && (h.Kind == syncpkt.KindSync || h.Kind == syncpkt.KindAck), nil
 }
 
 func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
@@ -315,15 +425,31 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	defer f.Close()
-	b, progress := e.bytesProgress("import " + filepath.Base(path) + " (KiB)")
+	b, progress := e.bytesProgress("import " + filepath.Base(path))
 	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
 	b.done()
 	if err != nil {
 		return importJSON{}, err
 	}
 	status := "imported"
-	if rep.Duplicate {
+	switch {
+	case rep.Kind == syncpkt.KindAck.String():
+		status = "acknowledgement"
+	case rep.Held:
+		status = fmt.Sprintf("part %d held", rep.Part)
+		if len(rep.Missing) > 0 {
+			status += fmt.Sprintf(", parts %v still missing", rep.Missing)
+		}
+		if rep.Parts == 0 {
+			status += ", the last part not yet come"
+		}
+	case rep.Duplicate:
 		status = "duplicate"
+	case rep.Parts > 0:
+		status = fmt.Sprintf("imported (all %d parts)", rep.Parts)
+	}
+	if rep.Restored {
+		status += "; restore complete: every member has sent what was lost, and the replica is active again"
 	}
 	return importJSON{File: path, Status: status, Origin: string(rep.Origin), Tables: countsJSON(rep),
 		Transfers: rep.Transfers, Conflicts: len(rep.Conflicts)}, nil

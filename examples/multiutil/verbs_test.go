@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,11 +67,21 @@ func TestRecoverpacket(t *testing.T) {
 		}
 	})
 
-	// Everything is resent; bangalore skips what it has.
+	// By default, what bangalore has not acknowledged: the lost row.
 	var rec exportJSON
 	jsonOut(t, &rec, "recoverpacket", "--db", f.boston, "--to", "bangalore", "--bay", f.bay, "--json")
-	if rec.Target != f.blrID || filepath.Dir(rec.File) != f.bay || rec.Rows != 5 || rec.Tables["defect"] != 3 {
-		t.Errorf("recoverpacket --json = %+v, want every row (3 defects, 2 notes)", rec)
+	if rec.Target != f.blrID || filepath.Dir(rec.File) != f.bay || rec.Rows != 1 || rec.Tables["defect"] != 1 {
+		t.Errorf("recoverpacket --json = %+v, want the lost row only", rec)
+	}
+	// The same from bangalore's own request (its acknowledgement).
+	ackBay := t.TempDir()
+	multiutil(t, exitOK, "syncreplica", "-ack", "--db", f.blr, "--to", "boston", "--bay", ackBay)
+	req, _ := filepath.Glob(filepath.Join(ackBay, "*.pkt"))
+	require.Len(t, req, 1)
+	var byReq exportJSON
+	jsonOut(t, &byReq, "recoverpacket", "--db", f.boston, "--to", "bangalore", "--bay", ackBay, "--request", req[0], "--json")
+	if byReq.Rows != 1 || byReq.Tables["defect"] != 1 {
+		t.Errorf("recoverpacket --request = %+v, want the lost row only", byReq)
 	}
 	var imp []importJSON
 	jsonOut(t, &imp, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay, "--json")
@@ -171,6 +183,7 @@ func TestRestorereplica(t *testing.T) {
 		Incarnation uint64      `json:"incarnation"`
 		WaitingFor  []string    `json:"waiting_for"`
 	}
+	restoredCopy := bytes.Clone(b)
 	jsonOut(t, &rr, "restorereplica", "--db", f.blr, "--json")
 	if rr.Replica.State != "restoring" || rr.Incarnation != 1 || !cmp.Equal(rr.WaitingFor, []string{"boston"}) {
 		t.Errorf("restorereplica --json = %+v", rr)
@@ -179,12 +192,28 @@ func TestRestorereplica(t *testing.T) {
 		t.Errorf("a restoring replica accepted a write")
 	}
 
-	// boston learns of the restore and resends what bangalore lost,
-	// bangalore's own lost row included.
-	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)
-	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.boston, "--bay", f.bay)
-	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay)
-	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	// Restored again, the printed next steps are run as printed (with the
+	// member's database for its placeholder): boston learns of the
+	// restore and resends what bangalore lost, its own lost row included.
+	require.NoError(t, os.WriteFile(f.blr, restoredCopy, 0o644))
+	out, _ := multiutil(t, exitOK, "restorereplica", "--db", f.blr, "--bay", f.bay)
+	var steps [][]string
+	for _, l := range strings.Split(out, "\n") {
+		_, cmd, ok := strings.Cut(l, "multiutil ")
+		if !ok || !strings.HasPrefix(strings.TrimSpace(l), fmt.Sprint(len(steps)+1)+".") {
+			continue
+		}
+		steps = append(steps, strings.Fields(strings.ReplaceAll(cmd, "DB_OF_boston", f.boston)))
+	}
+	if len(steps) != 4 {
+		t.Fatalf("restorereplica printed %d steps, want 4:\n%s", len(steps), out)
+	}
+	for _, args := range steps {
+		out, _ = multiutil(t, exitOK, args...)
+	}
+	if !strings.Contains(out, "restore complete") {
+		t.Errorf("the last step does not report the restore complete:\n%s", out)
+	}
 	var d struct {
 		Local replicaJSON `json:"local"`
 	}
@@ -351,4 +380,37 @@ func TestRmreplicaReceiveOnly(t *testing.T) {
 	if len(exp) != 1 || exp[0].Target != f.blrID {
 		t.Errorf("export to all after dublin left: %+v", exp)
 	}
+}
+
+// TestSyncreplica_MaxsizeParts: --maxsize writes numbered parts; an import
+// run without the first part holds the others and names it missing; the
+// next run with it applies the export.
+func TestSyncreplica_MaxsizeParts(t *testing.T) {
+	f := newFamily(t)
+	for i := 1; i <= 3; i++ {
+		execTest(t, f.boston, fmt.Sprintf(`UPDATE defect SET headline = '%s' WHERE id = %d`, strings.Repeat("long headline ", 20), i))
+	}
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay, "--maxsize", "700")
+	parts, _ := filepath.Glob(filepath.Join(f.bay, "*-p*.pkt"))
+	if len(parts) < 2 {
+		t.Fatalf("--maxsize 700 wrote %d parts, want at least 2", len(parts))
+	}
+	aside := filepath.Join(f.dir, filepath.Base(parts[0]))
+	require.NoError(t, os.Rename(parts[0], aside))
+	out, _ := multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if !strings.Contains(out, "still missing") || !strings.Contains(out, "[1]") {
+		t.Errorf("import without part 1:\n%s", out)
+	}
+	if contentHash(t, f.boston) == contentHash(t, f.blr) {
+		t.Fatal("held parts were applied without part 1")
+	}
+	require.NoError(t, os.Rename(aside, parts[0]))
+	out, _ = multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if !strings.Contains(out, fmt.Sprintf("imported (all %d parts)", len(parts))) {
+		t.Errorf("import of part 1:\n%s", out)
+	}
+	if contentHash(t, f.boston) != contentHash(t, f.blr) {
+		t.Errorf("replicas differ after every part came")
+	}
+	multiutil(t, exitUsage, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay, "--maxsize", "10")
 }

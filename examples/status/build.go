@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/multisite-go/multisite"
@@ -24,6 +26,10 @@ type BuildOptions struct {
 	// means UTF-8, as for multisite.Activate. Every replica's database
 	// refuses a write of a string outside it.
 	CodePage string
+	// Locations puts replicas (boston, bangalore, dublin) on other
+	// databases than DIR/NAME.db: a SQLite file, or an empty database on a
+	// server (postgres://..., mysql://...; see dbKinds).
+	Locations map[string]string
 }
 
 // demoPlanned is the data code page the demo family, a UTF-8 one, plans
@@ -35,7 +41,8 @@ const demoPlanned = "windows-1252"
 const demoDamage = Truncate(64)
 
 // BuildFamily builds, in dir, a live three-replica family of a small
-// defect tracker on SQLite, the way examples/deploy does: boston is
+// defect tracker on SQLite (or where opt.Locations says), the way
+// examples/deploy does: boston is
 // activated, bangalore and dublin are created from creation packets and
 // made active (unless opt says otherwise), every active site creates a
 // defect, and a hub-and-spoke round through boston brings every replica up
@@ -48,13 +55,16 @@ func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, 
 			f = nil
 		}
 	}()
-	boston, err := f.create(dir, "boston")
+	boston, err := f.create(dir, "boston", opt.Locations)
 	if err != nil {
 		return nil, err
 	}
 	for _, q := range []string{
 		`CREATE TABLE project (code TEXT PRIMARY KEY, title TEXT NOT NULL)`,
 		`CREATE TABLE defect (id INTEGER PRIMARY KEY, project TEXT NOT NULL, headline TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'open', owner TEXT)`,
+		// Two sites may name a project alike: the library settles the
+		// collision (multisite.Collisions).
+		`CREATE UNIQUE INDEX project_title ON project (title)`,
 		`INSERT INTO project VALUES ('CORE', 'Core engine'), ('WEB', 'Web client')`,
 	} {
 		if err := Exec(ctx, boston, q); err != nil {
@@ -78,7 +88,7 @@ func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, 
 		if err != nil {
 			return nil, fmt.Errorf("replicate %s: %w", name, err)
 		}
-		s, err := f.create(dir, name)
+		s, err := f.create(dir, name, opt.Locations)
 		if err != nil {
 			return nil, err
 		}
@@ -109,12 +119,18 @@ func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, 
 	return f, nil
 }
 
-// create opens (creating) dir/name.db and adds it to the family.
-func (f *Family) create(dir, name string) (*Site, error) {
-	s, err := openSite(filepath.Join(dir, name+".db"), true)
+// create opens (creating) dir/name.db, or the database locations names
+// for name, and adds it to the family.
+func (f *Family) create(dir, name string, locations map[string]string) (*Site, error) {
+	loc := locations[name]
+	if loc == "" {
+		loc = filepath.Join(dir, name+".db")
+	}
+	s, err := openSite(loc, true)
 	if err != nil {
 		return nil, err
 	}
+	s.Name = name
 	f.Sites = append(f.Sites, s)
 	return s, nil
 }
@@ -124,10 +140,29 @@ func (f *Family) create(dir, name string) (*Site, error) {
 // *mastership.NotMasterError) and a string outside the family's data code
 // page (a *multisite.CharsetError).
 func Exec(ctx context.Context, s *Site, q string, args ...any) error {
+	if s.Kind == kindPostgres {
+		q = rebind(q)
+	}
 	if _, err := s.DB.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("%s: %s: %w", s.Name, q, multisite.CharsetFromDriver(mastership.FromDriver(err)))
 	}
 	return nil
+}
+
+// rebind numbers the "?" placeholders of q for PostgreSQL ($1, $2, ...).
+// The queries here hold no "?" in a string.
+func rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // NewDefect creates a defect at s with a key from s's own range.
@@ -196,7 +231,19 @@ func demo(ctx context.Context, f *Family) error {
 	if err := f.NewDefect(ctx, dublin, "Build ✓ on arm64"); err != nil {
 		return err
 	}
-	boston := f.Site("boston")
+	boston, blr := f.Site("boston"), f.Site("bangalore")
+	// boston and bangalore both open a project called "Operations"; the
+	// round settles the collision (one keeps the title, the other is
+	// renamed), and bangalore asks boston for defect 1.
+	if err := Exec(ctx, boston, `INSERT INTO project (code, title) VALUES ('OPS', 'Operations')`); err != nil {
+		return err
+	}
+	if err := Exec(ctx, blr, `INSERT INTO project (code, title) VALUES ('INFRA', 'Operations')`); err != nil {
+		return err
+	}
+	if _, err := multisite.RequestMastership(ctx, blr.DB, "defect", []any{int64(1)}, "the bangalore team takes the crash on save"); err != nil {
+		return fmt.Errorf("bangalore: request defect 1: %w", err)
+	}
 	if err := f.round(ctx, map[*Site]Damage{dublin: demoDamage}); !errors.Is(err, syncpkt.ErrTruncated) {
 		return fmt.Errorf("dublin -> boston, damaged: got %v, want boston to refuse the packet as truncated", err)
 	}
@@ -205,5 +252,36 @@ func demo(ctx context.Context, f *Family) error {
 			return fmt.Errorf("%s -> %s: %w", p.From.Name, p.To.Name, p.Err)
 		}
 	}
+	// dublin sends its packet again, through the storage bay this time:
+	// it waits there for boston's next import.
+	if len(f.Bays) > 0 {
+		if _, err := f.SendToBay(ctx, dublin, boston, f.Bays[0]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// SendToBay exports a packet from one site to another into a storage bay,
+// as multiutil syncreplica -export does: written as NAME.pkt.tmp and
+// renamed to NAME.pkt once complete, so that an importer never takes half
+// a packet. It returns the packet's path.
+func (f *Family) SendToBay(ctx context.Context, from, to *Site, bay string) (string, error) {
+	path := filepath.Join(bay, fmt.Sprintf("%s-%s-%d.pkt", from.Name, to.Name, time.Now().UnixNano()))
+	out, err := os.OpenFile(path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = multisite.ExportPacket(ctx, from.DB, to.ID, out, multisite.ExportOptions{})
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(path+".tmp", path)
+	}
+	if err != nil {
+		os.Remove(path + ".tmp")
+		return "", fmt.Errorf("%s -> %s through %s: %w", from.Name, to.Name, bay, err)
+	}
+	return path, nil
 }

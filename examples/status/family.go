@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,34 +16,56 @@ import (
 
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/replica"
-	_ "modernc.org/sqlite"
 )
 
-// Site is one replica database the page reads: a SQLite file.
+// Site is one replica database the page reads: a SQLite file, or a
+// database on a PostgreSQL or MariaDB/MySQL server.
 type Site struct {
-	Name string // the file's base name without ".db"; the replica's name in a family built here
-	Path string
+	Name string // the replica's name once read (the file's base name without ".db" until then)
+	Path string // the location as shown: a file, or a server DSN without its password
+	Kind string // "sqlite", "postgres" or "mysql"
 	DB   *sql.DB
 	ID   replica.ID // the local replica, read when the site was opened
+	// Err, if set, is why the site could not be opened or read, or why it
+	// is left out (another family's database); the page shows it in
+	// place of the site's figures.
+	Err error
+	// Stale, if set, is why a file found in a folder looks stale (a
+	// warning: the site is still shown unless Err is set too).
+	Stale string
 }
 
-// Family is the set of replica databases one page shows, and the log of
-// the packets this process moved between them. The library records no
-// packet history (only the epoch matrix a packet leaves behind), so the
-// log is the application's own, kept in memory and lost on exit.
-// A Family is safe for concurrent use.
+// Family is the set of replica databases one page shows, the storage bays
+// whose packets it lists, and the log of the packets this process moved
+// between the databases. The library records no packet history (only the
+// epoch matrix a packet leaves behind), so the log is the application's
+// own, kept in memory and lost on exit. A Family is safe for concurrent
+// use.
 type Family struct {
 	Sites []*Site
+	// Bays are storage bay directories (as multiutil syncreplica and the
+	// transport use them: *.pkt waiting, *.pkt.tmp being written, done/
+	// and failed/ for what an import took or refused); the page lists
+	// their packets.
+	Bays []string
 	// Planned, if set, is a data code page (name or number) the family
 	// plans to move to with multisite.ChangeCodePage: the page validates
 	// every replica's replicated tables against it as well, and so shows
 	// the rows that block the change. "" validates against the family's
 	// own code page only.
 	Planned string
+	// HashEvery, if positive, lets the page reuse a replica's content
+	// hash (multisite.ContentHash reads every replicated row) for this
+	// long while its epoch vector stays the same. A change made behind
+	// the library's back (which is what divergence is) shows only once
+	// the hash is computed again. 0 computes it on every page.
+	HashEvery time.Duration
 
 	mu      sync.Mutex
+	hashes  map[*Site]hashed
 	packets []Packet // newest last, at most maxPackets
 	now     func() time.Time
+	resend  map[[2]*Site]bool // from, to: the last packet was refused, so the next resends
 }
 
 // maxPackets bounds the in-memory packet log.
@@ -66,32 +89,9 @@ type Packet struct {
 // ErrNoDatabases is returned by OpenDir for a directory without *.db files.
 var ErrNoDatabases = errors.New("status: no *.db files")
 
-// dsn is the modernc.org/sqlite data source name for a database file.
-func dsn(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-}
-
-// openSite opens the SQLite file at path. create says whether a missing
-// file may be created (sql.Open would silently create one otherwise).
-func openSite(path string, create bool) (*Site, error) {
-	if !create {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("status: database %s: %w", path, err)
-		}
-	}
-	db, err := sql.Open("sqlite", dsn(path))
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("status: database %s: %w", path, err)
-	}
-	return &Site{Name: strings.TrimSuffix(filepath.Base(path), ".db"), Path: path, DB: db}, nil
-}
-
 // OpenDir opens every *.db file in dir as one replica of a family. Every
 // file must be a replica of the same family; the databases are only read.
+// ScanDir is the lenient form the program uses.
 func OpenDir(ctx context.Context, dir string) (*Family, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.db"))
 	if err != nil {
@@ -127,6 +127,124 @@ func OpenDir(ctx context.Context, dir string) (*Family, error) {
 	return f, nil
 }
 
+// DefaultStaleAfter is how much older than the newest file of a folder a
+// replica's file may be before ScanDir flags it.
+const DefaultStaleAfter = 24 * time.Hour
+
+// ScanDir opens every *.db file in dir and shows the family most of them
+// belong to (on a tie, the family of the most recently written file). It
+// refuses nothing but an empty folder; what looks stale is flagged on the
+// page instead (Site.Stale, Site.Err):
+//   - a file of another family: left out;
+//   - a second file of the same replica (a copy): the older one is left out;
+//   - a file written more than staleAfter before the newest one (0 means
+//     DefaultStaleAfter): shown, with a warning;
+//   - a file that is not a replica database: left out, with its error.
+func ScanDir(ctx context.Context, dir string, staleAfter time.Duration) (*Family, error) {
+	if staleAfter <= 0 {
+		staleAfter = DefaultStaleAfter
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.db"))
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w in %s", ErrNoDatabases, dir)
+	}
+	sort.Strings(paths)
+	f := &Family{now: time.Now}
+	type found struct {
+		site   *Site
+		family string
+		name   string
+		mod    time.Time
+	}
+	var all []found
+	count := map[string]int{}
+	newestOf := map[string]time.Time{}
+	var newest time.Time
+	for _, p := range paths {
+		mod := modTime(p)
+		newest = later(newest, mod)
+		s, err := openSite(p, false)
+		if err != nil {
+			f.Sites = append(f.Sites, &Site{Name: siteName(p), Path: p, Kind: kindSQLite, Err: err})
+			continue
+		}
+		f.Sites = append(f.Sites, s)
+		st, err := multisite.ReadStatus(ctx, s.DB)
+		if err != nil {
+			s.Err = fmt.Errorf("status: %s: %w", p, err)
+			continue
+		}
+		s.ID = st.Local.ID
+		all = append(all, found{s, st.Family, st.Local.Name, mod})
+		count[st.Family]++
+		newestOf[st.Family] = later(newestOf[st.Family], mod)
+	}
+	var family string
+	for fam, n := range count {
+		if family == "" || n > count[family] || n == count[family] && newestOf[fam].After(newestOf[family]) {
+			family = fam
+		}
+	}
+	byID := map[replica.ID]found{}
+	for _, x := range all {
+		switch {
+		case x.family != family:
+			x.site.Err = fmt.Errorf("%w: %s is in family %s, %d other files in family %s", ErrOtherFamily, x.site.Path, x.family, count[family], family)
+			x.site.Stale = "a database of another family: a file left over from an earlier family?"
+			continue
+		}
+		if prev, ok := byID[x.site.ID]; ok {
+			old, cur := prev, x
+			if x.mod.Before(prev.mod) {
+				old, cur = x, prev
+			}
+			old.site.Err = fmt.Errorf("%w: %s is a copy of %s", ErrCopy, old.site.Path, cur.site.Path)
+			old.site.Stale = fmt.Sprintf("an older copy of the replica in %s (written %s, that one %s): left out", filepath.Base(cur.site.Path),
+				old.mod.UTC().Format(time.DateTime), cur.mod.UTC().Format(time.DateTime))
+			byID[x.site.ID] = cur
+			continue
+		}
+		byID[x.site.ID] = x
+		if d := newest.Sub(x.mod); d > staleAfter {
+			x.site.Stale = fmt.Sprintf("written %s before the newest file of the folder (%s): an old copy, or a replica no longer synced?",
+				d.Round(time.Minute), newest.UTC().Format(time.DateTime))
+		}
+	}
+	// Name each site shown after its replica.
+	for _, x := range all {
+		if x.site.Err == nil {
+			x.site.Name = x.name
+		}
+	}
+	f.dedupeNames()
+	return f, nil
+}
+
+// ErrCopy marks the older of two files of one replica (Site.Err).
+var ErrCopy = errors.New("status: an older copy of a replica shown")
+
+// modTime is when a SQLite file was last written: the newer of the file
+// and its write-ahead log.
+func modTime(path string) time.Time {
+	var t time.Time
+	for _, p := range []string{path, path + "-wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			t = later(t, fi.ModTime())
+		}
+	}
+	return t
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // Site returns the site called name, or nil.
 func (f *Family) Site(name string) *Site {
 	for _, s := range f.Sites {
@@ -141,7 +259,9 @@ func (f *Family) Site(name string) *Site {
 func (f *Family) Close() error {
 	var errs []error
 	for _, s := range f.Sites {
-		errs = append(errs, s.DB.Close())
+		if s.DB != nil {
+			errs = append(errs, s.DB.Close())
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -159,7 +279,19 @@ func (f *Family) Sync(ctx context.Context, from, to *Site) error {
 func (f *Family) Carry(ctx context.Context, from, to *Site, dmg Damage) error {
 	var buf bytes.Buffer
 	p := Packet{From: from, To: to}
-	st, err := multisite.ExportPacket(ctx, from.DB, to.ID, &buf, multisite.ExportOptions{})
+	// An export carries only what earlier ones did not. After a refused
+	// packet, the next one resends what to has not acknowledged.
+	pair := [2]*Site{from, to}
+	f.mu.Lock()
+	resend := f.resend[pair]
+	f.mu.Unlock()
+	export := multisite.ExportPacket
+	if resend {
+		export = func(ctx context.Context, db *sql.DB, target replica.ID, w io.Writer, opt multisite.ExportOptions) (multisite.ExportStats, error) {
+			return multisite.RecoverPacket(ctx, db, target, nil, w, opt)
+		}
+	}
+	st, err := export(ctx, from.DB, to.ID, &buf, multisite.ExportOptions{})
 	p.Bytes, p.Rows, p.Transfers, p.Epoch = st.Bytes, st.Rows, st.Transfers, st.Epoch
 	if err == nil {
 		pkt := buf.Bytes()
@@ -174,6 +306,12 @@ func (f *Family) Carry(ctx context.Context, from, to *Site, dmg Damage) error {
 		}
 	}
 	p.Err = err
+	f.mu.Lock()
+	if f.resend == nil {
+		f.resend = map[[2]*Site]bool{}
+	}
+	f.resend[pair] = err != nil
+	f.mu.Unlock()
 	f.record(p)
 	return err
 }

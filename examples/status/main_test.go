@@ -36,6 +36,11 @@ func TestRun_Usage(t *testing.T) {
 		{"listen without port", []string{"-listen", "localhost"}, exitUsage, "missing port in address"},
 		{"unknown code page", []string{"-validate", "klingon"}, exitUsage, "-validate: codepage: unknown code page"},
 		{"help", []string{"-h"}, exitOK, "usage: status [-listen ADDR] [-dir DIR] [-validate CODEPAGE]"},
+		{"dir and db", []string{"-dir", t.TempDir(), "-db", file}, exitUsage, "-dir and -db: give the databases one way"},
+		{"missing bay", []string{"-bay", filepath.Join(t.TempDir(), "nope")}, exitUsage, "no such file or directory"},
+		{"bay is a file", []string{"-bay", file}, exitUsage, "is not a directory"},
+		{"negative refresh", []string{"-refresh", "-1s"}, exitUsage, "-refresh -1s: negative"},
+		{"empty db", []string{"-db", ""}, exitUsage, "empty location"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

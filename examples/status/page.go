@@ -28,11 +28,27 @@ type Page struct {
 	Replicas []ReplicaView // every member any database knows, by number
 	Matrix   []MatrixRow   // one row per holder, one cell per origin
 	Views    []BeliefView  // the epoch matrix as each database believes it
-	Requests Requests
 	Packets  []PacketView
 	Charset  []CharsetView
 	Planned  *Plan    // nil if Family.Planned is ""
 	Problems []string // databases that could not be read, and why
+	Warnings []string // files that look stale
+
+	Sites        []SiteView
+	MasterySites []string     // the open sites whose counts Mastery shows, in order
+	Mastery      []MasteryRow // rows mastered per table and master
+	Transfers    []TransferView
+	Requests     []RequestView // open ones first
+	Collisions   []CollisionView
+	Bays         []BayView
+	Bayed        map[string]int // per state: files in the bays
+	Divergence   Divergence
+}
+
+// opened is a site whose status was read.
+type opened struct {
+	site *Site
+	st   *multisite.Status
 }
 
 // ReplicaView is one member of the family.
@@ -44,12 +60,15 @@ type ReplicaView struct {
 	Fingerprint string // of the public key: "SHA256:" and unpadded base64, as ssh-keygen -l prints
 	Rotated     bool   // the key was rotated (endorsed by an earlier key)
 	Incarnation uint64 // restores from backup
-	Site        string // the database file read for this replica; "" if none is open here
+	Site        string // the database read for this replica; "" if none is open here
+	Kind        string // its kind: sqlite, postgres, mysql
 	Epoch       uint64 // newest sealed epoch: from its own database, else the newest any member has seen
 	Pending     int    // captured changes not yet sealed into an epoch; -1 if its database is not open here
 	Disagree    []string
 	LastIn      *PacketView // the last packet this process imported into it
 	LastOut     *PacketView // the last packet this process exported from it
+	LastSync    *LastSync   // the last packet imported or refused here that this process saw, itself or in a bay
+	Waiting     int         // packets waiting for it in the bays
 }
 
 // MatrixRow is what one holder has of every origin.
@@ -78,12 +97,6 @@ type BeliefView struct {
 	Site    string
 	Replica ReplicaView
 	Rows    []MatrixRow
-}
-
-// Requests is what the library exposes of pending mastership requests:
-// for now only a note saying it records none.
-type Requests struct {
-	Note string
 }
 
 // PacketView is one entry of the packet log.
@@ -135,29 +148,37 @@ type Plan struct {
 // maxViolations bounds the violations listed per replica.
 const maxViolations = 20
 
-// requestsNote is shown while the library has no record of mastership
-// requests. Nothing is made up in its place.
-const requestsNote = "not tracked by this library version: mastership moves only by TransferMastership at the current master, and the library keeps no record of requests for it"
-
 // Gather reads every database of f and builds the page.
 func (f *Family) Gather(ctx context.Context) *Page {
 	now := time.Now
 	if f.now != nil {
 		now = f.now
 	}
-	p := &Page{Generated: now().UTC(), Requests: Requests{Note: requestsNote}}
-	type opened struct {
-		site *Site
-		st   *multisite.Status
-	}
+	p := &Page{Generated: now().UTC(), Bayed: map[string]int{}}
 	var open []opened
 	byID := map[replica.ID]*opened{}
 	for _, s := range f.Sites {
-		st, err := multisite.ReadStatus(ctx, s.DB)
-		if err != nil {
-			p.Problems = append(p.Problems, fmt.Sprintf("%s: %v", s.Path, err))
+		sv := SiteView{Name: s.Name, Kind: s.Kind, Path: s.Path, Stale: s.Stale}
+		if s.Stale != "" {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s", s.Path, s.Stale))
+		}
+		if s.Err != nil {
+			sv.Err = s.Err.Error()
+			p.Sites = append(p.Sites, sv)
+			if s.Stale == "" {
+				p.Problems = append(p.Problems, s.Err.Error())
+			}
 			continue
 		}
+		st, err := multisite.ReadStatus(ctx, s.DB)
+		if err != nil {
+			sv.Err = fmt.Sprintf("%s: %v", s.Path, err)
+			p.Sites = append(p.Sites, sv)
+			p.Problems = append(p.Problems, sv.Err)
+			continue
+		}
+		sv.Replica = st.Local.Name
+		p.Sites = append(p.Sites, sv)
 		open = append(open, opened{s, st})
 	}
 	for i := range open {
@@ -212,12 +233,20 @@ func (f *Family) Gather(ctx context.Context) *Page {
 		p.Packets = append(p.Packets, packetView(pk))
 	}
 
+	name := func(id replica.ID) string {
+		if r, ok := reg[id]; ok && r.Name != "" {
+			return r.Name
+		}
+		return string(id)
+	}
+	p.gatherBays(f.Bays, byID, name)
+
 	views := map[replica.ID]*ReplicaView{}
 	for _, r := range infos {
 		v := ReplicaView{ID: r.ID, Name: r.Name, Number: r.Number, State: r.State, Fingerprint: Fingerprint(r.PublicKey),
 			Rotated: r.KeySig != nil, Incarnation: r.Incarnation, Epoch: newest[r.ID], Pending: -1}
 		if o := byID[r.ID]; o != nil {
-			v.Site, v.Pending = o.site.Path, 0
+			v.Site, v.Kind, v.Pending = o.site.Path, o.site.Kind, 0
 			for _, n := range o.st.Pending {
 				v.Pending += n
 			}
@@ -241,9 +270,25 @@ func (f *Family) Gather(ctx context.Context) *Page {
 			pk := &p.Packets[i]
 			if pk.ToID == r.ID && v.LastIn == nil {
 				v.LastIn = pk
+				res := "applied: " + pk.Applied
+				if !pk.OK {
+					res = "refused: " + pk.Err
+				}
+				v.LastSync = &LastSync{Time: pk.Time, From: pk.From, Via: "this process", OK: pk.OK, Result: res}
 			}
 			if pk.FromID == r.ID && v.LastOut == nil {
 				v.LastOut = pk
+			}
+		}
+		for _, b := range p.Bays { // newest first within each state
+			switch {
+			case b.Target != r.ID:
+			case b.State == bayWaiting && !b.AlreadyThere:
+				v.Waiting++
+			case b.State == bayImported || b.State == bayRefused:
+				if v.LastSync == nil || b.Modified.After(v.LastSync.Time) {
+					v.LastSync = &LastSync{Time: b.Modified, From: b.From, Via: b.Bay, OK: b.State == bayImported, Result: b.State + " " + b.File}
+				}
 			}
 		}
 		p.Replicas = append(p.Replicas, v)
@@ -321,7 +366,49 @@ func (f *Family) Gather(ctx context.Context) *Page {
 		}
 		p.Charset = append(p.Charset, cv)
 	}
+	p.gatherFamily(ctx, f, open, name)
 	return p
+}
+
+// gatherBays lists the packet files of the bays, and what each means for
+// the sites open here.
+func (p *Page) gatherBays(bays []string, byID map[replica.ID]*opened, name func(replica.ID) string) {
+	for _, bay := range bays {
+		files, err := scanBay(bay)
+		if err != nil {
+			p.Problems = append(p.Problems, err.Error())
+			continue
+		}
+		for _, b := range files {
+			v := BayView{BayFile: b, Age: b.Modified}
+			if b.Origin != "" {
+				v.From, v.To = name(b.Origin), name(b.Target)
+				_, v.Outbound = byID[b.Origin]
+				if o, ok := byID[b.Target]; ok {
+					v.Inbound = true
+					have := o.st.Matrix[b.Target]
+					v.AlreadyThere = len(b.Upto) > 0
+					for origin, e := range b.Upto {
+						if have.Get(replica.ID(origin)) < e {
+							v.AlreadyThere = false
+						}
+					}
+				}
+			}
+			switch {
+			case b.HeaderErr != "":
+				v.Note = "not a readable packet: " + b.HeaderErr
+			case b.State == bayWaiting && v.AlreadyThere:
+				v.Note = "its target already holds every epoch it brings: importing it changes nothing"
+			case b.State == bayWaiting && v.Inbound:
+				v.Note = "in transit: its target does not hold what it brings yet"
+			case b.State == bayWaiting:
+				v.Note = "in transit: its target is not open here"
+			}
+			p.Bayed[b.State]++
+			p.Bays = append(p.Bays, v)
+		}
+	}
 }
 
 // validate runs ValidateCharset at db against codePage, on tables; nil

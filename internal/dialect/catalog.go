@@ -31,8 +31,25 @@ type TriggerDef struct {
 // normalize folds runs of white space to one space.
 func normalize(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// myNormalize is normalize for a MySQL trigger body, with every run of
+// backslashes folded to one: MariaDB's catalog holds a string literal's
+// escapes resolved ('a\\b' as 'a\b'), MySQL's as written.
+func myNormalize(s string) string {
+	s = normalize(s)
+	if !strings.Contains(s, `\\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i > 0 && s[i-1] == '\\' {
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 var (
-	pgBody      = regexp.MustCompile(`(?s)\$ms\$(.*)\$ms\$`)
 	myTriggerRe = regexp.MustCompile("(?s)^CREATE TRIGGER `(?:[^`]|``)+` (BEFORE|AFTER) (INSERT|UPDATE|DELETE) ON .*? FOR EACH ROW\\s*(.*)$")
 )
 
@@ -54,17 +71,14 @@ func WantTriggers(d Dialect, t Table) []TriggerDef {
 	case Postgres:
 		// Function, trigger; function, trigger: enforcement first.
 		for i, kind := range []TriggerKind{Enforcement, Capture} {
-			body := ""
-			if m := pgBody.FindStringSubmatch(stmts[2*i]); m != nil {
-				body = m[1]
-			}
+			body, _ := dollarBody(pgFunctionHead(d.Quote(names[i])), stmts[2*i])
 			out = append(out, TriggerDef{Name: names[i], Kind: kind, Def: pgDef(names[i], body, pgTriggerType[kind], "A")})
 		}
 	case MySQL:
 		for i, n := range names {
-			def := normalize(stmts[i])
+			def := myNormalize(stmts[i])
 			if m := myTriggerRe.FindStringSubmatch(stmts[i]); m != nil {
-				def = m[1] + " " + m[2] + " " + normalize(m[3])
+				def = m[1] + " " + m[2] + " " + myNormalize(m[3])
 			}
 			out = append(out, TriggerDef{Name: n, Kind: kindOf(n), Def: def})
 		}
@@ -122,7 +136,7 @@ WHERE TRIGGER_SCHEMA = DATABASE() AND BINARY EVENT_OBJECT_TABLE = BINARY ?`
 			if err := rows.Scan(&name, &timing, &event, &body); err != nil {
 				return nil, err
 			}
-			out[name] = timing + " " + event + " " + normalize(body)
+			out[name] = timing + " " + event + " " + myNormalize(body)
 		default:
 			var sql string
 			if err := rows.Scan(&name, &sql); err != nil {
@@ -159,7 +173,7 @@ func DropOrphans(d Dialect, t Table) []string {
 			stmts = append(stmts, fmt.Sprintf("DROP FUNCTION IF EXISTS %s()", d.Quote(n)))
 		}
 	}
-	return append(stmts, "DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)), "DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)))
+	return append(stmts, "DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)), "DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)))
 }
 
 // HasColumn reports whether table has a column called column (the

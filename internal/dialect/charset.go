@@ -153,18 +153,18 @@ func countIs(ctx context.Context, q Querier, n int, query string, args ...any) (
 // pairedCharsetTriggers names the BEFORE INSERT and BEFORE UPDATE charset
 // triggers of t on the dialects that enforce with two triggers (SQLite,
 // MySQL); none for a table without text columns.
-func pairedCharsetTriggers(t Table) []string {
+func pairedCharsetTriggers(d Dialect, t Table) []string {
 	if len(CharsetColumns(t)) == 0 {
 		return nil
 	}
-	return []string{"ms_" + t.Name + "_ci", "ms_" + t.Name + "_cu"}
+	return []string{triggerName(d, t.Name, "ci"), triggerName(d, t.Name, "cu")}
 }
 
 // dropPairedCharset drops both of t's paired charset triggers, whether or
 // not t has text columns now.
 func dropPairedCharset(d Dialect, t Table) []string {
 	return []string{
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_ci"),
-		"DROP TRIGGER IF EXISTS " + d.Quote("ms_"+t.Name+"_cu"),
+		"DROP TRIGGER IF EXISTS " + d.Quote(triggerName(d, t.Name, "ci")),
+		"DROP TRIGGER IF EXISTS " + d.Quote(triggerName(d, t.Name, "cu")),
 	}
 }

@@ -50,7 +50,7 @@ func (MySQLDialect) CharsetMetaDrop() []string { return DropCharsetMeta() }
 
 // CharsetTriggerNames lists t's BEFORE INSERT and BEFORE UPDATE charset
 // triggers.
-func (MySQLDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(t) }
+func (d MySQLDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(d, t) }
 
 // myCharsetDeclare reads the code page, and the applying flag with the
 // shared lock the enforcement triggers take (see [MySQLDialect]), so a
@@ -94,7 +94,7 @@ func (d MySQLDialect) CharsetTriggers(t Table) []string {
 					' at byte ', LENGTH(LEFT(ms_v, ms_i - 1)), ', outside code page ', ms_page);
 				SIGNAL SQLSTATE '22021' SET MESSAGE_TEXT = ms_msg;
 			END IF;
-		END IF;`, cond, col, literal(t.Name), d.keyText(t, "NEW"), literal(c.Name))
+		END IF;`, cond, col, myLiteral(t.Name), d.keyText(t, "NEW"), myLiteral(c.Name))
 		}
 		return b.String()
 	}

@@ -69,11 +69,11 @@ func (PostgresDialect) CharsetMetaDrop() []string {
 }
 
 // CharsetTriggerNames is the one trigger, and its function, of t.
-func (PostgresDialect) CharsetTriggerNames(t Table) []string {
+func (d PostgresDialect) CharsetTriggerNames(t Table) []string {
 	if len(CharsetColumns(t)) == 0 {
 		return nil
 	}
-	return []string{"ms_" + t.Name + "_charset"}
+	return []string{triggerName(d, t.Name, "charset")}
 }
 
 // CharsetTriggers returns a BEFORE INSERT OR UPDATE trigger that raises
@@ -105,7 +105,7 @@ func (d PostgresDialect) CharsetTriggers(t Table) []string {
 	END IF;`, q(c.Name), q(c.Name), v, literal(t.Name), d.keyText(t, "NEW"), literal(c.Name), v, v)
 	}
 	return []string{
-		fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
+		requote(name, fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
 DECLARE
 	ms_b TEXT;
 	ms_page TEXT;
@@ -115,7 +115,7 @@ BEGIN
 	END IF;%s
 	RETURN NEW;
 END
-$ms$`, name, checks.String()),
+$ms$`, name, checks.String())),
 		fmt.Sprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", name, q(t.Name), name),
 		// ALWAYS: it fires under session_replication_role = replica too.
 		fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", q(t.Name), name),
@@ -124,7 +124,7 @@ $ms$`, name, checks.String()),
 
 // DropCharset drops t's charset trigger and its function.
 func (d PostgresDialect) DropCharset(t Table) []string {
-	n := d.Quote("ms_" + t.Name + "_charset")
+	n := d.Quote(triggerName(d, t.Name, "charset"))
 	return []string{
 		fmt.Sprintf("DROP TRIGGER IF EXISTS %s ON %s", n, d.Quote(t.Name)),
 		fmt.Sprintf("DROP FUNCTION IF EXISTS %s()", n),

@@ -67,7 +67,7 @@ func (SQLiteDialect) CharsetMetaDrop() []string { return DropCharsetMeta() }
 
 // CharsetTriggerNames lists t's BEFORE INSERT and BEFORE UPDATE charset
 // triggers.
-func (SQLiteDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(t) }
+func (d SQLiteDialect) CharsetTriggerNames(t Table) []string { return pairedCharsetTriggers(d, t) }
 
 // CharsetTriggers returns BEFORE INSERT and BEFORE UPDATE triggers that
 // abort with the first text column holding a character outside the code

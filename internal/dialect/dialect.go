@@ -95,9 +95,16 @@ type Querier interface {
 // Implementations are stateless values, safe for concurrent use.
 type Dialect interface {
 	Name() Name
-	// Quote quotes an identifier taken from the local catalog.
+	// Quote quotes an identifier taken from the local catalog. Every
+	// identifier the library splices into SQL goes through it.
 	Quote(ident string) string
-	// Rebind turns '?' placeholders into the dialect's own.
+	// Object returns the name of one of the library's own objects derived
+	// from a user's table name: prefix + name + suffix, shortened with a
+	// stable hash when longer than the vendor allows (see [Shadow]). The
+	// result is a name, to be spliced through Quote.
+	Object(prefix, name, suffix string) string
+	// Rebind turns '?' placeholders into the dialect's own. A '?' inside
+	// a quoted identifier or a string literal is not a placeholder.
 	Rebind(query string) string
 	// Setup prepares a database handle before activation or creation
 	// (journal mode and the like); it runs outside any transaction.
@@ -181,16 +188,6 @@ type Dialect interface {
 	TransactionalDDL() bool
 }
 
-// Shadow is the name of the shadow table that records each row's version,
-// master, origin, creator and epoch.
-func Shadow(table string) string { return "ms_row_" + table }
-
-// Xfer is the name of the transfer-log table of a table.
-func Xfer(table string) string { return "ms_xfer_" + table }
-
-// StageName is the name of the temporary staging table of a table.
-func StageName(table string) string { return "ms_stage_" + table }
-
 // MasterColumn is the injected mastership field.
 const MasterColumn = "ms_master"
 
@@ -270,10 +267,10 @@ func onConflictUpsert(q func(string) string, t Table, cols []string, query strin
 
 // onConflictUpsertShadow is onConflictUpsert for the shadow table; query
 // selects the key columns, then ms_version, ms_master, ms_origin,
-// ms_creator, ms_epoch, ms_deleted.
-func onConflictUpsertShadow(q func(string) string, t Table, query string) string {
+// ms_creator, ms_epoch, ms_deleted; shadow is the shadow table's name.
+func onConflictUpsertShadow(q func(string) string, shadow string, t Table, query string) string {
 	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
 ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
 	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
-	ms_deleted = excluded.ms_deleted, ms_hash = NULL`, q(Shadow(t.Name)), keyList(q, t, ""), query, keyList(q, t, ""))
+	ms_deleted = excluded.ms_deleted, ms_hash = NULL`, q(shadow), keyList(q, t, ""), query, keyList(q, t, ""))
 }

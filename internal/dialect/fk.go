@@ -272,3 +272,22 @@ func Orphans(d Dialect, fk ForeignKey) string {
 	return fmt.Sprintf("SELECT %s FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s) LIMIT 1",
 		strings.Join(cols, ", "), d.Quote(fk.Table), strings.Join(notNull, " AND "), d.Quote(fk.RefTable), strings.Join(match, " AND "))
 }
+
+// ForeignKeysUnchecked reports whether the connection q does not enforce
+// foreign keys at all (SQLite with PRAGMA foreign_keys off), so there is
+// nothing to check after an import. The servers always enforce them.
+func ForeignKeysUnchecked(ctx context.Context, q Querier, d Dialect) (bool, error) {
+	if d.Name() != SQLite {
+		return false, nil
+	}
+	var on int
+	if err := q.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil {
+		return false, err
+	}
+	return on == 0, nil
+}
+
+// ForeignKeysInCreate reports whether d's foreign keys must be written into
+// CREATE TABLE ([WithForeignKeys]): SQLite cannot add a constraint to an
+// existing table.
+func ForeignKeysInCreate(d Dialect) bool { return d.Name() == SQLite }

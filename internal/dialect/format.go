@@ -32,6 +32,8 @@ func metaType(d Name, name, typ string) string {
 		switch {
 		case typ == "INTEGER":
 			return "BIGINT"
+		case typ == "BLOB" && name == "data":
+			return "LONGBLOB"
 		case typ == "TEXT" && (name == "body" || name == "chain"):
 			return "LONGTEXT"
 		case typ == "TEXT":
@@ -67,8 +69,8 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // Format 2 adds ms_migration (the application migrations applied here, with
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
-// (the schema version a table's replication was last set up at). Format 3
-// is described at its step.
+// (the schema version a table's replication was last set up at). Formats 3
+// to 6 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -96,7 +98,36 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// the tables.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 3"}}
 	case 3:
-		// Format 4 makes every SQLite trigger parse on SQLite 3.31 and
+		// Format 4: ms_sent (per target and origin, the newest epoch sent
+		// and since when a send waits for its acknowledgement), ms_gap
+		// (packets refused for a gap, reported back to their sender) and
+		// ms_part (parts of split exports held until all have come).
+		return []MetaStep{
+			{Table: "ms_sent", SQL: metaTable(n, "ms_sent", []string{
+				"target TEXT NOT NULL",
+				"origin TEXT NOT NULL",
+				"epoch INTEGER NOT NULL",
+				"since INTEGER NOT NULL",
+				"PRIMARY KEY (target, origin)",
+			}, "")},
+			{Table: "ms_gap", SQL: metaTable(n, "ms_gap", []string{
+				"peer TEXT NOT NULL",
+				"origin TEXT NOT NULL",
+				"epoch INTEGER NOT NULL",
+				"PRIMARY KEY (peer, origin)",
+			}, "")},
+			{Table: "ms_part", SQL: metaTable(n, "ms_part", []string{
+				"origin TEXT NOT NULL",
+				"created INTEGER NOT NULL",
+				"part INTEGER NOT NULL",
+				"parts INTEGER NOT NULL",
+				"data BLOB NOT NULL",
+				"PRIMARY KEY (origin, created, part)",
+			}, "")},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"},
+		}
+	case 4:
+		// Format 5 makes every SQLite trigger parse on SQLite 3.31 and
 		// later: their messages are literals, and the not-master message
 		// naming the master comes from the trigger on ms_refuse (see
 		// SQLiteDialect.RefusalTrigger). The engine's upgrade re-creates
@@ -105,12 +136,12 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		if n == SQLite {
 			steps = append(steps, MetaStep{Table: "ms_refuse", SQL: refuseTable})
 		}
-		return append(steps, MetaStep{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"})
-	case 4:
-		// Format 5 changes no metadata table: the shadows get ms_hash (see
+		return append(steps, MetaStep{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 5"})
+	case 5:
+		// Format 6 changes no metadata table: the shadows get ms_hash (see
 		// AddHashColumn) and every trigger is made again, by the engine's
 		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
-		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 5"}}
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 6"}}
 	}
 	return nil
 }
@@ -118,16 +149,18 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 // DropMetaFormat returns the statements removing what MetaFormat added
 // beyond format 1 (the tables; columns go with their tables).
 func DropMetaFormat() []string {
-	return []string{"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration"}
+	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
+		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
+		"DROP TABLE IF EXISTS ms_refuse"}
 }
 
 // AddHashColumn returns the DDL adding ms_hash, the fingerprint of the row
 // image (see Dialect.Fingerprint), to t's shadow of a database of format
-// 4 or older.
+// 5 or older.
 func AddHashColumn(d Dialect, t Table) string {
 	typ := "TEXT"
 	if d.Name() == MySQL {
 		typ = "CHAR(32)"
 	}
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_hash %s", d.Quote(Shadow(t.Name)), typ)
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_hash %s", d.Quote(Shadow(d, t.Name)), typ)
 }

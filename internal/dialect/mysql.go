@@ -19,12 +19,15 @@ import (
 //
 // Differences from the other dialects, and why:
 //
-//   - Text keys compare binary. MariaDB's and MySQL's default collations
-//     are case- and accent-insensitive, which would silently merge the
-//     records "Proj-A", "proj-a" and "prój-a" of another replica into one.
-//     Activation therefore changes the collation of text primary-key columns
-//     to utf8mb4_bin (the plan shows it), and the shadow, transfer-log,
-//     staging and metadata tables use it too.
+//   - Text keys compare byte for byte. MariaDB's and MySQL's default
+//     collations are case- and accent-insensitive and utf8mb4_bin ignores
+//     trailing spaces, which would silently merge the records "Proj-A",
+//     "proj-a", "prój-a" and "Proj-A " of another replica into one.
+//     Activation therefore changes the collation of text primary-key
+//     columns to a binary NO PAD one (utf8mb4_nopad_bin on MariaDB,
+//     utf8mb4_0900_bin on MySQL; the plan shows it), and the shadow,
+//     transfer-log, staging and metadata tables use it too. A CHAR key,
+//     whose trailing spaces MySQL strips, is refused ([LooseKeys]).
 //   - DDL commits implicitly, so activation and replica creation are not
 //     one transaction ([MySQLDialect.TransactionalDDL] is false; the engine
 //     removes what a failed creation made). Imports are: the staging tables
@@ -53,11 +56,19 @@ const (
 	MinMySQL   = "8.0"
 )
 
+// noPad is the binary NO PAD collation of utf8mb4, which compares keys
+// byte for byte, trailing spaces included (utf8mb4_bin is PAD SPACE:
+// 'Proj-A ' = 'Proj-A'): utf8mb4_0900_bin on MySQL 8, utf8mb4_nopad_bin
+// on MariaDB (10.2 and later). The statement names both in executable
+// comments: MySQL runs /*!80000 ...*/ and reads /*M!...*/ as a comment;
+// MariaDB runs /*M!...*/ and skips MySQL's comments from version 5.7 on.
+const noPad = "/*!80000 utf8mb4_0900_bin*/ /*M!100202 utf8mb4_nopad_bin*/"
+
 // tableOptions are the options of every table the library creates.
-const tableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+const tableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=" + noPad
 
 // binary is the collation clause of text key columns.
-const binary = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+const binary = " CHARACTER SET utf8mb4 COLLATE " + noPad
 
 // Name returns MySQL.
 func (MySQLDialect) Name() Name { return MySQL }
@@ -65,6 +76,12 @@ func (MySQLDialect) Name() Name { return MySQL }
 // Quote quotes an identifier with backticks.
 func (MySQLDialect) Quote(ident string) string {
 	return "`" + strings.ReplaceAll(ident, "`", "``") + "`"
+}
+
+// Object returns prefix + name + suffix, shortened with a hash when longer
+// than MySQL's 64 characters or its file name would be too long.
+func (MySQLDialect) Object(prefix, name, suffix string) string {
+	return objectName(myFits, prefix, name, suffix)
 }
 
 // Rebind leaves '?' placeholders as they are.
@@ -212,7 +229,7 @@ func (MySQLDialect) DropMeta() []string { return SQLiteDialect{}.DropMeta() }
 // without precision DECIMAL(65,30) (MySQL's default scale is 0), text
 // without a length LONGTEXT or, in a key, VARCHAR(255); blobs LONGBLOB or,
 // in a key, VARBINARY(255); timestamps DATETIME(6). Text key columns are
-// binary-collated.
+// VARCHAR (CHAR strips trailing spaces), binary-collated and NO PAD.
 func (MySQLDialect) Type(typ string, key bool) string {
 	base, params := baseType(typ)
 	unsigned := ""
@@ -243,9 +260,7 @@ func (MySQLDialect) Type(typ string, key bool) string {
 		switch {
 		case key && (n == 0 || n > 768):
 			return "VARCHAR(255)" + binary
-		case key && fixed:
-			return fmt.Sprintf("CHAR(%d)", n) + binary
-		case key:
+		case key: // not CHAR, which strips trailing spaces
 			return fmt.Sprintf("VARCHAR(%d)", n) + binary
 		case n > 0 && fixed && n <= 255:
 			return fmt.Sprintf("CHAR(%d)", n)
@@ -305,7 +320,16 @@ func (d MySQLDialect) keyMatch(t Table, a, b string) string {
 // CreateTable creates a user table from its portable form, with types
 // mapped by [MySQLDialect.Type].
 func (d MySQLDialect) CreateTable(t Table, local string) string {
-	defs := joinMap(t.Columns, ",\n\t", func(c Column) string { return d.colDef(c, true) })
+	defs := joinMap(t.Columns, ",\n\t", func(c Column) string {
+		if t.IntegerKey() && c.Key > 0 {
+			// The BEFORE INSERT trigger gives a keyless INSERT its key
+			// from the key sequence (keys.go); AUTO_INCREMENT, which then
+			// never counts, makes the driver's LastInsertId report it, as
+			// at an origin whose key was AUTO_INCREMENT.
+			return d.colDef(c, false) + " AUTO_INCREMENT"
+		}
+		return d.colDef(c, true)
+	})
 	return fmt.Sprintf("CREATE TABLE %s (\n\t%s,\n\t%s VARCHAR(64) NOT NULL DEFAULT %s,\n\tPRIMARY KEY (%s)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
 		d.Quote(t.Name), defs, MasterColumn, literal(local), d.keyList(t, ""))
 }
@@ -324,7 +348,7 @@ func (d MySQLDialect) shadowDDL(t Table) []string {
 	ms_hash CHAR(32),
 	PRIMARY KEY (%s),
 	INDEX ms_epoch (ms_origin, ms_epoch)
-)`+tableOptions, d.Quote(Shadow(t.Name)), keys, d.keyList(t, "")),
+)`+tableOptions, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
 		fmt.Sprintf(`CREATE TABLE %s (
 	%s,
 	ms_version BIGINT NOT NULL,
@@ -333,7 +357,7 @@ func (d MySQLDialect) shadowDDL(t Table) []string {
 	ms_epoch BIGINT,
 	PRIMARY KEY (%s, ms_version),
 	INDEX ms_epoch (ms_from, ms_epoch)
-)`+tableOptions, d.Quote(Xfer(t.Name)), keys, d.keyList(t, "")),
+)`+tableOptions, d.Quote(Xfer(d, t.Name)), keys, d.keyList(t, "")),
 	}
 }
 
@@ -356,7 +380,7 @@ func (d MySQLDialect) Inject(t Table, local string) []string {
 	stmts = append(stmts, d.shadowDDL(t)...)
 	return append(stmts, fmt.Sprintf(
 		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
-		d.Quote(Shadow(t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
 }
 
 // Fingerprint is the MD5 of the row's values, each quoted (QUOTE gives
@@ -374,7 +398,13 @@ func (d MySQLDialect) Fingerprint(t Table, row string) string {
 func (d MySQLDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
 
 // TriggerNames lists the triggers Triggers creates.
-func (MySQLDialect) TriggerNames(t Table) []string { return SQLiteDialect{}.TriggerNames(t) }
+func (d MySQLDialect) TriggerNames(t Table) []string {
+	var ns []string
+	for _, s := range []string{"bi", "ai", "bu", "au", "bd", "ad"} {
+		ns = append(ns, triggerName(d, t.Name, s))
+	}
+	return ns
+}
 
 func (d MySQLDialect) keyText(t Table, row string) string {
 	return "CONCAT_WS(','" + joinMap(t.Keys(), "", func(c Column) string { return ", " + row + "." + d.Quote(c.Name) }) + ")"
@@ -387,7 +417,7 @@ func signal(msg string) string {
 
 func (d MySQLDialect) notMaster(t Table, row, master string) string {
 	return signal(fmt.Sprintf("CONCAT('multisite: not master: ', %s, '[', %s, '] is mastered by ', %s, ' (', coalesce((SELECT name FROM ms_replica WHERE id = %s), '?'), '), not ', ms_local, '; ask the master to transfer it')",
-		literal(t.Name), d.keyText(t, row), master, master))
+		myLiteral(t.Name), d.keyText(t, row), master, master))
 }
 
 const myStateCheck = `IF ms_state <> 'active' THEN
@@ -410,7 +440,7 @@ const myDeclare = `DECLARE ms_applying INT;
 // session.
 func (d MySQLDialect) Triggers(t Table) []string {
 	q := d.Quote
-	T, S, X := q(t.Name), q(Shadow(t.Name)), q(Xfer(t.Name))
+	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
 	n := d.TriggerNames(t)
 	keys, newKeys := d.keyList(t, ""), d.keyList(t, "NEW.")
 	pkChanged := joinMap(t.Keys(), " OR ", func(c Column) string {
@@ -423,17 +453,17 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		rangeCheck = fmt.Sprintf(`IF NEW.%s NOT BETWEEN ms_lo AND ms_hi THEN
 			%s
 		END IF;
-		`, k, signal(fmt.Sprintf("CONCAT('multisite: key ', %s, '[', NEW.%s, '] is outside the key range [', ms_lo, ', ', ms_hi, '] of replica ', ms_local, '; allocate new keys with multisite.NextID')", literal(t.Name), k)))
+		`, k, signal(fmt.Sprintf("CONCAT('multisite: key ', %s, '[', NEW.%s, '] is outside the key range [', ms_lo, ', ', ms_hi, '] of replica ', ms_local, '; allocate new keys with multisite.NextID')", myLiteral(t.Name), k)))
 	}
 	trigger := func(name, timing, event, body string) string {
 		return fmt.Sprintf("CREATE TRIGGER %s %s %s ON %s FOR EACH ROW\nBEGIN\n\t%s\n\tIF ms_applying = 0 THEN\n\t\t%s\n\tEND IF;\nEND",
 			q(name), timing, event, T, myDeclare, body)
 	}
 	return []string{
-		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s
+		trigger(n[0], "BEFORE", "INSERT", fmt.Sprintf(`%s%s
 		IF NOT (NEW.ms_master <=> ms_local) THEN
 			%s
-		END IF;`, myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
+		END IF;`, d.takeKey(t), myStateCheck, d.notMaster(t, "NEW", "NEW.ms_master"))),
 		// The shadow entry of a key that existed (a tombstone) is looked
 		// at only after the upsert has locked it: a read of a missing key
 		// here would take a gap lock, and two writers inserting new keys
@@ -464,8 +494,8 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		IF NOT (NEW.ms_master <=> OLD.ms_master) AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed') THEN
 			%s
 		END IF;`, myStateCheck, d.notMaster(t, "OLD", "OLD.ms_master"), pkChanged,
-			signal(fmt.Sprintf("CONCAT('multisite: the primary key of replicated table ', %s, ' cannot change; delete the row and insert a new one')", literal(t.Name))),
-			signal(fmt.Sprintf("CONCAT('multisite: cannot transfer ', %s, '[', %s, '] to unknown or removed replica ', coalesce(NEW.ms_master, 'NULL'))", literal(t.Name), d.keyText(t, "OLD"))))),
+			signal(fmt.Sprintf("CONCAT('multisite: the primary key of replicated table ', %s, ' cannot change; delete the row and insert a new one')", myLiteral(t.Name))),
+			signal(fmt.Sprintf("CONCAT('multisite: cannot transfer ', %s, '[', %s, '] to unknown or removed replica ', coalesce(NEW.ms_master, 'NULL'))", myLiteral(t.Name), d.keyText(t, "OLD"))))),
 		trigger(n[3], "AFTER", "UPDATE", fmt.Sprintf(`UPDATE %s SET ms_version = ms_version + 1, ms_master = NEW.ms_master,
 			ms_origin = ms_local, ms_epoch = NULL, ms_hash = %s WHERE %s AND ms_deleted = 0;
 		IF ROW_COUNT() = 0 THEN
@@ -474,7 +504,7 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		IF NOT (OLD.ms_master <=> NEW.ms_master) THEN
 			INSERT INTO %s (%s, ms_version, ms_from, ms_to, ms_epoch)
 			SELECT %s, r.ms_version, OLD.ms_master, NEW.ms_master, NULL FROM %s r WHERE %s;
-		END IF;`, S, d.Fingerprint(t, "NEW."), d.keyMatch(t, S+".", "NEW."), signal(literal(noShadowMessage(t))),
+		END IF;`, S, d.Fingerprint(t, "NEW."), d.keyMatch(t, S+".", "NEW."), signal(myLiteral(noShadowMessage(t))),
 			X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."))),
 		trigger(n[4], "BEFORE", "DELETE", fmt.Sprintf(`%s
 		IF NOT (OLD.ms_master <=> ms_local) THEN
@@ -484,7 +514,7 @@ func (d MySQLDialect) Triggers(t Table) []string {
 			ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL WHERE %s AND ms_deleted = 0;
 		IF ROW_COUNT() = 0 THEN
 			%s
-		END IF;`, S, d.keyMatch(t, S+".", "OLD."), signal(literal(noShadowMessage(t))))),
+		END IF;`, S, d.keyMatch(t, S+".", "OLD."), signal(myLiteral(noShadowMessage(t))))),
 	}
 }
 
@@ -496,10 +526,23 @@ func (d MySQLDialect) Uninject(t Table) []string {
 		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Quote(n))
 	}
 	return append(stmts,
-		"DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)),
-		"DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)),
+		"DROP SEQUENCE IF EXISTS "+d.Quote(KeySequence(d, t.Name)),
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.Quote(t.Name), MasterColumn),
 	)
+}
+
+// takeKey is the start of the BEFORE INSERT trigger of a table with an
+// integer key: an INSERT that leaves the key out (NULL, or 0 for an
+// AUTO_INCREMENT column, which a BEFORE trigger sees before InnoDB
+// assigns it) gets the next key of the table's sequence (keys.go).
+func (d MySQLDialect) takeKey(t Table) string {
+	if !t.IntegerKey() {
+		return ""
+	}
+	k := "NEW." + d.Quote(t.Keys()[0].Name)
+	return fmt.Sprintf("IF %s IS NULL OR %s = 0 THEN\n\t\t\tSET %s = NEXT VALUE FOR %s;\n\t\tEND IF;\n\t\t", k, k, k, d.Quote(KeySequence(d, t.Name)))
 }
 
 // Stage creates the TEMPORARY staging table (which does not commit the
@@ -512,13 +555,13 @@ func (d MySQLDialect) Stage(t Table) []string {
 		fmt.Sprintf(`CREATE TEMPORARY TABLE %s (%s, ms_master VARCHAR(64), ms_version BIGINT, ms_origin VARCHAR(64), ms_creator VARCHAR(64),
 	ms_epoch BIGINT, ms_deleted INT, ms_apply INT NOT NULL DEFAULT 0, ms_seq BIGINT AUTO_INCREMENT PRIMARY KEY,
 	INDEX ms_key (%s))`+tableOptions,
-			d.Quote(StageName(t.Name)), cols, d.keyList(t, "")),
+			d.Quote(StageName(d, t.Name)), cols, d.keyList(t, "")),
 	}
 }
 
 // DropStage drops the staging table.
 func (d MySQLDialect) DropStage(t Table) string {
-	return "DROP TEMPORARY TABLE IF EXISTS " + d.Quote(StageName(t.Name))
+	return "DROP TEMPORARY TABLE IF EXISTS " + d.Quote(StageName(d, t.Name))
 }
 
 // Upsert inserts rows from query into t, replacing rows whose key exists.
@@ -547,7 +590,7 @@ func (d MySQLDialect) UpsertShadow(t Table, query string) string {
 	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
 ON DUPLICATE KEY UPDATE ms_version = VALUES(ms_version), ms_master = VALUES(ms_master),
 	ms_origin = VALUES(ms_origin), ms_creator = VALUES(ms_creator), ms_epoch = VALUES(ms_epoch),
-	ms_deleted = VALUES(ms_deleted), ms_hash = NULL`, d.Quote(Shadow(t.Name)), d.keyList(t, ""), query)
+	ms_deleted = VALUES(ms_deleted), ms_hash = NULL`, d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), query)
 }
 
 // SetApplying sets (on) or clears (off) the session variable @ms_applying

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // PostgresDialect is PostgreSQL (12 or later) through
@@ -45,8 +43,16 @@ func (PostgresDialect) Quote(ident string) string {
 	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
 }
 
-// Rebind turns '?' placeholders into $1, $2, ...
-func (PostgresDialect) Rebind(q string) string { return sqlx.Rebind(sqlx.DOLLAR, q) }
+// Object returns prefix + name + suffix, shortened with a hash when longer
+// than PostgreSQL's 63 bytes (which it would cut silently, and two
+// objects would share a name).
+func (PostgresDialect) Object(prefix, name, suffix string) string {
+	return objectName(pgFits, prefix, name, suffix)
+}
+
+// Rebind turns '?' placeholders into $1, $2, ..., but not a '?' in a
+// quoted identifier or string literal.
+func (PostgresDialect) Rebind(q string) string { return rebindDollar(q) }
 
 // Setup checks that the server is reachable and recent enough.
 func (PostgresDialect) Setup(ctx context.Context, db *sql.DB) error {
@@ -230,7 +236,12 @@ func (PostgresDialect) Type(typ string) string {
 }
 
 func (d PostgresDialect) colDef(c Column, withDefault bool) string {
-	s := d.Quote(c.Name) + " " + d.Type(c.Type)
+	typ := d.Type(c.Type)
+	if c.Key > 0 && strings.HasPrefix(typ, "CHAR(") {
+		// character(n) ignores trailing spaces: 'a ' and 'a' would be one key.
+		typ = "VARCHAR" + strings.TrimPrefix(typ, "CHAR")
+	}
+	s := d.Quote(c.Name) + " " + typ
 	if c.NotNull {
 		s += " NOT NULL"
 	}
@@ -258,7 +269,7 @@ func (d PostgresDialect) CreateTable(t Table, local string) string {
 
 func (d PostgresDialect) shadowDDL(t Table) []string {
 	keys := joinMap(t.Keys(), ",\n\t", func(c Column) string { return d.colDef(c, false) })
-	S, X := Shadow(t.Name), Xfer(t.Name)
+	S, X := Shadow(d, t.Name), Xfer(d, t.Name)
 	return []string{
 		fmt.Sprintf(`CREATE TABLE %s (
 	%s,
@@ -271,9 +282,9 @@ func (d PostgresDialect) shadowDDL(t Table) []string {
 	ms_hash TEXT,
 	PRIMARY KEY (%s)
 )`, d.Quote(S), keys, d.keyList(t, "")),
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(S+"_epoch"), d.Quote(S)),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(ShadowIndex(d, t.Name, "epoch")), d.Quote(S)),
 		// Seal finds the unsealed entries through this partial index.
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin) WHERE ms_epoch IS NULL", d.Quote(S+"_pending"), d.Quote(S)),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin) WHERE ms_epoch IS NULL", d.Quote(ShadowIndex(d, t.Name, "pending")), d.Quote(S)),
 		fmt.Sprintf(`CREATE TABLE %s (
 	%s,
 	ms_version BIGINT NOT NULL,
@@ -282,7 +293,7 @@ func (d PostgresDialect) shadowDDL(t Table) []string {
 	ms_epoch BIGINT,
 	PRIMARY KEY (%s, ms_version)
 )`, d.Quote(X), keys, d.keyList(t, "")),
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(X+"_epoch"), d.Quote(X)),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(XferIndex(d, t.Name, "epoch")), d.Quote(X)),
 	}
 }
 
@@ -295,7 +306,7 @@ func (d PostgresDialect) Inject(t Table, local string) []string {
 	stmts = append(stmts, d.shadowDDL(t)...)
 	return append(stmts, fmt.Sprintf(
 		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
-		d.Quote(Shadow(t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
 }
 
 // Fingerprint is the MD5 of the row's text form.
@@ -315,8 +326,8 @@ const pgApplying = "current_setting('multisite.applying', true) = 'on'"
 func (d PostgresDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
 
 // TriggerNames lists the triggers (and their functions, of the same name).
-func (PostgresDialect) TriggerNames(t Table) []string {
-	return []string{"ms_" + t.Name + "_enforce", "ms_" + t.Name + "_capture"}
+func (d PostgresDialect) TriggerNames(t Table) []string {
+	return []string{triggerName(d, t.Name, "enforce"), triggerName(d, t.Name, "capture")}
 }
 
 // pgKeyText formats the key of NEW or OLD for messages: "k1,k2".
@@ -338,7 +349,7 @@ func (d PostgresDialect) notMaster(t Table, row, master string) string {
 // in its own transaction.
 func (d PostgresDialect) Triggers(t Table) []string {
 	q := d.Quote
-	T, S, X := q(t.Name), q(Shadow(t.Name)), q(Xfer(t.Name))
+	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
 	names := d.TriggerNames(t)
 	enforce, capture := q(names[0]), q(names[1])
 	pkChanged := joinMap(t.Keys(), " OR ", func(c Column) string {
@@ -352,7 +363,7 @@ func (d PostgresDialect) Triggers(t Table) []string {
 		END IF;`, k, literal(t.Name), k)
 	}
 	return []string{
-		fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
+		requote(enforce, fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
 DECLARE
 	ms_c ms_ctl%%ROWTYPE;
 	ms_m TEXT;
@@ -396,9 +407,9 @@ $ms$`, enforce, pgApplying,
 			d.notMaster(t, "NEW", "ms_m"),
 			rangeCheck,
 			d.notMaster(t, "OLD", "OLD.ms_master"),
-			pkChanged, literal(t.Name), literal(t.Name), d.keyText(t, "OLD")),
+			pkChanged, literal(t.Name), literal(t.Name), d.keyText(t, "OLD"))),
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()`, enforce, T, enforce),
-		fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
+		requote(capture, fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $ms$
 DECLARE
 	ms_c ms_ctl%%ROWTYPE;
 BEGIN
@@ -435,7 +446,7 @@ $ms$`, capture, pgApplying,
 			S, d.keyList(t, ""), d.keyList(t, "NEW."), d.Fingerprint(t, "NEW."), d.keyList(t, ""),
 			S, d.Fingerprint(t, "NEW."), d.keyMatch(t, "r.", "NEW."), literal(noShadowMessage(t)),
 			X, d.keyList(t, ""), d.keyList(t, "NEW."), S, d.keyMatch(t, "r.", "NEW."),
-			S, d.keyMatch(t, "r.", "OLD."), literal(noShadowMessage(t))),
+			S, d.keyMatch(t, "r.", "OLD."), literal(noShadowMessage(t)))),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()`, capture, T, capture),
 		// ALWAYS: they fire under session_replication_role = replica too.
 		fmt.Sprintf(`ALTER TABLE %s ENABLE ALWAYS TRIGGER %s`, T, enforce),
@@ -452,8 +463,11 @@ func (d PostgresDialect) Uninject(t Table) []string {
 			fmt.Sprintf("DROP FUNCTION IF EXISTS %s()", d.Quote(n)))
 	}
 	return append(stmts,
-		"DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)),
-		"DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)),
+		// The key sequence the library made (keys.go), and with it the
+		// default it gave the key column.
+		"DROP SEQUENCE IF EXISTS "+d.Quote(KeySequence(d, t.Name))+" CASCADE",
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s", d.Quote(t.Name), MasterColumn),
 	)
 }
@@ -463,7 +477,7 @@ func (d PostgresDialect) Uninject(t Table) []string {
 // It disappears with the transaction if the import fails.
 func (d PostgresDialect) Stage(t Table) []string {
 	cols := joinMap(t.Columns, ", ", func(c Column) string { return d.Quote(c.Name) })
-	S := d.Quote(StageName(t.Name))
+	S := d.Quote(StageName(d, t.Name))
 	return []string{
 		"DROP TABLE IF EXISTS pg_temp." + S,
 		fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s, %s, NULL::BIGINT AS ms_version, NULL::TEXT AS ms_origin,
@@ -474,7 +488,7 @@ func (d PostgresDialect) Stage(t Table) []string {
 
 // DropStage drops the staging table.
 func (d PostgresDialect) DropStage(t Table) string {
-	return "DROP TABLE IF EXISTS pg_temp." + d.Quote(StageName(t.Name))
+	return "DROP TABLE IF EXISTS pg_temp." + d.Quote(StageName(d, t.Name))
 }
 
 // Upsert inserts rows from query into t, replacing rows whose key exists.
@@ -485,7 +499,7 @@ func (d PostgresDialect) Upsert(t Table, cols []string, query string) string {
 // UpsertShadow inserts shadow entries from query, replacing entries whose
 // key exists.
 func (d PostgresDialect) UpsertShadow(t Table, query string) string {
-	return onConflictUpsertShadow(d.Quote, t, query)
+	return onConflictUpsertShadow(d.Quote, Shadow(d, t.Name), t, query)
 }
 
 // SetApplying sets the transaction-local multisite.applying, which the

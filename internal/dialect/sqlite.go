@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -20,6 +21,11 @@ func (SQLiteDialect) Name() Name { return SQLite }
 // Quote quotes an identifier with double quotes.
 func (SQLiteDialect) Quote(ident string) string {
 	return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"`
+}
+
+// Object returns prefix + name + suffix: SQLite has no length limit.
+func (SQLiteDialect) Object(prefix, name, suffix string) string {
+	return objectName(nil, prefix, name, suffix)
 }
 
 // Rebind leaves '?' placeholders as they are.
@@ -125,6 +131,10 @@ func (SQLiteDialect) Meta() []string {
 	name TEXT PRIMARY KEY,
 	columns TEXT NOT NULL
 )`,
+		`CREATE TABLE ms_key (
+	tbl TEXT PRIMARY KEY,
+	next INTEGER NOT NULL
+)`,
 		`CREATE TABLE ms_conflict (
 	tbl TEXT NOT NULL,
 	key TEXT NOT NULL,
@@ -142,6 +152,7 @@ func (SQLiteDialect) Meta() []string {
 func (SQLiteDialect) DropMeta() []string {
 	return append(dropRequestMeta(),
 		"DROP TABLE IF EXISTS ms_conflict",
+		"DROP TABLE IF EXISTS ms_key",
 		"DROP TABLE IF EXISTS ms_table",
 		"DROP TABLE IF EXISTS ms_vector",
 		"DROP TABLE IF EXISTS ms_restore",
@@ -205,11 +216,11 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
 	ms_hash TEXT,
 	PRIMARY KEY (%s)
-)`, d.Quote(Shadow(t.Name)), keys, d.keyList(t, "")),
+)`, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
 		d.EpochIndex(t),
 		// Seal finds pending changes through this partial index instead of
 		// scanning the shadow (an incremental export of 100 rows from 1M).
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_epoch) WHERE ms_epoch IS NULL", d.Quote(Shadow(t.Name)+"_pending"), d.Quote(Shadow(t.Name))),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_epoch) WHERE ms_epoch IS NULL", d.Quote(ShadowIndex(d, t.Name, "pending")), d.Quote(Shadow(d, t.Name))),
 		fmt.Sprintf(`CREATE TABLE %s (
 	%s,
 	ms_version INTEGER NOT NULL,
@@ -217,9 +228,9 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_to TEXT NOT NULL,
 	ms_epoch INTEGER,
 	PRIMARY KEY (%s, ms_version)
-)`, d.Quote(Xfer(t.Name)), keys, d.keyList(t, "")),
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(Xfer(t.Name)+"_epoch"), d.Quote(Xfer(t.Name))),
-		fmt.Sprintf("CREATE INDEX %s ON %s (ms_epoch) WHERE ms_epoch IS NULL", d.Quote(Xfer(t.Name)+"_pending"), d.Quote(Xfer(t.Name))),
+)`, d.Quote(Xfer(d, t.Name)), keys, d.keyList(t, "")),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(XferIndex(d, t.Name, "epoch")), d.Quote(Xfer(d, t.Name))),
+		fmt.Sprintf("CREATE INDEX %s ON %s (ms_epoch) WHERE ms_epoch IS NULL", d.Quote(XferIndex(d, t.Name, "pending")), d.Quote(Xfer(d, t.Name))),
 	}
 }
 
@@ -233,7 +244,7 @@ func (d SQLiteDialect) Inject(t Table, local string) []string {
 	stmts = append(stmts, d.shadowDDL(t)...)
 	stmts = append(stmts, fmt.Sprintf(
 		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
-		d.Quote(Shadow(t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
 	return stmts
 }
 
@@ -263,10 +274,11 @@ const SQLiteNotApplying = "NOT EXISTS (SELECT 1 FROM pragma_table_info('ms_apply
 // spares every captured write one index entry and every seal one index
 // update. SQLite uses it for the exports'
 // "ms_origin = ? AND ms_epoch > ?" terms, which imply its condition.
-// Databases of metadata format 2 and older had it whole; the format 3
-// upgrade rebuilds it.
+// Databases of metadata format 2 and older had it whole, under its
+// legacy name ([LegacyShadowIndex]); the format 3 upgrade drops that one
+// and creates this one if it is not there yet.
 func (d SQLiteDialect) EpochIndex(t Table) string {
-	return fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch) WHERE ms_epoch IS NOT NULL", d.Quote(Shadow(t.Name)+"_epoch"), d.Quote(Shadow(t.Name)))
+	return fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (ms_origin, ms_epoch) WHERE ms_epoch IS NOT NULL", d.Quote(ShadowIndex(d, t.Name, "epoch")), d.Quote(Shadow(d, t.Name)))
 }
 
 // ShadowDDL is the shadow and transfer-log DDL alone, for a replica created
@@ -289,13 +301,13 @@ const raiseState = `SELECT CASE c.state WHEN 'receive-only' THEN RAISE(ABORT, 'm
 		ELSE RAISE(ABORT, 'multisite: this replica is not active; local writes are refused until it is made active') END FROM ms_ctl c WHERE c.state <> 'active';`
 
 // Triggers returns the enforcement (BEFORE) and capture (AFTER) triggers.
-// They stand aside while ms_ctl.applying is set, which only an import's own
-// transaction does. Every message they raise is a literal, so that any
+// They stand aside while temp.ms_applying exists, which only an import's
+// own connection creates (see SetApplying). Every message they raise is a literal, so that any
 // SQLite from 3.31 on parses them (see the README's SQLite floor).
 func (d SQLiteDialect) Triggers(t Table) []string {
 	q := d.Quote
-	T, S, X := q(t.Name), q(Shadow(t.Name)), q(Xfer(t.Name))
-	name := func(suffix string) string { return q("ms_" + t.Name + "_" + suffix) }
+	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
+	name := func(suffix string) string { return q(triggerName(d, t.Name, suffix)) }
 	when := "WHEN " + SQLiteNotApplying
 	keys := d.keyList(t, "")
 	newKeys := d.keyList(t, "NEW.")
@@ -308,7 +320,7 @@ func (d SQLiteDialect) Triggers(t Table) []string {
 		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, %s) FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
 	`, literal("multisite: a key of "+t.Name+" is outside the key range of this replica; allocate new keys with multisite.NextID"), k)
 	}
-	return []string{
+	return append([]string{
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s %s BEGIN
 	%s
 	%s
@@ -349,14 +361,31 @@ END`, name("bd"), T, when, raiseState, d.refuse(t, "OLD.ms_master", "ms_ctl c", 
 	UPDATE %s SET ms_version = ms_version + 1, ms_origin = (SELECT local FROM ms_ctl),
 		ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL WHERE %s;
 END`, name("ad"), T, when, literal(noShadowMessage(t)), S, d.keyMatch(t, "r.", "OLD."), S, d.keyMatch(t, "", "OLD.")),
+	}, d.keyTriggers(t)...)
+}
+
+// keyTriggers are the key triggers of a table with an integer key (keys.go).
+func (d SQLiteDialect) keyTriggers(t Table) []string {
+	if !t.IntegerKey() {
+		return nil
 	}
+	return d.sqliteKeyTriggers(t)
 }
 
 // TriggerNames lists the triggers Triggers creates.
 func (d SQLiteDialect) TriggerNames(t Table) []string {
+	ns := triggerNames(d, t)
+	if t.IntegerKey() {
+		ns = append(ns, sqliteKeyTriggerNames(d, t)...) // keys.go
+	}
+	return ns
+}
+
+// triggerNames are the names of the six capture and enforcement triggers.
+func triggerNames(d Dialect, t Table) []string {
 	var ns []string
 	for _, s := range []string{"bi", "ai", "bu", "au", "bd", "ad"} {
-		ns = append(ns, "ms_"+t.Name+"_"+s)
+		ns = append(ns, triggerName(d, t.Name, s))
 	}
 	return ns
 }
@@ -369,8 +398,8 @@ func (d SQLiteDialect) Uninject(t Table) []string {
 		stmts = append(stmts, "DROP TRIGGER IF EXISTS "+d.Quote(n))
 	}
 	return append(stmts,
-		"DROP TABLE IF EXISTS "+d.Quote(Xfer(t.Name)),
-		"DROP TABLE IF EXISTS "+d.Quote(Shadow(t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Xfer(d, t.Name)),
+		"DROP TABLE IF EXISTS "+d.Quote(Shadow(d, t.Name)),
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", d.Quote(t.Name), MasterColumn),
 	)
 }
@@ -380,15 +409,15 @@ func (d SQLiteDialect) Uninject(t Table) []string {
 func (d SQLiteDialect) Stage(t Table) []string {
 	cols := joinMap(t.Columns, ", ", func(c Column) string { return d.Quote(c.Name) })
 	return []string{
-		"DROP TABLE IF EXISTS temp." + d.Quote(StageName(t.Name)),
+		"DROP TABLE IF EXISTS temp." + d.Quote(StageName(d, t.Name)),
 		fmt.Sprintf(`CREATE TEMP TABLE %s (%s, ms_master, ms_version, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_apply INTEGER NOT NULL DEFAULT 0, ms_seq INTEGER PRIMARY KEY)`,
-			d.Quote(StageName(t.Name)), cols),
+			d.Quote(StageName(d, t.Name)), cols),
 	}
 }
 
 // DropStage drops the staging table.
 func (d SQLiteDialect) DropStage(t Table) string {
-	return "DROP TABLE IF EXISTS temp." + d.Quote(StageName(t.Name))
+	return "DROP TABLE IF EXISTS temp." + d.Quote(StageName(d, t.Name))
 }
 
 // Upsert inserts rows from query into t, replacing rows whose key exists.
@@ -400,7 +429,7 @@ func (d SQLiteDialect) Upsert(t Table, cols []string, query string) string {
 // columns then ms_version, ms_master, ms_origin, ms_creator, ms_epoch,
 // ms_deleted), replacing entries whose key exists.
 func (d SQLiteDialect) UpsertShadow(t Table, query string) string {
-	return onConflictUpsertShadow(d.Quote, t, query)
+	return onConflictUpsertShadow(d.Quote, Shadow(d, t.Name), t, query)
 }
 
 // SetApplying creates (on) or drops (off) temp.ms_applying, which the
@@ -464,9 +493,22 @@ func (SQLiteDialect) Raw(expr string) string { return "+" + expr }
 // MaxParams is the most placeholders one statement may carry.
 func (SQLiteDialect) MaxParams() int { return 32000 }
 
-// Value returns v unchanged: through Raw, SQLite returns its storage
-// classes as they are, which are the portable forms.
-func (SQLiteDialect) Value(c Column, v any) (any, error) { return v, nil }
+// Value returns v unchanged, through Raw SQLite's storage classes being
+// the portable forms, but for a date, time or timestamp column, whose
+// value it turns into the canonical text (see [Canonical]): Go drivers
+// store a time.Time as text of their own (modernc.org/sqlite as
+// time.Time.String, "1999-12-31 23:59:59 +0000 UTC"), SQLite's
+// CURRENT_TIMESTAMP writes "1999-12-31 23:59:59", and an integer there is
+// a Unix time.
+func (SQLiteDialect) Value(c Column, v any) (any, error) {
+	if k := KindOf(c.Type); isTemporal(k) && v != nil {
+		if t, ok := v.(time.Time); ok && k == KindTimestamp {
+			v = t.UTC() // as its text form reads (a driver parsed it)
+		}
+		return portable(k, v)
+	}
+	return v, nil
+}
 
 // Arg returns v unchanged: SQLite stores any value in any column.
 func (SQLiteDialect) Arg(c Column, v any) any { return v }
@@ -477,8 +519,12 @@ func (d SQLiteDialect) Seal(table string) string {
 	return fmt.Sprintf("UPDATE %s SET ms_epoch = ? WHERE ms_epoch IS NULL", d.Quote(table))
 }
 
-// SnapshotTx returns nil: a SQLite transaction reads one snapshot.
-func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return nil }
+// SnapshotTx asks for a read-only transaction: a SQLite transaction reads
+// one snapshot, and ReadOnly keeps a driver told to begin every
+// transaction IMMEDIATE (modernc.org/sqlite's _txlock=immediate, as the
+// README advises applications) from taking the write lock for a read that
+// may last as long as a creation packet takes to write.
+func (SQLiteDialect) SnapshotTx() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
 // TransactionalDDL is true.
 func (SQLiteDialect) TransactionalDDL() bool { return true }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,7 +51,32 @@ func baseType(typ string) (base, params string) {
 // CLOB or TEXT is text, and so on) with the temporal, boolean and decimal
 // names of PostgreSQL and MySQL recognised first. MySQL's TINYINT(1) is its
 // BOOLEAN.
+//
+// Results are remembered per type name (a few thousand at most): export
+// and import classify every value's column, and parsing the name each
+// time cost more than the rest of the conversion.
 func KindOf(typ string) Kind {
+	if k, ok := kindCache.Load(typ); ok {
+		return k.(Kind)
+	}
+	k := classify(typ)
+	if kindCached.Add(1) <= maxKindCache {
+		kindCache.Store(typ, k)
+	}
+	return k
+}
+
+var (
+	kindCache  sync.Map // declared type → Kind
+	kindCached atomic.Int64
+)
+
+// maxKindCache bounds the remembered type names: packets may name types
+// without end.
+const maxKindCache = 4096
+
+// classify is KindOf without the memory.
+func classify(typ string) Kind {
 	base, params := baseType(typ)
 	switch {
 	case base == "":
@@ -95,28 +122,59 @@ const (
 	timeLayout      = "15:04:05.999999999"
 )
 
-var timestampInputs = []string{
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999Z0700",
-	"2006-01-02 15:04:05.999999999-07",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04",
-	"2006-01-02T15:04",
-	"2006-01-02",
+// timestampInputs are the date-and-time texts the vendors and the common
+// Go drivers write, and whether each names a zone: Go's time.Time.String
+// (modernc.org/sqlite's default for a time.Time argument), RFC 3339 and
+// its space-separated form (mattn/go-sqlite3, the servers' zoned output),
+// and SQLite's CURRENT_TIMESTAMP.
+var timestampInputs = []struct {
+	layout string
+	zoned  bool
+}{
+	{"2006-01-02 15:04:05.999999999 -0700 MST", true},
+	{"2006-01-02 15:04:05.999999999 -0700", true},
+	{"2006-01-02 15:04:05.999999999Z07:00", true},
+	{"2006-01-02T15:04:05.999999999Z07:00", true},
+	{"2006-01-02 15:04:05.999999999Z0700", true},
+	{"2006-01-02 15:04:05.999999999-07", true},
+	{"2006-01-02 15:04:05.999999999", false},
+	{"2006-01-02T15:04:05.999999999", false},
+	{"2006-01-02 15:04", false},
+	{"2006-01-02T15:04", false},
+	{"2006-01-02", false},
 }
 
-// parseTimestamp reads the date-and-time texts the three vendors write (and
-// ISO 8601 with a T). zoned reports whether the text named a zone.
+// monotonic is the monotonic clock reading time.Time.String appends to a
+// time from time.Now ("… +0100 CET m=+0.001234567").
+var monotonic = regexp.MustCompile(` m=[+-][0-9.]+$`)
+
+// parseTimestamp reads the date-and-time texts the three vendors and the
+// common Go drivers write (see timestampInputs). zoned reports whether
+// the text named a zone.
 func parseTimestamp(s string) (t time.Time, zoned bool, ok bool) {
-	s = strings.TrimSpace(s)
-	for i, l := range timestampInputs {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, i < 4, true
+	s = monotonic.ReplaceAllString(strings.TrimSpace(s), "")
+	for _, in := range timestampInputs {
+		if t, err := time.Parse(in.layout, s); err == nil {
+			return t, in.zoned, true
 		}
 	}
 	return time.Time{}, false, false
+}
+
+// unixTime is the canonical text of a Unix time (seconds) in a column of
+// temporal kind k, or v unchanged where that is no value of k (a time of
+// day, a date that is not midnight UTC).
+func unixTime(k Kind, v int64) any {
+	t := time.Unix(v, 0).UTC()
+	switch k {
+	case KindTimestamp, KindTimestampTZ:
+		return timeText(k, t)
+	case KindDate:
+		if v%86400 == 0 {
+			return timeText(k, t)
+		}
+	}
+	return v
 }
 
 // timeText formats a time.Time (as a driver returns it) for a column of
@@ -151,6 +209,9 @@ func canonicalTemporal(k Kind, s string) string {
 		}
 		if k == KindTimestampTZ && !zoned {
 			return t.Format(time.RFC3339Nano) // read as UTC
+		}
+		if k == KindTimestamp && zoned {
+			t = t.UTC() // a zoned text in a column without zone: its instant, in UTC
 		}
 		if k == KindDate && (t.Hour() != 0 || t.Minute() != 0 || t.Second() != 0 || t.Nanosecond() != 0) {
 			return s
@@ -239,6 +300,8 @@ func Canonical(typ string, v any) any {
 			return timeText(k, x)
 		case string:
 			return canonicalTemporal(k, x)
+		case int64:
+			return unixTime(k, x)
 		}
 	case KindText:
 		if b, ok := v.([]byte); ok {
@@ -246,6 +309,11 @@ func Canonical(typ string, v any) any {
 		}
 	}
 	return v
+}
+
+// isTemporal reports whether k is a date, time or timestamp kind.
+func isTemporal(k Kind) bool {
+	return k == KindTimestamp || k == KindTimestampTZ || k == KindDate || k == KindTime
 }
 
 func boolInt(b bool) int64 {
@@ -275,7 +343,12 @@ func portable(k Kind, v any) (any, error) {
 		return nil, nil
 	case bool:
 		return boolInt(x), nil
-	case int64, float64:
+	case int64:
+		if isTemporal(k) {
+			return unixTime(k, x), nil
+		}
+		return x, nil
+	case float64:
 		return x, nil
 	case int32:
 		return int64(x), nil

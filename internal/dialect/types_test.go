@@ -1,6 +1,7 @@
 package dialect
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -73,5 +74,74 @@ func TestCanonical_KeepsDifferentValuesApart(t *testing.T) {
 		if cmp.Equal(Canonical(p.typ, p.a), Canonical(p.typ, p.b)) {
 			t.Errorf("Canonical(%q) makes %#v and %#v equal", p.typ, p.a, p.b)
 		}
+	}
+}
+
+func TestCanonical_DriverTimeForms(t *testing.T) {
+	for _, tc := range []struct {
+		typ  string
+		in   any
+		want any
+	}{
+		{"DATETIME", "1999-12-31 23:59:59 +0000 UTC", "1999-12-31 23:59:59"},                    // modernc, time.Time.String
+		{"DATETIME", "2026-03-01 10:00:00.123456 +0100 CET", "2026-03-01 09:00:00.123456"},      // another zone: its instant in UTC
+		{"DATETIME", "2026-03-01 10:00:00.5 +0000 UTC m=+0.001234567", "2026-03-01 10:00:00.5"}, // time.Now's monotonic reading
+		{"DATETIME", "2026-03-01 10:00:00.25-07:00", "2026-03-01 17:00:00.25"},                  // mattn/go-sqlite3
+		{"DATETIME", "2026-03-01 10:00:00", "2026-03-01 10:00:00"},                              // CURRENT_TIMESTAMP
+		{"DATETIME", int64(946684799), "1999-12-31 23:59:59"},                                   // Unix seconds
+		{"TIMESTAMPTZ", "1999-12-31 23:59:59 +0100 CET", "1999-12-31T22:59:59Z"},                // an instant
+		{"DATE", "1999-12-31 00:00:00 +0000 UTC", "1999-12-31"},                                 // modernc, a date
+		{"DATE", int64(86400), "1970-01-02"},                                                    // Unix midnight
+		{"DATE", int64(86401), int64(86401)},                                                    // no date: left as it is
+		{"DATETIME", "not a time", "not a time"},                                                // left as it is
+	} {
+		if got := Canonical(tc.typ, tc.in); got != tc.want {
+			t.Errorf("Canonical(%q, %#v) = %#v, want %#v", tc.typ, tc.in, got, tc.want)
+		}
+		if v, err := (SQLiteDialect{}).Value(Column{Type: tc.typ}, tc.in); err != nil || v != tc.want {
+			t.Errorf("SQLite Value(%q, %#v) = %#v, %v, want %#v", tc.typ, tc.in, v, err, tc.want)
+		}
+	}
+}
+
+func TestExact_RefusesWhatTheColumnCannotHold(t *testing.T) {
+	for _, tc := range []struct {
+		d    Dialect
+		typ  string
+		v    any
+		fail bool
+	}{
+		{PostgresDialect{}, "timestamp without time zone", "2026-01-02 03:04:05.123456", false},
+		{PostgresDialect{}, "timestamp without time zone", "2026-01-02 03:04:05.1234567", true},
+		{PostgresDialect{}, "timestamp(3) without time zone", "2026-01-02 03:04:05.1234", true},
+		{PostgresDialect{}, "timestamp with time zone", "2026-01-02T03:04:05.123456789Z", true},
+		{PostgresDialect{}, "date", "2026-01-02", false},
+		{PostgresDialect{}, "date", "yesterday", true},
+		{PostgresDialect{}, "boolean", int64(2), true},
+		{PostgresDialect{}, "boolean", int64(1), false},
+		{MySQLDialect{}, "datetime", "2026-01-02 03:04:05.5", true},
+		{MySQLDialect{}, "datetime(6)", "2026-01-02 03:04:05.5", false},
+		{MySQLDialect{}, "datetime(6)", "0999-01-02 03:04:05", true},
+		{MySQLDialect{}, "time(6)", "10:11:12.25", false},
+		{SQLiteDialect{}, "DATETIME", "2026-01-02 03:04:05.123456789", false},
+		{PostgresDialect{}, "numeric(10,2)", "12.345", true},
+		{PostgresDialect{}, "numeric(10,2)", float64(12.5), false},
+		{PostgresDialect{}, "numeric(4,2)", "123.4", true},
+		{PostgresDialect{}, "numeric", "123456789.123456789", false},
+		{MySQLDialect{}, "decimal(10,2)", "-0.01", false},
+		{MySQLDialect{}, "decimal(10,2)", "0.001", true},
+		{MySQLDialect{}, "decimal(65,30)", int64(7), false},
+	} {
+		err := Exact(tc.d, "t", Column{Name: "c", Type: tc.typ}, tc.v)
+		var ie *InexactError
+		if got := errors.As(err, &ie) && errors.Is(err, ErrInexact) && ie.Column == "c"; got != tc.fail || (!tc.fail && err != nil) {
+			t.Errorf("%s: Exact(%q, %#v) = %v, want failure %v", tc.d.Name(), tc.typ, tc.v, err, tc.fail)
+		}
+	}
+}
+
+func BenchmarkKindOf(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		KindOf("character varying(20)")
 	}
 }

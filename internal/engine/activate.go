@@ -11,6 +11,7 @@ import (
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 )
@@ -33,17 +34,22 @@ func NewID() (string, error) {
 
 // PlanActivation returns the schema plan Activate would apply, the tables
 // it would replicate, and the new replica's ID.
-func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, opt ActivateOptions, local replica.ID) (schema.Plan, []schema.Table, error) {
+func PlanActivation(ctx context.Context, q dialect.Querier, d dialect.Dialect, opt ActivateOptions, local replica.ID) (schema.Plan, []dialect.Table, error) {
 	if _, err := LoadCtl(ctx, q, d); err == nil {
 		return schema.Plan{}, nil, ErrActivated
 	} else if err != ErrNotActivated {
 		return schema.Plan{}, nil, err
 	}
-	tables, err := schema.Inspect(ctx, q, d, schema.InspectOptions{Exclude: opt.Exclude})
+	tables, err := schemaplan.Inspect(ctx, q, d, schemaplan.InspectOptions{Exclude: opt.Exclude})
 	if err != nil {
 		return schema.Plan{}, nil, err
 	}
-	plan := schema.Activation(d, tables, string(local))
+	for _, t := range tables {
+		if err := checkLooseKeys(ctx, q, d, t); err != nil {
+			return schema.Plan{}, nil, err
+		}
+	}
+	plan := schemaplan.Activation(d, tables, string(local))
 	if err := foreignKeyActivation(ctx, q, d, tables, &plan); err != nil {
 		return schema.Plan{}, nil, err
 	}
@@ -84,7 +90,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 	}
 	self := replica.Info{ID: replica.ID(id), Name: opt.Name, Number: 0, PublicKey: pub, State: replica.Active, Version: 1}
 	lo, hi := replica.KeyRange(0)
-	var applied []schema.Table // tables the plan began to change
+	var applied []dialect.Table // tables the plan began to change
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		plan, tables, err := PlanActivation(ctx, tx, d, opt, self.ID)
 		if err != nil {
@@ -115,24 +121,51 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 				return err
 			}
 		}
-		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: 0})
+		// The existing rows, captured by the plan, are sealed here as
+		// epoch 1: activation already holds the write lock for the time
+		// it takes to capture every row, and a first Seal stamping them
+		// all later would hold it again for as long, blocking the
+		// application's writers (and failing them past their busy timeout).
+		var epoch uint64
+		n, err := sealTables(ctx, tx, d, 1)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			epoch = 1
+			if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = 1`); err != nil {
+				return fmt.Errorf("multisite: seal the existing rows: %w", err)
+			}
+		}
+		if err := setupKeys(ctx, tx, d, tables, c); err != nil { // keys.go
+			return err
+		}
+		return raiseVector(ctx, tx, d, self.ID, replica.Vector{self.ID: epoch})
 	})
 	if err != nil {
 		if applied != nil && !d.TransactionalDDL() {
 			// DDL committed by itself (MySQL): remove what the plan added.
 			// Errors are ignored; the activation's own is the one to report.
-			for _, st := range schema.Deactivation(d, applied).Steps {
+			for _, st := range schemaplan.Deactivation(d, applied).Steps {
 				_, _ = db.ExecContext(ctx, st.SQL)
 			}
 		}
 		return replica.Info{}, "", err
+	}
+	if d.Name() == dialect.SQLite {
+		// Activation wrote every row's shadow entry to the WAL; copy it
+		// into the database now, so that the application's next commit,
+		// which would otherwise do it, does not wait for it. PASSIVE never
+		// waits for readers or writers; an error only means a later
+		// commit checkpoints instead.
+		_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	}
 	return self, family, nil
 }
 
 // checkKeys refuses an integer key beyond the first replica's range: rows
 // there would collide with keys a later replica allocates.
-func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t schema.Table, hi int64) error {
+func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, hi int64) error {
 	if !t.IntegerKey() {
 		return nil
 	}
@@ -152,36 +185,22 @@ func checkKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t sche
 	return nil
 }
 
-// inTx runs f in a transaction on one connection and commits if f returns
-// nil; otherwise it rolls back and the database is as it was.
-func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
-	return runTx(ctx, db, f)
-}
-
-// txBeginner is a *sql.DB or a *sql.Conn.
-type txBeginner interface {
-	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
-}
-
-// runTx is inTx on a pool or on one connection the caller holds.
-func runTx(ctx context.Context, db txBeginner, f func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// checkLooseKeys refuses a table whose key the vendor compares other than
+// byte for byte (see [dialect.LooseKeys]) with a *schema.LooseKeyError.
+func checkLooseKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table) error {
+	loose, err := dialect.LooseKeys(ctx, q, d, t)
 	if err != nil {
-		return fmt.Errorf("multisite: begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("multisite: commit: %w", err)
+	if len(loose) > 0 {
+		return &schema.LooseKeyError{Table: t.Name, Column: loose[0].Column, Reason: loose[0].Reason}
 	}
 	return nil
 }
 
 // checkActivationCharset refuses to activate data that does not fit the
 // family's code page: every replica would refuse it on import.
-func checkActivationCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *codepage.CodePage, tables []schema.Table) error {
+func checkActivationCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *codepage.CodePage, tables []dialect.Table) error {
 	if len(tables) == 0 {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/schema"
 )
 
@@ -25,14 +26,14 @@ func withCharset(p schema.Plan, d dialect.Dialect, tables []dialect.Table, name 
 			return schema.Plan{}, err
 		}
 	}
-	p.Steps = append(p.Steps, schema.Charset(d, tables, cp).Steps...)
+	p.Steps = append(p.Steps, schemaplan.Charset(d, tables, cp).Steps...)
 	return p, nil
 }
 
 // applyCharset installs the charset enforcement of the code page called
 // name for tables (replica creation, after the rows are loaded).
 func applyCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, tables []dialect.Table, name string) error {
-	p, err := withCharset(schema.Plan{Dialect: d.Name()}, d, tables, name)
+	p, err := withCharset(schema.Plan{Dialect: string(d.Name())}, d, tables, name)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func EnforceCharset(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
 		if err != nil {
 			return err
 		}
-		if err := schema.Apply(ctx, tx, schema.CharsetRemoval(d, tables)); err != nil {
+		if err := schema.Apply(ctx, tx, schemaplan.CharsetRemoval(d, tables)); err != nil {
 			return err
 		}
 		return applyCharset(ctx, tx, d, tables, c.CodePage)

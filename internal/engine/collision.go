@@ -198,6 +198,11 @@ type member struct {
 	prov    *provisional // a stored row renamed here provisionally
 }
 
+// claim is what the rule that picks the record keeping a value sees.
+func (s *member) claim() mastership.Claim {
+	return mastership.Claim{Creator: replica.ID(s.creator), Key: s.keyText}
+}
+
 type provisional struct {
 	id       CollisionID
 	key      []any
@@ -247,7 +252,7 @@ func (m *importer) settleCollisions() error {
 // reordered (a cycle has no such order).
 func (m *importer) freeFirst(t dialect.Table, u uniqueKey) error {
 	d := m.d
-	S, T := d.Quote(dialect.StageName(t.Name)), d.Quote(t.Name)
+	S, T := d.Quote(dialect.StageName(d, t.Name)), d.Quote(t.Name)
 	var match []string
 	for _, c := range u.cols {
 		match = append(match, "t."+d.Quote(c.Name)+" = s."+d.Quote(c.Name))
@@ -315,7 +320,7 @@ func (m *importer) loadProvisional(t dialect.Table) ([]*provisional, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	S := m.d.Quote(dialect.StageName(t.Name))
+	S := m.d.Quote(dialect.StageName(m.d, t.Name))
 	for _, p := range out {
 		var val sql.NullString
 		var deleted int
@@ -351,7 +356,7 @@ func (m *importer) setCollisionState(id CollisionID, s CollisionState) error {
 // settleUnique settles the collisions of one unique key.
 func (m *importer) settleUnique(t dialect.Table, u uniqueKey, prov []*provisional) error {
 	d := m.d
-	S, T := d.Quote(dialect.StageName(t.Name)), d.Quote(t.Name)
+	S, T := d.Quote(dialect.StageName(d, t.Name)), d.Quote(t.Name)
 	var ucols, match, notNull []string
 	for _, c := range u.cols {
 		ucols = append(ucols, d.Raw("s."+d.Quote(c.Name)))
@@ -470,7 +475,7 @@ func (m *importer) claimed(t dialect.Table, u uniqueKey, p *provisional) ([]any,
 // settleValue settles the records that hold or claim value v of u.
 func (m *importer) settleValue(t dialect.Table, u uniqueKey, v []any, prov []*provisional) error {
 	d := m.d
-	S, T, R := d.Quote(dialect.StageName(t.Name)), d.Quote(t.Name), d.Quote(dialect.Shadow(t.Name))
+	S, T, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(t.Name), d.Quote(dialect.Shadow(d, t.Name))
 	var where []string
 	args := make([]any, 0, len(v))
 	for i, c := range u.cols {
@@ -538,12 +543,7 @@ func (m *importer) settleValue(t dialect.Table, u uniqueKey, v []any, prov []*pr
 	if len(members) == 0 {
 		return nil
 	}
-	sort.Slice(members, func(a, b int) bool {
-		if members[a].creator != members[b].creator {
-			return members[a].creator < members[b].creator
-		}
-		return members[a].keyText < members[b].keyText
-	})
+	sort.Slice(members, func(a, b int) bool { return members[a].claim().Before(members[b].claim()) })
 	winner := members[0]
 	if winner.prov != nil {
 		// The collision that renamed it is gone: undo the rename once the
@@ -634,7 +634,7 @@ func (m *importer) rename(t dialect.Table, u uniqueKey, v []any, winner, l *memb
 	taken[renamed] = true
 	local := replica.ID(l.master) == m.ctl.Local
 	version := l.version
-	S, T, R := d.Quote(dialect.StageName(t.Name)), d.Quote(t.Name), d.Quote(dialect.Shadow(t.Name))
+	S, T, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(t.Name), d.Quote(dialect.Shadow(d, t.Name))
 	var stmts []string
 	var args [][]any
 	if l.seq != 0 {
@@ -712,7 +712,7 @@ func (m *importer) valueFree(t dialect.Table, u uniqueKey, v []any, renamed stri
 	if err := m.tx.QueryRowContext(m.ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(t.Name), w)), args...).Scan(&n); err != nil {
 		return false, err
 	}
-	if err := m.tx.QueryRowContext(m.ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 AND %s", d.Quote(dialect.StageName(t.Name)), w)), args...).Scan(&k); err != nil {
+	if err := m.tx.QueryRowContext(m.ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 AND %s", d.Quote(dialect.StageName(d, t.Name)), w)), args...).Scan(&k); err != nil {
 		return false, err
 	}
 	return n+k == 0, nil

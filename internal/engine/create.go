@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -234,9 +235,10 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 	var stmts []string
 	for i := len(c.created) - 1; i >= 0; i-- {
 		n := c.created[i]
-		for _, name := range []string{dialect.Xfer(n), dialect.Shadow(n), n} {
+		for _, name := range []string{dialect.Xfer(c.d, n), dialect.Shadow(c.d, n), n} {
 			stmts = append(stmts, "DROP TABLE IF EXISTS "+c.d.Quote(name))
 		}
+		stmts = append(stmts, "DROP SEQUENCE IF EXISTS "+c.d.Quote(dialect.KeySequence(c.d, n)))
 	}
 	if c.metaStarted {
 		stmts = append(stmts, dialect.DropMetaFormat()...) // format 2 and later
@@ -267,6 +269,7 @@ type creator struct {
 	created     []string
 	tables      []dialect.Table
 	cur         *dialect.Table
+	local       []dialect.Column     // the columns of cur as this replica's catalog has them
 	fks         []dialect.ForeignKey // foreign keys the packet carries
 	uniques     []uniqueSetting      // unique keys the packet carries (unique.go)
 	rows        [][]any              // pending table rows
@@ -355,7 +358,7 @@ func (c *creator) meta() error {
 		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
 	}
 	c.metaStarted = true
-	if err := schema.Apply(c.ctx, c.tx, schema.Metadata(c.d)); err != nil {
+	if err := schema.Apply(c.ctx, c.tx, schemaplan.Metadata(c.d)); err != nil {
 		return err
 	}
 	lo, hi := replica.KeyRange(self.Number)
@@ -381,6 +384,14 @@ func validName(n string) bool {
 	return n != "" && !strings.ContainsRune(n, 0) && !strings.HasPrefix(strings.ToLower(n), "ms_") && !strings.HasPrefix(strings.ToLower(n), "sqlite_")
 }
 
+func columnNames(t dialect.Table) []string {
+	ns := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		ns[i] = c.Name
+	}
+	return ns
+}
+
 func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := c.meta(); err != nil {
 		return err
@@ -404,16 +415,20 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	if len(t.Keys()) == 0 {
 		return &schema.NoPrimaryKeyError{Tables: []string{t.Name}}
 	}
+	for _, n := range append([]string{t.Name}, columnNames(t)...) {
+		if err := dialect.CheckName(c.d, n); err != nil {
+			return fmt.Errorf("multisite: create replica: table %s: %w", t.Name, err)
+		}
+	}
 	if _, exists, err := c.d.Describe(c.ctx, c.tx, t.Name); err != nil {
 		return err
 	} else if exists {
 		return fmt.Errorf("%w: %s; create the replica in an empty database", ErrTableExists, t.Name)
 	}
 	c.created = append(c.created, t.Name)
-	plan := schema.Creation(c.d, []dialect.Table{t}, c.h.Target)
-	plan.Steps = plan.Steps[len(schema.Metadata(c.d).Steps):] // metadata tables exist already
-	if c.d.Name() == dialect.SQLite {
-		// SQLite cannot add a constraint to an existing table.
+	plan := schemaplan.Creation(c.d, []dialect.Table{t}, c.h.Target)
+	plan.Steps = plan.Steps[len(schemaplan.Metadata(c.d).Steps):] // metadata tables exist already
+	if dialect.ForeignKeysInCreate(c.d) {
 		var own []dialect.ForeignKey
 		for _, fk := range c.fks {
 			if fk.Table == t.Name {
@@ -430,6 +445,17 @@ func (c *creator) startTable(pt *syncpkt.Table) error {
 	if err := schema.Apply(c.ctx, c.tx, plan); err != nil {
 		return err
 	}
+	if err := checkLooseKeys(c.ctx, c.tx, c.d, t); err != nil {
+		return err
+	}
+	local, _, err := c.d.Describe(c.ctx, c.tx, t.Name)
+	if err != nil {
+		return err
+	}
+	if len(local.Columns) != len(t.Columns) {
+		return fmt.Errorf("multisite: created table %s has %d columns, the packet %d", t.Name, len(local.Columns), len(t.Columns))
+	}
+	c.local = local.Columns
 	if err := insertTable(c.ctx, c.tx, c.d, t); err != nil {
 		return err
 	}
@@ -487,6 +513,11 @@ func (c *creator) row(r *syncpkt.Row) error {
 	} else {
 		vals := make([]any, 0, len(t.Columns)+1)
 		for i, v := range r.Values {
+			// A value this replica cannot hold exactly is refused now,
+			// naming the column, rather than stored altered.
+			if err := dialect.Exact(c.d, t.Name, c.local[i], v.Any()); err != nil {
+				return fmt.Errorf("multisite: create replica: %w", err)
+			}
 			vals = append(vals, c.d.Arg(t.Columns[i], v.Any()))
 		}
 		c.rows = append(c.rows, append(vals, r.Master))
@@ -517,7 +548,7 @@ func (c *creator) flush() error {
 		scols = append(scols, k.Name)
 	}
 	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
-	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(t.Name), scols, c.shadow); err != nil {
+	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(c.d, t.Name), scols, c.shadow); err != nil {
 		return err
 	}
 	c.rows, c.shadow = c.rows[:0], c.shadow[:0]
@@ -554,7 +585,16 @@ func (c *creator) finish() error {
 			return fmt.Errorf("multisite: fingerprints of %s: %w", t.Name, err)
 		}
 	}
-	if err := schema.Apply(c.ctx, c.tx, schema.Triggers(c.d, c.tables)); err != nil {
+	// Every replica's keys come from its own generator, so that an
+	// application's INSERT without the key works here as at the origin.
+	ctl, err := LoadCtl(c.ctx, c.tx, c.d)
+	if err != nil {
+		return err
+	}
+	if err := setupKeys(c.ctx, c.tx, c.d, c.tables, ctl); err != nil { // keys.go
+		return err
+	}
+	if err := schema.Apply(c.ctx, c.tx, schemaplan.Triggers(c.d, c.tables)); err != nil {
 		return err
 	}
 	if err := applyCharset(c.ctx, c.tx, c.d, c.tables, c.cpName); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/schema"
 )
 
@@ -19,7 +20,7 @@ func PlanDeactivation(ctx context.Context, q dialect.Querier, d dialect.Dialect)
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	plan := schema.Deactivation(d, tables)
+	plan := schemaplan.Deactivation(d, tables)
 	if err := foreignKeyDeactivation(ctx, q, d, tables, &plan); err != nil {
 		return schema.Plan{}, err
 	}

@@ -23,8 +23,10 @@ type ExportOptions struct {
 	Logger   *slog.Logger          // nil means silent
 	Progress func(done, total int) // rows written so far, rows in all; nil means no callbacks
 	// Recover, if set, replaces what this replica believes the target
-	// holds: the packet resends everything after these epochs (an empty
-	// vector: everything). Pruned history is never resent; the target
+	// holds: per origin it names, the packet resends everything after its
+	// epoch; of every other origin, everything after what the target last
+	// acknowledged (so an empty vector resends exactly what was sent but
+	// not acknowledged). Pruned history is never resent; the target
 	// acknowledged it.
 	Recover replica.Vector
 	// Uncompressed writes the packet without zstd compression, which is
@@ -36,6 +38,15 @@ type ExportOptions struct {
 	// Hooks, if set, runs BeforeExport in the seal's transaction, before
 	// the pending changes are sealed (see prepareExport).
 	Hooks *hooks.Hooks
+	// ResendAfter, if positive, sends again what was sent to the target
+	// this long ago or longer and is still not acknowledged. Zero resends
+	// only what the target reports missing (a gap).
+	ResendAfter time.Duration
+	// MaxSize, if positive, splits the packet into parts of at most this
+	// many bytes before compression (see packetOut); the first part goes
+	// to w, part n ≥ 2 to the writer NextPart(n) returns.
+	MaxSize  int64
+	NextPart func(n int) (io.Writer, error)
 }
 
 // ExportStats describes a written packet.
@@ -46,12 +57,19 @@ type ExportStats struct {
 	Deletes   int            // tombstones
 	Transfers int            // mastership transfers
 	Tables    map[string]int // row images per table
-	Bytes     int64
+	Bytes     int64          // every part's bytes
+	Parts     int            // parts written with MaxSize; 0 for a whole packet
+	// Base holds, per origin, the epoch after which the packet carries
+	// changes: what the target acknowledged or was sent before.
+	Base replica.Vector
 }
 
 // Export seals pending local changes, then writes a sync packet holding
 // every change the target lacks according to what this replica knows of
-// it. It reads from one snapshot, so writers are not blocked meanwhile.
+// it: what the target acknowledged or, if later, what was sent to it
+// before (sent.go), so each change travels once. It reads from one
+// snapshot, so writers are not blocked meanwhile, and records what it sent
+// once the packet is written.
 func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.ID, w io.Writer, opt ExportOptions) (ExportStats, error) {
 	st := ExportStats{Target: target, Tables: map[string]int{}}
 	c, err := LoadCtl(ctx, db, d)
@@ -75,6 +93,9 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	if _, err := sealWith(ctx, db, d, prepareExport(ctx, d, target, opt)); err != nil {
 		return st, err
 	}
+	now := time.Now().UTC()
+	var base, sentUpto, sentAcked replica.Vector
+	var resent map[replica.ID]bool
 	err = readTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
@@ -88,31 +109,40 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err != nil {
 			return err
 		}
-		base, err := LoadVector(ctx, tx, d, target)
+		acked, err := LoadVector(ctx, tx, d, target)
 		if err != nil {
 			return err
 		}
+		sent, err := loadSent(ctx, tx, d, target)
+		if err != nil {
+			return err
+		}
+		base, resent = exportBase(acked, sent, now, opt.ResendAfter)
 		if opt.Recover != nil {
 			pruned, err := LoadVector(ctx, tx, d, prunedHolder)
 			if err != nil {
 				return err
 			}
-			base = opt.Recover.Clone()
-			for o, p := range pruned {
-				if base[o] < p {
-					base[o] = p
-				}
+			// The target's last acknowledgement, except for the origins
+			// the caller names; pruned history is never resent.
+			base = acked.Clone()
+			for o, e := range opt.Recover {
+				base[o] = e
 			}
+			base.Merge(pruned)
 		}
 		if err := checkPruned(ctx, tx, d, target, base); err != nil {
 			return err
 		}
+		gaps, err := loadGaps(ctx, tx, d, target)
+		if err != nil {
+			return err
+		}
 		st.Epoch = upto[c.Local]
 		h := syncpkt.Header{Kind: syncpkt.KindSync, Family: c.Family, Origin: string(c.Local), Target: string(target),
-			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: time.Now().UTC(),
-			Base: toMap(base, upto), Upto: toMap(upto, nil)}
-		cw := &countWriter{w: w}
-		pw, err := syncpkt.NewWriter(cw, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey), Compress: !opt.Uncompressed})
+			SchemaVersion: c.SchemaVersion, CodePage: c.CodePage, Created: now,
+			Base: toMap(base, upto), Upto: toMap(upto, nil), Gaps: toMap(gaps, nil)}
+		pw, err := newPacketOut(w, h, syncpkt.WriterOptions{Sign: signer(c.PrivateKey), Compress: !opt.Uncompressed}, opt.MaxSize, opt.NextPart)
 		if err != nil {
 			return err
 		}
@@ -127,19 +157,26 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 				return err
 			}
 		}
-		if err := writeRequests(ctx, tx, d, pw, since(upto, base)); err != nil { // request.go
+		if err := writeRequests(ctx, tx, d, pw, replica.Lacks(upto, base)); err != nil { // request.go
 			return err
 		}
-		if err := writeChanges(ctx, tx, d, pw, since(upto, base), &st, opt.Progress); err != nil {
+		if err := writeChanges(ctx, tx, d, pw, replica.Lacks(upto, base), &st, opt.Progress); err != nil {
 			return err
 		}
 		if err := pw.Close(); err != nil {
 			return err
 		}
-		st.Bytes = cw.n
+		st.Bytes, st.Parts, st.Base, sentUpto, sentAcked = pw.bytes, pw.Parts(), base, upto, acked
 		return nil
 	})
 	if err != nil {
+		return st, err
+	}
+	// The packet is written: remember what it carried, so the next export
+	// sends only what is newer (sent.go).
+	if err := inTx(ctx, db, func(tx *sql.Tx) error {
+		return recordSent(ctx, tx, d, target, base, sentUpto, sentAcked, resent, now)
+	}); err != nil {
 		return st, err
 	}
 	if opt.Logger != nil {
@@ -159,18 +196,6 @@ func toMap(v, limit replica.Vector) map[string]uint64 {
 			}
 		}
 		m[string(o)] = e
-	}
-	return m
-}
-
-// since returns, per origin, the epoch after which changes must be sent:
-// origins the target already holds up to upto are left out.
-func since(upto, base replica.Vector) map[replica.ID]uint64 {
-	m := map[replica.ID]uint64{}
-	for _, o := range upto.Origins() {
-		if base[o] < upto[o] {
-			m[o] = base[o]
-		}
 	}
 	return m
 }
@@ -200,7 +225,7 @@ func changeFilter(d dialect.Dialect, alias, originCol string, after map[replica.
 
 // writeChanges writes, table by table, the transfers and row images
 // stamped after the given epochs (all stamped ones if after is nil).
-func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, after map[replica.ID]uint64, st *ExportStats, progress func(int, int)) error {
+func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, after map[replica.ID]uint64, st *ExportStats, progress func(int, int)) error {
 	if after != nil && len(after) == 0 {
 		return nil
 	}
@@ -219,7 +244,7 @@ func writeChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpk
 		for _, t := range tables {
 			where, args := changeFilter(d, "", "ms_origin", after)
 			var n int
-			if err := tx.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(dialect.Shadow(t.Name)), where)), args...).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", d.Quote(dialect.Shadow(d, t.Name)), where)), args...).Scan(&n); err != nil {
 				return err
 			}
 			total += n
@@ -273,10 +298,10 @@ func keyMatch(d dialect.Dialect, t dialect.Table, a, b string) string {
 	return strings.Join(s, " AND ")
 }
 
-func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error) error {
+func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error) error {
 	where, args := changeFilter(d, "", "ms_from", after)
 	q := fmt.Sprintf("SELECT %s, ms_version, ms_from, ms_to, ms_epoch FROM %s WHERE %s ORDER BY ms_version",
-		keyCols(d, t, ""), d.Quote(dialect.Xfer(t.Name)), where)
+		keyCols(d, t, ""), d.Quote(dialect.Xfer(d, t.Name)), where)
 	rows, err := tx.QueryContext(ctx, d.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("multisite: read transfers of %s: %w", t.Name, err)
@@ -312,7 +337,7 @@ func writeTransfers(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *sync
 	return rows.Err()
 }
 
-func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error, progress func(int, int), total int) error {
+func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, t dialect.Table, after map[replica.ID]uint64, st *ExportStats, start func() error, progress func(int, int), total int) error {
 	where, args := changeFilter(d, "r.", "ms_origin", after)
 	// Key values come from the shadow (they outlive a delete), the rest
 	// from the table; missing is NULL for a tombstone.
@@ -327,7 +352,7 @@ func writeRows(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.W
 	q := fmt.Sprintf(`SELECT %s, r.ms_version, r.ms_master, r.ms_origin, r.ms_creator, r.ms_epoch, r.ms_deleted, t.%s IS NULL
 FROM %s r LEFT JOIN %s t ON %s WHERE %s`,
 		strings.Join(sel, ", "), d.Quote(t.Keys()[0].Name),
-		d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
+		d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."), where)
 	ov, err := loadOverlay(ctx, tx, d, t) // provisional collision renames are not sent (collision.go)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 )
 
@@ -109,7 +110,9 @@ func (m *importer) route() error {
 		}
 		origin, _ := p[n+2].(string)
 		epoch, _ := p[n+4].(uint64)
-		if e, pruned := m.pruned[replica.ID(origin)]; pruned && epoch <= e {
+		// Nothing is held of the row: it is new here unless the prune
+		// horizon says it is dead (the merge's SQL decides the same).
+		if mastership.Decide(mastership.Image{}, mastership.Image{Origin: replica.ID(origin), Epoch: epoch}, m.pruned) == mastership.Dead {
 			counts.Unchanged++ // an old image of a row whose tombstone was pruned
 			continue
 		}
@@ -135,7 +138,7 @@ func (m *importer) route() error {
 	if err := upsertRows(m.ctx, &m.stmts, m.d, *t, append(cols, dialect.MasterColumn), rows); err != nil {
 		return err
 	}
-	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
+	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(m.d, t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
 		return err
 	}
 	if err := m.rehashFresh(rows); err != nil {
@@ -160,7 +163,7 @@ func (m *importer) presentKeys(keys []any) (map[int64]bool, error) {
 	}
 	t := m.cur
 	k := m.d.Quote(t.Columns[m.fast.key].Name)
-	q := m.d.Rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(dialect.Shadow(t.Name)), k,
+	q := m.d.Rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(dialect.Shadow(m.d, t.Name)), k,
 		strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")))
 	st, err := m.stmts.prepare(m.ctx, q)
 	if err != nil {

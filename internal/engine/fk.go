@@ -218,11 +218,8 @@ func checkForeignKeys(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *I
 	if len(touched) == 0 {
 		return nil
 	}
-	if d.Name() == dialect.SQLite {
-		var on int
-		if err := tx.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil || on == 0 {
-			return err // foreign keys are not enforced on this connection
-		}
+	if off, err := dialect.ForeignKeysUnchecked(ctx, tx, d); err != nil || off {
+		return err // foreign keys are not enforced on this connection
 	}
 	tables, err := Tables(ctx, tx)
 	if err != nil {

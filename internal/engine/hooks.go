@@ -260,7 +260,7 @@ func (m *importer) stagedChanges() ([]hooks.Change, error) {
 	}
 	q := fmt.Sprintf(`SELECT %s, s.ms_master, s.ms_origin, s.ms_deleted, CASE WHEN EXISTS (SELECT 1 FROM %s t WHERE %s) THEN 1 ELSE 0 END
 FROM %s s WHERE s.ms_apply = 1 ORDER BY s.ms_seq`,
-		strings.Join(sel, ", "), d.Quote(t.Name), keyMatch(d, t, "t.", "s."), d.Quote(dialect.StageName(t.Name)))
+		strings.Join(sel, ", "), d.Quote(t.Name), keyMatch(d, t, "t.", "s."), d.Quote(dialect.StageName(d, t.Name)))
 	rows, err := m.tx.QueryContext(m.ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read applied changes of %s: %w", t.Name, err)

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +65,14 @@ type ImportReport struct {
 	// RefusedKeys lists replicas whose new public key in the packet was not
 	// endorsed by the key this replica knows; their old key stays in force.
 	RefusedKeys []replica.ID
+	// Part is the part number of a part of a split export (0 for a whole
+	// packet); Parts the number of parts, once the last has come. Held
+	// says the part is kept until the parts in Missing come too (a part
+	// number above every one held is missing too while Parts is 0);
+	// then the export applies as one packet.
+	Part, Parts int
+	Held        bool
+	Missing     []int
 	// Restored is set when this import completed a restore from backup:
 	// every member has sent what the replica lost, and it is active again.
 	Restored bool
@@ -88,21 +97,49 @@ const mergeRows = 8192
 const stageBatch = 500
 
 // Import applies a sync packet in one transaction: every check passes and
-// the whole packet applies, or nothing does.
+// the whole packet applies, or nothing does. An acknowledgement packet
+// (syncpkt.KindAck) records what its origin holds and the gaps it found;
+// a part of a split export is held until every part has come (parts.go).
 func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt ImportOptions) (*ImportReport, error) {
-	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindSync.String()}
 	if _, err := LoadCtl(ctx, db, d); err != nil {
 		return nil, err
 	}
 	if err := ensureLateMeta(ctx, db, d); err != nil { // request and collision tables (request.go)
 		return nil, err
 	}
-	r, migrated, done, err := prepareImport(ctx, db, d, r, opt) // MySQL: migrations before the transaction (migrate.go)
+	// A look at the header first: a part is held, not applied.
+	size := newCountReader(r, func(int64, int64) {}).size
+	var head bytes.Buffer
+	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), syncpkt.ReaderOptions{MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize}).Header()
+	r = &replayReader{Reader: io.MultiReader(&head, r), size: size}
+	if herr == nil && h.Part > 0 {
+		return importPart(ctx, db, d, r, h, opt)
+	}
+	return importStreams(ctx, db, d, []io.Reader{r}, opt)
+}
+
+// replayReader is a packet whose first bytes were read to look at its
+// header; Len gives the packet's size, if known, to progress reports.
+type replayReader struct {
+	io.Reader
+	size int64
+}
+
+// Len returns the size of the packet, or 0 if unknown.
+func (r *replayReader) Len() int { return int(r.size) }
+
+// importStreams applies the packets in rs, in order, as one packet in one
+// transaction: one whole packet, or every part of a split export.
+func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.Reader, opt ImportOptions) (*ImportReport, error) {
+	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindSync.String()}
+	first, migrated, done, err := prepareImport(ctx, db, d, rs[0], opt) // MySQL: migrations before the transaction (migrate.go)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	rs = append([]io.Reader{first}, rs[1:]...)
 	rep.Migrated = migrated
+	var imp *importer
 	err = importTx(ctx, db, d, func(tx *sql.Tx) error {
 		// The first statement writes, so the transaction holds the write
 		// lock from the start and no local write interleaves.
@@ -113,35 +150,21 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if _, err := tx.ExecContext(ctx, d.DeferForeignKeys()); err != nil {
 			return err
 		}
-		imp, err := newImporter(ctx, tx, d, rep)
+		imp, err = newImporter(ctx, tx, d, rep)
 		if err != nil {
 			return err
 		}
 		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
-		cr := newCountReader(r, opt.Progress)
-		// The key is looked up at the trailer, after header() has checked family,
-		// target and origin, so those get their own errors; the signature is
-		// still verified before anything commits.
-		pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: imp.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
-		if err := imp.header(pf.pr); err != nil {
-			return err
-		}
-		pf.start()
-		defer pf.stop()
-		for {
-			rec, err := pf.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
+		for i, r := range rs {
+			if err := imp.stream(r, i+1, opt); err != nil {
 				return err
-			}
-			if err := imp.record(rec); err != nil {
-				return damaged(pf, err)
 			}
 		}
 		if err := imp.flush(); err != nil {
 			return err
+		}
+		if imp.h.Kind == syncpkt.KindAck {
+			return imp.finishAck()
 		}
 		if err := imp.actOnRequests(); err != nil { // mastership requests addressed here (request.go)
 			return err
@@ -158,24 +181,80 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 		if err := checkForeignKeys(ctx, tx, d, rep); err != nil {
 			return err
 		}
-		rep.Bytes = cr.n
-		cr.done()
 		_, err = tx.ExecContext(ctx, d.SetApplying(false))
 		return err
 	})
 	if err != nil {
+		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync {
+			// The origin's own packet, refused: for a gap or for any other
+			// reason (a schema version behind, a hook's veto). Noted, so
+			// this replica's next packet or acknowledgement tells the
+			// origin to send it again.
+			if gerr := noteGap(ctx, db, d, imp.h, imp.refused(), imp.gapped != nil); gerr != nil {
+				return nil, errors.Join(err, gerr)
+			}
+		}
 		return nil, err
 	}
 	if len(rep.Migrated) > 0 || rep.CodePage != "" {
 		rep.Duplicate = false // a migration or a code page change is news too
 	}
 	if opt.Logger != nil {
-		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
+		opt.Logger.InfoContext(ctx, "multisite: imported packet", "origin", rep.Origin, "kind", rep.Kind, "duplicate", rep.Duplicate, "conflicts", len(rep.Conflicts))
 	}
 	return rep, nil
 }
 
+// stream reads one packet (part n of a split export if split) and applies
+// its records.
+func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
+	cr := newCountReader(r, opt.Progress)
+	// The key is looked up at the trailer, after header() has checked family,
+	// target and origin, so those get their own errors; the signature is
+	// still verified before anything commits.
+	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	if n == 1 {
+		if err := m.header(pf.pr); err != nil {
+			if m.gapped != nil {
+				// Refused for a gap; read on to the signature, so the gap
+				// and what the packet says of its origin may be noted.
+				pf.start()
+				defer pf.stop()
+				m.proven = damaged(pf, err) == err
+			}
+			return err
+		}
+	} else if err := m.nextPart(pf.pr, n); err != nil {
+		return err
+	}
+	pf.start()
+	defer pf.stop()
+	for {
+		rec, err := pf.Next()
+		if err == io.EOF {
+			m.proven = true
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := m.record(rec); err != nil {
+			derr := damaged(pf, err)
+			m.proven = derr == err
+			return derr
+		}
+	}
+	m.rep.Bytes += cr.n
+	cr.done()
+	return nil
+}
+
 type importer struct {
+	// exact holds the current table's columns as this replica's catalog
+	// declares them, where values need checking against them
+	// (dialect.Exact); nil where none do.
+	exact []dialect.Column
+
 	ctx    context.Context
 	tx     *sql.Tx
 	d      dialect.Dialect
@@ -190,6 +269,9 @@ type importer struct {
 	narrow map[string][]string // per table: columns that cannot store all of cp (see checkText)
 
 	hooks *hookRunner // nil without hooks
+
+	gapped replica.Vector // per origin, what this replica holds where the packet starts later
+	proven bool           // the packet was read to its trailer: its origin's signature holds
 
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
@@ -254,7 +336,7 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	m.h = h
 	c := m.ctl
 	switch {
-	case h.Kind != syncpkt.KindSync:
+	case h.Kind != syncpkt.KindSync && h.Kind != syncpkt.KindAck:
 		return &MismatchError{Field: "kind", Want: syncpkt.KindSync.String(), Got: h.Kind.String(), Err: ErrKind}
 	case h.Family != c.Family:
 		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
@@ -268,21 +350,37 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	if origin.State == replica.Removed {
 		return fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
 	}
-	for o, b := range h.Base {
-		if have := m.ours[replica.ID(o)]; b > have {
-			return &replica.GapError{Origin: replica.ID(o), Have: have, Base: b}
-		}
-	}
+	m.rep.Kind = h.Kind.String()
 	m.rep.Origin = origin.ID
-	dup := true
-	for o, u := range h.Upto {
-		if u > m.ours[replica.ID(o)] {
-			dup = false
-			m.rep.Epochs[replica.ID(o)] = [2]uint64{max(h.Base[o], m.ours[replica.ID(o)]), u}
-		}
+	if h.Kind == syncpkt.KindAck {
+		return nil
 	}
-	m.rep.Duplicate = dup
+	// A packet that starts after what this replica holds is refused whole
+	// (import is atomic), and the gap is noted for the sender (sent.go):
+	// it resends from what this replica holds, the refused epochs with
+	// the lost ones.
+	base := vectorOf(h.Base)
+	if err := replica.CheckGap(m.ours, base); err != nil {
+		m.gapped = replica.Vector{}
+		for o, b := range base {
+			if have := m.ours[o]; b > have {
+				m.gapped[o] = have
+			}
+		}
+		return err
+	}
+	m.rep.Epochs = replica.Brings(m.ours, base, vectorOf(h.Upto))
+	m.rep.Duplicate = len(m.rep.Epochs) == 0
 	return nil
+}
+
+// vectorOf converts a packet's vector to a replica.Vector.
+func vectorOf(m map[string]uint64) replica.Vector {
+	v := make(replica.Vector, len(m))
+	for o, e := range m {
+		v[replica.ID(o)] = e
+	}
+	return v
 }
 
 // checkCodePage refuses a packet made under another code page than the one
@@ -335,6 +433,12 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 }
 
 func (m *importer) record(rec syncpkt.Record) error {
+	if m.h.Kind == syncpkt.KindAck {
+		if r, ok := rec.(*syncpkt.Replica); ok {
+			return m.mergeReplica(r)
+		}
+		return fmt.Errorf("%w: %T record in an acknowledgement", ErrPacket, rec)
+	}
 	if s, ok := rec.(*syncpkt.Setting); ok {
 		return m.setting(s)
 	}
@@ -378,10 +482,13 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 	if exists && !replica.Newer(i, old) {
 		return nil
 	}
-	if exists && i.Incarnation > old.Incarnation {
+	if exists && replica.Reincarnated(old, i) {
 		// Restored from a backup: it holds less than it told us. Forget
 		// what we believed, so the next export resends what it lost.
 		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`DELETE FROM ms_vector WHERE holder = ?`), string(i.ID)); err != nil {
+			return err
+		}
+		if err := forgetSent(m.ctx, m.tx, m.d, i.ID); err != nil {
 			return err
 		}
 	}
@@ -429,6 +536,9 @@ func (m *importer) startTable(pt *syncpkt.Table) error {
 		m.order[i] = j
 	}
 	m.cur = &t
+	if err := m.exactColumns(t); err != nil {
+		return err
+	}
 	if err := m.startFast(); err != nil {
 		return err
 	}
@@ -482,7 +592,7 @@ func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.T
 	}
 	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
 	args = append(args, x.Version, x.From, x.To, x.Epoch)
-	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(t.Name), cols, 1)), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(d, t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
 	return nil
@@ -514,6 +624,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 		if v.Kind == syncpkt.ValueText {
 			if err := m.checkText(t, j, r.Values, v.Text); err != nil {
 				return err
+			}
+		}
+		if m.exact != nil {
+			if err := dialect.Exact(m.d, t.Name, m.exact[j], v.Any()); err != nil {
+				return fmt.Errorf("multisite: import: %w", err)
 			}
 		}
 		vals[j] = m.d.Arg(t.Columns[j], v.Any())
@@ -549,7 +664,7 @@ func (m *importer) insertPending() error {
 	for _, p := range m.pending {
 		args = append(args, p...)
 	}
-	q := m.d.Rebind(m.d.Insert(dialect.StageName(t.Name), stageCols(t), len(m.pending)))
+	q := m.d.Rebind(m.d.Insert(dialect.StageName(m.d, t.Name), stageCols(t), len(m.pending)))
 	var err error
 	if len(m.pending) == stageBatch {
 		// Full batches reuse one prepared statement per table.
@@ -598,7 +713,7 @@ func (m *importer) merge() error {
 	}
 	t := m.cur
 	d, q := m.d, m.d.Quote
-	S, R, T := q(dialect.StageName(t.Name)), q(dialect.Shadow(t.Name)), q(t.Name)
+	S, R, T := q(dialect.StageName(d, t.Name)), q(dialect.Shadow(d, t.Name)), q(t.Name)
 	if err := m.checkDuplicates(); err != nil {
 		return err
 	}
@@ -710,7 +825,7 @@ func (m *importer) checkDuplicates() error {
 	}
 	var n int
 	err := m.tx.QueryRowContext(m.ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) x",
-		d.Quote(dialect.StageName(t.Name)), strings.Join(keys, ", "))).Scan(&n)
+		d.Quote(dialect.StageName(d, t.Name)), strings.Join(keys, ", "))).Scan(&n)
 	if err != nil {
 		return err
 	}
@@ -727,7 +842,7 @@ func (m *importer) checkDuplicates() error {
 func (m *importer) checkMasters() error {
 	t := m.cur
 	d := m.d
-	S, R := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name))
+	S, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name))
 	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
 WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
 		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
@@ -736,9 +851,9 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		return fmt.Errorf("multisite: check masters of %s: %w", t.Name, err)
 	}
 	type suspect struct {
-		key          []any
-		v, have      uint64
-		origin, mstr string
+		key  []any
+		held mastership.Image // the stamp the rule needs: master and version
+		in   mastership.Image // origin and version
 	}
 	var sus []suspect
 	nk := len(t.Keys())
@@ -748,7 +863,7 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		for i := range s.key {
 			dest = append(dest, &s.key[i])
 		}
-		dest = append(dest, &s.v, &s.origin, &s.mstr, &s.have)
+		dest = append(dest, &s.in.Version, &s.in.Origin, &s.held.Master, &s.held.Version)
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err
@@ -764,14 +879,16 @@ WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_maste
 		if err != nil {
 			return err
 		}
-		master := mastership.Chain(replica.ID(s.mstr), s.have, s.v, log)
-		if master != replica.ID(s.origin) {
+		// The query selected the images that replace the held one on the
+		// same chain and were not made by the held master; the rule
+		// decides the rest.
+		if master, ok := mastership.MayChange(s.held, s.in, log); !ok {
 			key := append([]any{}, s.key...)
 			if err := portable(d, t.Keys(), key); err != nil {
 				return err
 			}
 			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
-				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: replica.ID(s.origin)})
+				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: s.in.Origin})
 		}
 	}
 	return nil
@@ -785,7 +902,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 		conds = append(conds, d.Quote(k.Name)+" = ?")
 	}
 	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
-		d.Quote(dialect.Xfer(t.Name)), strings.Join(conds, " AND ")))
+		d.Quote(dialect.Xfer(d, t.Name)), strings.Join(conds, " AND ")))
 	rows, err := m.tx.QueryContext(m.ctx, q, key...)
 	if err != nil {
 		return nil, err
@@ -809,7 +926,7 @@ func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
 func (m *importer) conflicts() error {
 	t := m.cur
 	d := m.d
-	S, R, T := d.Quote(dialect.StageName(t.Name)), d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name)
+	S, R, T := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name)
 	var scols, tcols []string
 	for _, c := range t.Columns {
 		scols = append(scols, "s."+d.Quote(c.Name))
@@ -909,19 +1026,24 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 
 // finish records what this replica now holds and what the origin holds.
 func (m *importer) finish() error {
-	upto := replica.Vector{}
-	for o, e := range m.h.Upto {
-		upto[replica.ID(o)] = e
-	}
+	upto := vectorOf(m.h.Upto)
 	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
 		return err
 	}
 	if err := raiseVector(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), upto); err != nil {
 		return err
 	}
+	// The packet connected with what this replica holds of every origin:
+	// gaps found in the origin's packets are filled.
+	if err := clearGaps(m.ctx, m.tx, m.d, replica.ID(m.h.Origin)); err != nil {
+		return err
+	}
+	if err := lowerSent(m.ctx, m.tx, m.d, replica.ID(m.h.Origin), vectorOf(m.h.Gaps)); err != nil {
+		return err
+	}
 	// Epochs are never reused: if others hold epochs of this replica
 	// beyond its counter (it was restored from a backup), skip past them.
-	if e := upto[m.ctl.Local]; e > m.ctl.Epoch {
+	if e := replica.Fence(m.ctl.Epoch, m.ctl.Local, upto); e != m.ctl.Epoch {
 		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`UPDATE ms_ctl SET epoch = ?`), e); err != nil {
 			return err
 		}
@@ -930,6 +1052,36 @@ func (m *importer) finish() error {
 		return m.restoreProgress()
 	}
 	return nil
+}
+
+// finishAck records an acknowledgement: what its origin holds, and the
+// gaps it found in packets from this replica, which lower what this
+// replica believes it sent there.
+func (m *importer) finishAck() error {
+	origin := replica.ID(m.h.Origin)
+	if err := raiseVector(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Upto)); err != nil {
+		return err
+	}
+	if err := lowerSent(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Gaps)); err != nil {
+		return err
+	}
+	_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
+	return err
+}
+
+// refused is what a refused packet would have brought: per origin, the
+// epoch this replica holds, from which the origin sends again.
+func (m *importer) refused() replica.Vector {
+	if m.gapped != nil {
+		return m.gapped
+	}
+	v := replica.Vector{}
+	for o, u := range m.h.Upto {
+		if have := m.ours[replica.ID(o)]; u > have {
+			v[replica.ID(o)] = have
+		}
+	}
+	return v
 }
 
 // restoreProgress records that the packet's origin has sent a restoring
@@ -1073,4 +1225,38 @@ func keyNames(d dialect.Dialect, t dialect.Table) string {
 		s = append(s, d.Quote(k.Name))
 	}
 	return strings.Join(s, ", ")
+}
+
+// exactColumns reads, for a table with a column whose values the local
+// vendor may not hold exactly (dates, times, booleans, decimals), its columns as
+// the catalog declares them: ms_table records the types of the replica
+// that activated the family, and a replica created from it may declare
+// them otherwise (DATETIME(6) for DATETIME).
+func (m *importer) exactColumns(t dialect.Table) error {
+	m.exact = nil
+	if m.d.Name() == dialect.SQLite {
+		return nil
+	}
+	check := false
+	for _, c := range t.Columns {
+		switch dialect.KindOf(c.Type) {
+		case dialect.KindBool, dialect.KindDecimal, dialect.KindTimestamp, dialect.KindTimestampTZ, dialect.KindDate, dialect.KindTime:
+			check = true
+		}
+	}
+	if !check {
+		return nil
+	}
+	local, ok, err := m.d.Describe(m.ctx, m.tx, t.Name)
+	if err != nil || !ok {
+		return err
+	}
+	m.exact = make([]dialect.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		m.exact[i] = c
+		if lc, ok := local.Column(c.Name); ok {
+			m.exact[i] = lc
+		}
+	}
+	return nil
 }

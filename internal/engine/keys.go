@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/replica"
@@ -68,4 +70,125 @@ func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info
 		return putReplica(ctx, tx, d, info, true)
 	})
 	return info, err
+}
+
+// NextID returns a new integer key of table from the local replica's key
+// range, taken from the table's key generator (dialect.SetupKeys), so two
+// callers never get the same key, whatever their transactions do. q is
+// the caller's transaction or, for nil, db. On PostgreSQL and MariaDB the
+// key comes from a sequence and no transaction waits for another here; on
+// SQLite the counter row is written in q's transaction (or a short one of
+// its own, which takes the write lock first).
+func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, table string) (int64, error) {
+	var id int64
+	take := func(q dialect.Querier) error {
+		if tx != nil {
+			// SQLite: the counter is written below; take the lock before
+			// reading, so that a caller's transaction that has not read yet
+			// waits for it rather than failing to upgrade.
+			if err := LockForWrite(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		c, err := LoadCtl(ctx, q, d)
+		if err != nil {
+			return err
+		}
+		t, err := findTable(ctx, q, table)
+		if err != nil {
+			return err
+		}
+		if !t.IntegerKey() {
+			return fmt.Errorf("multisite: %s has no single integer primary key; its keys are the application's", table)
+		}
+		id, err = dialect.NextKey(ctx, q, d, t, c.KeyLo, c.KeyHi)
+		if err != nil {
+			if errors.Is(err, dialect.ErrNoKeyGenerator) {
+				return fmt.Errorf("%w: %s has no key generator (activated by an older version): %w", ErrKeyRange, table, err)
+			}
+			if m := err.Error(); strings.Contains(m, "maximum value") || strings.Contains(m, "run out") { // PostgreSQL, MariaDB
+				return fmt.Errorf("%w: %s has used every key up to %d: %w", ErrKeyRange, table, c.KeyHi, err)
+			}
+			return fmt.Errorf("multisite: next key of %s: %w", table, err)
+		}
+		if id < c.KeyLo || id > c.KeyHi {
+			return fmt.Errorf("%w: the next key of %s, %d, is outside [%d, %d]", ErrKeyRange, table, id, c.KeyLo, c.KeyHi)
+		}
+		return nil
+	}
+	own := func() error {
+		if d.Name() == dialect.SQLite {
+			return inTx(ctx, db, func(tx *sql.Tx) error { return take(tx) })
+		}
+		return take(db) // a sequence needs no transaction
+	}
+	if tx != nil {
+		return id, take(tx)
+	}
+	err := own()
+	if errors.Is(err, dialect.ErrNoKeyGenerator) {
+		// A database activated by an older version: set the generators
+		// up, in a transaction of their own, and try again.
+		if err := ensureKeys(ctx, db, d); err != nil {
+			return 0, err
+		}
+		err = own()
+	}
+	return id, err
+}
+
+// ensureKeys sets up the key generator of every replicated table with an
+// integer key that has none (a database activated by an older version).
+// Repair and NextID call it.
+func ensureKeys(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error { return ensureKeysIn(ctx, tx, d) })
+}
+
+// ensureKeysIn is ensureKeys in the caller's transaction q (Upgrade's,
+// whose new triggers use the generators).
+func ensureKeysIn(ctx context.Context, q dialect.Querier, d dialect.Dialect) error {
+	c, err := LoadCtl(ctx, q, d)
+	if err != nil {
+		return err
+	}
+	tables, err := Tables(ctx, q)
+	if err != nil {
+		return err
+	}
+	var missing []dialect.Table
+	for _, t := range tables {
+		if !t.IntegerKey() {
+			continue
+		}
+		ok, err := dialect.HasKeyGenerator(ctx, q, d, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = append(missing, t)
+		}
+	}
+	return setupKeys(ctx, q, d, missing, c)
+}
+
+// setupKeys sets up the key generator of every table in tables with an
+// integer key, confined to the local replica's range, to start past the
+// largest key of the range the table's shadow holds (an activated
+// database's existing rows; none for a new replica).
+func setupKeys(ctx context.Context, q dialect.Querier, d dialect.Dialect, tables []dialect.Table, c *Ctl) error {
+	for _, t := range tables {
+		if !t.IntegerKey() {
+			continue
+		}
+		k := d.Quote(t.Keys()[0].Name)
+		var next int64
+		if err := q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT coalesce(max(%s), ?) + 1 FROM %s WHERE %s BETWEEN ? AND ?", k, d.Quote(dialect.Shadow(d, t.Name)), k)),
+			c.KeyLo-1, c.KeyLo, c.KeyHi).Scan(&next); err != nil {
+			return fmt.Errorf("multisite: largest key of %s: %w", t.Name, err)
+		}
+		if err := dialect.SetupKeys(ctx, q, d, t, c.KeyLo, c.KeyHi, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }

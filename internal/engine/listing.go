@@ -240,7 +240,7 @@ func transfersInFlight(ctx context.Context, q dialect.Querier, d dialect.Dialect
 	for _, t := range tables {
 		err := func() error {
 			rows, err := q.QueryContext(ctx, fmt.Sprintf("SELECT %s, ms_version, ms_from, ms_to, ms_epoch FROM %s ORDER BY ms_version",
-				keyCols(d, t, ""), d.Quote(dialect.Xfer(t.Name))))
+				keyCols(d, t, ""), d.Quote(dialect.Xfer(d, t.Name))))
 			if err != nil {
 				return fmt.Errorf("multisite: read transfers of %s: %w", t.Name, err)
 			}

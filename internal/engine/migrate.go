@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -308,11 +309,11 @@ func reconcile(ctx context.Context, r *runner, local, master replica.ID, before 
 		// exported, so no replica sends them as its own change).
 		if master != local {
 			if err := r.exec(c, fmt.Sprintf("UPDATE %s SET %s = %s", d.Quote(n), dialect.MasterColumn, literal(string(master))),
-				fmt.Sprintf("UPDATE %s SET ms_master = %s, ms_origin = %s, ms_creator = %s", d.Quote(dialect.Shadow(n)), literal(string(master)), literal(string(master)), literal(string(master)))); err != nil {
+				fmt.Sprintf("UPDATE %s SET ms_master = %s, ms_origin = %s, ms_creator = %s", d.Quote(dialect.Shadow(d, n)), literal(string(master)), literal(string(master)), literal(string(master)))); err != nil {
 				return err
 			}
 		}
-		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(n))), rehashSQL(d, t, "ms_deleted = 0")); err != nil {
+		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(d, n))), rehashSQL(d, t, "ms_deleted = 0")); err != nil {
 			return err
 		}
 		if err := r.exec("new table "+n+": capture and enforcement triggers", d.Triggers(t)...); err != nil {
@@ -424,7 +425,7 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 			return nil, &schema.UnknownVersionError{Version: opt.To, Known: known}
 		}
 	}
-	rep := &MigrateReport{Plan: schema.Plan{Dialect: d.Name()}}
+	rep := &MigrateReport{Plan: schema.Plan{Dialect: string(d.Name())}}
 	run := func(r *runner) error {
 		q := r.q()
 		c, err := LoadCtl(ctx, q, d)
@@ -496,20 +497,19 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 		return nil
 	}
 	if d.TransactionalDDL() {
-		err = func() error {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				return fmt.Errorf("multisite: begin: %w", err)
-			}
-			defer tx.Rollback()
+		errDry := errors.New("dry run")
+		err = inTx(ctx, db, func(tx *sql.Tx) error {
 			if err := run(&runner{ctx: ctx, d: d, tx: tx, plan: &rep.Plan}); err != nil {
 				return err
 			}
 			if opt.DryRun {
-				return nil // rolled back
+				return errDry // rolled back
 			}
-			return tx.Commit()
-		}()
+			return nil
+		})
+		if err == errDry {
+			err = nil
+		}
 	} else {
 		err = run(&runner{ctx: ctx, d: d, db: db, dry: opt.DryRun, plan: &rep.Plan})
 	}
@@ -624,7 +624,7 @@ func TransferSchemaMaster(ctx context.Context, db *sql.DB, d dialect.Dialect, to
 
 // writeSchemaSettings writes the chain of schema masters (once it moved)
 // and every applied migration, before any table of a packet.
-func writeSchemaSettings(ctx context.Context, q dialect.Querier, pw *syncpkt.Writer) error {
+func writeSchemaSettings(ctx context.Context, q dialect.Querier, pw recordWriter) error {
 	var raw string
 	err := q.QueryRowContext(ctx, `SELECT chain FROM ms_schema WHERE id = 1`).Scan(&raw)
 	switch {

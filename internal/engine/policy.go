@@ -68,7 +68,7 @@ func pendingChanges(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl) 
 		}
 		q := fmt.Sprintf(`SELECT %s, r.ms_version, r.ms_master, r.ms_creator, r.ms_deleted
 FROM %s r LEFT JOIN %s t ON %s WHERE r.ms_epoch IS NULL AND r.ms_origin = ?`,
-			strings.Join(sel, ", "), d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."))
+			strings.Join(sel, ", "), d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name), keyMatch(d, t, "t.", "r."))
 		rows, err := tx.QueryContext(ctx, d.Rebind(q), string(c.Local))
 		if err != nil {
 			return nil, fmt.Errorf("multisite: read pending changes of %s: %w", t.Name, err)

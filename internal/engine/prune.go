@@ -83,13 +83,13 @@ func Prune(ctx context.Context, db *sql.DB, d dialect.Dialect) (PruneStats, erro
 		}
 		for _, o := range h.Origins() {
 			for _, t := range tables {
-				res, err := tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("DELETE FROM %s WHERE ms_deleted = 1 AND ms_origin = ? AND ms_epoch <= ?", d.Quote(dialect.Shadow(t.Name)))), string(o), h[o])
+				res, err := tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("DELETE FROM %s WHERE ms_deleted = 1 AND ms_origin = ? AND ms_epoch <= ?", d.Quote(dialect.Shadow(d, t.Name)))), string(o), h[o])
 				if err != nil {
 					return err
 				}
 				n, _ := res.RowsAffected()
 				st.Tombstones += n
-				res, err = tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("DELETE FROM %s WHERE ms_from = ? AND ms_epoch <= ?", d.Quote(dialect.Xfer(t.Name)))), string(o), h[o])
+				res, err = tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("DELETE FROM %s WHERE ms_from = ? AND ms_epoch <= ?", d.Quote(dialect.Xfer(d, t.Name)))), string(o), h[o])
 				if err != nil {
 					return err
 				}
@@ -123,10 +123,8 @@ func checkPruned(ctx context.Context, q dialect.Querier, d dialect.Dialect, targ
 	if err != nil {
 		return err
 	}
-	for _, o := range pruned.Origins() {
-		if p := pruned[o]; base[o] < p {
-			return &PrunedError{Target: target, Origin: o, Has: base[o], Pruned: p}
-		}
+	if o, short := base.Short(pruned); short {
+		return &PrunedError{Target: target, Origin: o, Has: base[o], Pruned: pruned[o]}
 	}
 	return nil
 }

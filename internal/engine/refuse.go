@@ -10,7 +10,7 @@ import (
 
 // wantRefusal returns the refusal trigger the dialect wants for the
 // replica as it is now (local replica, replicated tables, registry); ok
-// is false for a dialect without one or a database not yet at format 4.
+// is false for a dialect without one or a database not yet at format 5.
 func wantRefusal(ctx context.Context, q dialect.Querier, d dialect.Dialect) (def string, ok bool, err error) {
 	r, isRefuser := d.(dialect.Refuser)
 	if !isRefuser {
@@ -113,7 +113,7 @@ func clearApplying(ctx context.Context, tx *sql.Tx, d dialect.Dialect) {
 // shadow entries of t chosen by where (over the shadow's columns,
 // unqualified) to that of their row as it is now.
 func rehashSQL(d dialect.Dialect, t dialect.Table, where string) string {
-	R := d.Quote(dialect.Shadow(t.Name))
+	R := d.Quote(dialect.Shadow(d, t.Name))
 	return fmt.Sprintf("UPDATE %s SET ms_hash = (SELECT %s FROM %s t WHERE %s) WHERE %s",
 		R, d.Fingerprint(t, "t."), d.Quote(t.Name), keyMatch(d, t, "t.", R+"."), where)
 }

@@ -128,7 +128,7 @@ func transferAll(ctx context.Context, tx *sql.Tx, d dialect.Dialect, from, to re
 		if _, err := tx.ExecContext(ctx, d.Rebind(fmt.Sprintf("UPDATE %s SET %s = ? WHERE %s = ?", d.Quote(t.Name), dialect.MasterColumn, dialect.MasterColumn)), string(to), string(from)); err != nil {
 			return fmt.Errorf("multisite: transfer rows of %s: %w", t.Name, err)
 		}
-		S, X := d.Quote(dialect.Shadow(t.Name)), d.Quote(dialect.Xfer(t.Name))
+		S, X := d.Quote(dialect.Shadow(d, t.Name)), d.Quote(dialect.Xfer(d, t.Name))
 		var names []string
 		for _, k := range t.Keys() {
 			names = append(names, d.Quote(k.Name))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -55,28 +56,18 @@ const (
 // RequestID names a mastership request, the same on every replica.
 type RequestID string
 
-// RequestState is where a mastership request stands.
-type RequestState string
+// RequestState is where a mastership request stands; the states and the
+// moves between them are mastership's (see mastership.RequestState.Move).
+type RequestState = mastership.RequestState
 
 // The request states.
 const (
-	RequestPending   RequestState = "pending"   // waiting for the master (or its administrator)
-	RequestForwarded RequestState = "forwarded" // the row had moved; sent on to the master the last replica knew
-	RequestGranted   RequestState = "granted"   // the row was transferred to the requester
-	RequestDenied    RequestState = "denied"    // the master said no; Answer says why
-	RequestFailed    RequestState = "failed"    // the row or its master is gone; Answer says why
+	RequestPending   = mastership.RequestPending   // waiting for the master (or its administrator)
+	RequestForwarded = mastership.RequestForwarded // the row had moved; sent on to the master the last replica knew
+	RequestGranted   = mastership.RequestGranted   // the row was transferred to the requester
+	RequestDenied    = mastership.RequestDenied    // the master said no; Answer says why
+	RequestFailed    = mastership.RequestFailed    // the row or its master is gone; Answer says why
 )
-
-// Open reports whether the request still waits for an answer.
-func (s RequestState) Open() bool { return s == RequestPending || s == RequestForwarded }
-
-func (s RequestState) valid() bool {
-	switch s {
-	case RequestPending, RequestForwarded, RequestGranted, RequestDenied, RequestFailed:
-		return true
-	}
-	return false
-}
 
 // MastershipRequest is a mastership request as one replica knows it.
 type MastershipRequest struct {
@@ -282,10 +273,6 @@ func decideRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id Reques
 	return out, err
 }
 
-// maxHops bounds how often a request is forwarded: more means the members'
-// views of the row's master keep pointing at each other.
-func maxHops(reg map[replica.ID]replica.Info) int { return 2*len(reg) + 2 }
-
 // settleRequest acts on an open request addressed to the local replica
 // (see the package comment above) and returns it as it now stands. decide
 // is asked only when the row is mastered here; transfer hands the row over
@@ -314,21 +301,29 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 	default:
 		master, _, err := rowMaster(ctx, tx, d, t, req.Key)
 		var nre *NoRowError
-		switch {
-		case errors.As(err, &nre):
-			fail("%s[%s] no longer exists at %s", t.Name, formatKey(req.Key), name(c.Local))
-		case err != nil:
+		if err != nil && !errors.As(err, &nre) {
 			return req, err
-		case master == req.Requester:
-			next.State, next.Answer = RequestGranted, fmt.Sprintf("%s masters %s[%s] already", name(req.Requester), t.Name, formatKey(req.Key))
-		case master == c.Local:
-			if c.State != replica.Active {
-				return req, nil // a receive-only or restoring replica decides nothing yet
-			}
-			if i, ok := reg[req.Requester]; !ok || i.State == replica.Removed {
-				fail("the requester %s is not an active member", name(req.Requester))
-				break
-			}
+		}
+		member := func(id replica.ID) bool { i, ok := reg[id]; return ok && i.State != replica.Removed }
+		switch step := mastership.Route(mastership.Situation{Local: c.Local, Active: c.State == replica.Active, Row: err == nil,
+			Master: master, Requester: req.Requester, MasterMember: member(master), RequesterMember: member(req.Requester),
+			Hops: req.Hops, Members: len(reg)}); step {
+		case mastership.StepWait:
+			return req, nil // a receive-only or restoring replica decides nothing yet
+		case mastership.StepNoRow:
+			fail("%s[%s] no longer exists at %s", t.Name, formatKey(req.Key), name(c.Local))
+		case mastership.StepAlready:
+			next.State, next.Answer = step.State(), fmt.Sprintf("%s masters %s[%s] already", name(req.Requester), t.Name, formatKey(req.Key))
+		case mastership.StepNoRequester:
+			fail("the requester %s is not an active member", name(req.Requester))
+		case mastership.StepNoMaster:
+			fail("%s[%s] is mastered by %s, which %s does not know as an active member", t.Name, formatKey(req.Key), master, name(c.Local))
+		case mastership.StepTooFar:
+			fail("forwarded %d times without reaching the master of %s[%s]", req.Hops, t.Name, formatKey(req.Key))
+		case mastership.StepForward:
+			next.State, next.Master, next.Hops = step.State(), master, req.Hops+1
+			next.Answer = fmt.Sprintf("forwarded by %s to %s, which masters %s[%s] now", name(c.Local), reg[master].Name, t.Name, formatKey(req.Key))
+		case mastership.StepDecide:
 			dec, answer, err := decide(hooks.Request{ID: string(req.ID), Table: t.Name, Key: req.Key, From: req.Requester,
 				Master: c.Local, Reason: req.Reason, Requested: req.Created})
 			if err != nil {
@@ -345,18 +340,10 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 			default:
 				return req, nil
 			}
-		default:
-			i, ok := reg[master]
-			switch {
-			case !ok || i.State == replica.Removed:
-				fail("%s[%s] is mastered by %s, which %s does not know as an active member", t.Name, formatKey(req.Key), master, name(c.Local))
-			case req.Hops >= maxHops(reg):
-				fail("forwarded %d times without reaching the master of %s[%s]", req.Hops, t.Name, formatKey(req.Key))
-			default:
-				next.State, next.Master, next.Hops = RequestForwarded, master, req.Hops+1
-				next.Answer = fmt.Sprintf("forwarded by %s to %s, which masters %s[%s] now", name(c.Local), i.Name, t.Name, formatKey(req.Key))
-			}
 		}
+	}
+	if err := req.State.Move(next.State); err != nil {
+		return req, err // only an open request addressed here is settled
 	}
 	next.Version, next.Origin, next.Epoch, next.Updated = req.Version+1, c.Local, 0, time.Now().UTC()
 	if err := putRequest(ctx, tx, d, next, true); err != nil {
@@ -581,7 +568,7 @@ func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, error) {
 		return r, fmt.Errorf("%w: %s record %q: %v", ErrPacket, s.Key, w.ID, err)
 	case w.ID == "" || len(w.ID) > 64 || w.Table == "" || len(r.Key) == 0:
 		return r, fmt.Errorf("%w: %s record %q lacks its ID, table or key", ErrPacket, s.Key, w.ID)
-	case !r.State.valid() || (s.Key == settingRequest) != r.State.Open():
+	case !r.State.Valid() || (s.Key == settingRequest) != r.State.Open():
 		return r, fmt.Errorf("%w: %s record %q has state %q", ErrPacket, s.Key, w.ID, w.State)
 	case r.Version == 0 || r.Epoch == 0 || r.Hops < 0:
 		return r, fmt.Errorf("%w: %s record %q has version %d, epoch %d", ErrPacket, s.Key, w.ID, r.Version, r.Epoch)
@@ -605,11 +592,15 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 	if err != nil {
 		return err
 	}
-	if exists && cur.Version >= r.Version {
-		return nil
+	// A request is a chain like a row's (only its addressee changes it):
+	// the newer version wins, and a request pruned here (settled and
+	// acknowledged by all) is not brought back by an old packet.
+	var held mastership.Image
+	if exists {
+		held = mastership.Image{Version: cur.Version}
 	}
-	if !exists && r.Epoch > 0 && r.Epoch <= m.pruned[r.Origin] {
-		return nil // a settled request pruned here: an old packet does not bring it back
+	if !mastership.Decide(held, mastership.Image{Version: r.Version, Origin: r.Origin, Epoch: r.Epoch}, m.pruned).Applies() {
+		return nil
 	}
 	if err := putRequest(m.ctx, m.tx, m.d, r, exists); err != nil {
 		return err
@@ -656,7 +647,7 @@ func (m *importer) actOnRequests() error {
 
 // writeRequests writes, as Setting records, every request change stamped
 // after the given epochs (see writeChanges).
-func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw *syncpkt.Writer, after map[replica.ID]uint64) error {
+func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, after map[replica.ID]uint64) error {
 	if len(after) == 0 {
 		return nil
 	}

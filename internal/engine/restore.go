@@ -34,10 +34,7 @@ func RestoreReplica(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica
 		if err != nil {
 			return err
 		}
-		self = reg[c.Local]
-		self.Incarnation++
-		self.Version++
-		self.State = replica.Restoring
+		self = replica.Restored(reg[c.Local])
 		if err := putReplica(ctx, tx, d, self, true); err != nil {
 			return err
 		}

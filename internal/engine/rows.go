@@ -73,7 +73,7 @@ func prunedHorizon(ctx context.Context, q dialect.Querier, d dialect.Dialect, c 
 }
 
 func verifyTable(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dialect.Table, local string, horizon uint64, rep *schema.RowReport) error {
-	R, T, X := d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), d.Quote(dialect.Xfer(t.Name))
+	R, T, X := d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name), d.Quote(dialect.Xfer(d, t.Name))
 	nk := len(t.Keys())
 	k0 := d.Quote(t.Keys()[0].Name)
 	// The rows, each with its entry (if any).
@@ -200,7 +200,7 @@ func PlanRowRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (s
 	if err != nil {
 		return schema.Plan{}, nil, err
 	}
-	p := schema.Plan{Dialect: d.Name()}
+	p := schema.Plan{Dialect: string(d.Name())}
 	if rep.Clean() {
 		return p, rep, nil
 	}
@@ -225,7 +225,7 @@ func PlanRowRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (s
 		if !broken[t.Name] {
 			continue
 		}
-		R, T, X := d.Quote(dialect.Shadow(t.Name)), d.Quote(t.Name), d.Quote(dialect.Xfer(t.Name))
+		R, T, X := d.Quote(dialect.Shadow(d, t.Name)), d.Quote(t.Name), d.Quote(dialect.Xfer(d, t.Name))
 		row := func(cond string) string {
 			return fmt.Sprintf("EXISTS (SELECT 1 FROM %s t WHERE %s%s)", T, keyMatch(d, t, "t.", R+"."), cond)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 )
@@ -148,11 +149,11 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 	if err != nil {
 		return nil, err
 	}
-	st, err := schema.Check(ctx, q, d, tables, versions)
+	st, err := schemaplan.Check(ctx, q, d, tables, versions)
 	if err != nil {
 		return nil, err
 	}
-	r := &schema.Report{Dialect: d.Name(), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
+	r := &schema.Report{Dialect: string(d.Name()), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
 		Migrations: applied, Tables: st}
 	if stale, _, err := refusalStale(ctx, q, d); err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 }
 
 // PlanRepair returns the statements that re-create every missing or
-// altered trigger of the replicated tables (see schema.Repair).
+// altered trigger of the replicated tables (see schemaplan.Repair).
 func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (schema.Plan, error) {
 	r, err := schemaStatus(ctx, q, d)
 	if err != nil {
@@ -176,7 +177,7 @@ func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sche
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	plan := schema.Repair(d, r.Tables, tables)
+	plan := schemaplan.Repair(d, r.Tables, tables)
 	rows, _, err := PlanRowRepair(ctx, q, d) // rows.go
 	if err != nil {
 		return schema.Plan{}, err
@@ -193,7 +194,10 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		if err != nil {
 			return plan, err
 		}
-		return plan, schema.Apply(ctx, db, plan)
+		if err := schema.Apply(ctx, db, plan); err != nil {
+			return plan, err
+		}
+		return plan, ensureKeys(ctx, db, d) // keys.go
 	}
 	var plan schema.Plan
 	err := inTx(ctx, db, func(tx *sql.Tx) error {
@@ -206,5 +210,8 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		}
 		return syncRefusals(ctx, tx, d) // refuse.go
 	})
-	return plan, err
+	if err != nil {
+		return plan, err
+	}
+	return plan, ensureKeys(ctx, db, d) // keys.go
 }

@@ -48,7 +48,7 @@ func ReadStatus(ctx context.Context, db *sql.DB, d dialect.Dialect) (*Status, er
 		for _, t := range ts {
 			st.Tables = append(st.Tables, t.Name)
 			var n int
-			if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_epoch IS NULL", d.Quote(dialect.Shadow(t.Name)))).Scan(&n); err != nil {
+			if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ms_epoch IS NULL", d.Quote(dialect.Shadow(d, t.Name)))).Scan(&n); err != nil {
 				return err
 			}
 			st.Pending[t.Name] = n

@@ -143,33 +143,3 @@ func SetState(ctx context.Context, db *sql.DB, d dialect.Dialect, state replica.
 		return err
 	})
 }
-
-// NextID returns the next free integer key of table in the local replica's
-// key range. Call it in the transaction that inserts the row.
-func NextID(ctx context.Context, q dialect.Querier, d dialect.Dialect, table string) (int64, error) {
-	c, err := LoadCtl(ctx, q, d)
-	if err != nil {
-		return 0, err
-	}
-	t, err := findTable(ctx, q, table)
-	if err != nil {
-		return 0, err
-	}
-	if !t.IntegerKey() {
-		return 0, fmt.Errorf("multisite: %s has no single integer primary key; its keys are the application's", table)
-	}
-	k := d.Quote(t.Keys()[0].Name)
-	var next int64
-	// The shadow holds every key the table ever had here, deleted ones
-	// included: a deleted row's key stays mastered by whoever deleted it,
-	// so it must not be handed out again.
-	err = q.QueryRowContext(ctx, d.Rebind(fmt.Sprintf("SELECT coalesce(max(%s), ?) + 1 FROM %s WHERE %s BETWEEN ? AND ?", k, d.Quote(dialect.Shadow(t.Name)), k)),
-		c.KeyLo-1, c.KeyLo, c.KeyHi).Scan(&next)
-	if err != nil {
-		return 0, fmt.Errorf("multisite: next key of %s: %w", table, err)
-	}
-	if next > c.KeyHi {
-		return 0, fmt.Errorf("%w: %s has used every key up to %d", ErrKeyRange, table, c.KeyHi)
-	}
-	return next, nil
-}

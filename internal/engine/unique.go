@@ -85,7 +85,7 @@ func createUniques(ctx context.Context, q dialect.Querier, d dialect.Dialect, us
 		}
 		name := u.Name
 		if !validName(name) {
-			name = u.Table + "_" + strings.Join(u.Columns, "_") + "_key"
+			name = d.Object("", u.Table+"_"+strings.Join(u.Columns, "_"), "_key")
 		}
 		stmt := fmt.Sprintf("CREATE UNIQUE INDEX %s ON %s (%s)", d.Quote(name), d.Quote(u.Table), strings.Join(cols, ", "))
 		if _, err := q.ExecContext(ctx, stmt); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/schemaplan"
 	"github.com/multisite-go/multisite/schema"
 )
 
@@ -56,13 +57,13 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 	if f > FormatVersion {
 		return schema.Plan{}, f, &schema.VersionError{Have: f, Want: FormatVersion}
 	}
-	plan, err := schema.Upgrade(d, f, func(table, column string) (bool, error) {
+	plan, err := schemaplan.Upgrade(d, f, func(table, column string) (bool, error) {
 		if column == "" {
 			return dialect.TableExists(ctx, q, d, table)
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	if err != nil || f >= 5 {
+	if err != nil || f >= 6 {
 		return plan, f, err
 	}
 	tables, err := Tables(ctx, q)
@@ -80,18 +81,20 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		// changes only.
 		for _, t := range tables {
 			add("metadata format 2 to 3: epoch index of "+t.Name+" holds sealed changes only",
-				"DROP INDEX IF EXISTS "+sd.Quote(dialect.Shadow(t.Name)+"_epoch"), sd.EpochIndex(t))
+				"DROP INDEX IF EXISTS "+sd.Quote(dialect.LegacyShadowIndex(sd, t.Name, "epoch")), sd.EpochIndex(t))
 		}
 	}
-	// Format 4 (SQLite: triggers with literal messages, which SQLite parses
-	// from 3.31 on) and format 5 (every dialect: the triggers stand aside
+	// Format 4 (ms_sent, ms_gap, ms_part) is metadata tables alone.
+	// Format 5 (SQLite: triggers with literal messages, which SQLite parses
+	// from 3.31 on) and format 6 (every dialect: the triggers stand aside
 	// for the library's own transaction alone, capture a fingerprint of
 	// each row image in its shadow entry, and refuse a write whose shadow
 	// entry is gone): every table's triggers are made again, and its
-	// shadow gets ms_hash, filled from the rows as they are.
+	// shadow gets ms_hash, filled from the rows as they are. Upgrade then
+	// sets up the key generators the new triggers use, where missing.
 	for _, t := range tables {
-		what := fmt.Sprintf("metadata format %d to 5: triggers and row fingerprints of %s", f, t.Name)
-		has, err := dialect.HasColumn(ctx, q, d, dialect.Shadow(t.Name), "ms_hash")
+		what := fmt.Sprintf("metadata format %d to 6: triggers and row fingerprints of %s", f, t.Name)
+		has, err := dialect.HasColumn(ctx, q, d, dialect.Shadow(d, t.Name), "ms_hash")
 		if err != nil {
 			return schema.Plan{}, f, err
 		}
@@ -143,6 +146,11 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		if err := schema.Apply(ctx, db, plan); err != nil {
 			return f, f, fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
 		}
+		// The key triggers (format 6 makes every trigger again) take keys
+		// from the generators, which databases of older versions lack.
+		if err := ensureKeys(ctx, db, d); err != nil { // keys.go
+			return f, f, err
+		}
 		return f, FormatVersion, nil
 	}
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
@@ -158,6 +166,13 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		}
 		if err := schema.Apply(ctx, tx, plan); err != nil {
 			return fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
+		}
+		if len(plan.Steps) > 0 {
+			// The key triggers (format 6 makes every trigger again) take
+			// keys from the generators, which older databases lack.
+			if err := ensureKeysIn(ctx, tx, d); err != nil { // keys.go
+				return err
+			}
 		}
 		return syncRefusals(ctx, tx, d) // refuse.go
 	})

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -466,4 +467,32 @@ func forEach(t *testing.T, parallel bool, body func(t *testing.T, open func(name
 			})
 		})
 	}
+}
+
+// DSN returns a DSN that opens db, a database this package made, from
+// another process (a test that runs a second writer). The driver names
+// are "sqlite", "pgx" and "mysql". For SQLite it adds extra, DSN query
+// parameters such as "&_txlock=immediate".
+func DSN(t testing.TB, db *sql.DB, extra string) (driver, dsn string) {
+	t.Helper()
+	madeMu.Lock()
+	o, ok := made[db]
+	madeMu.Unlock()
+	if !ok {
+		t.Fatalf("testdb: DSN of a database testdb did not make")
+	}
+	switch o.dialect {
+	case "postgres":
+		u, err := url.Parse(os.Getenv(PostgresEnv))
+		if err != nil {
+			t.Fatalf("%s: %v", PostgresEnv, err)
+		}
+		u.Path = "/" + o.name
+		return "pgx", u.String()
+	case "mysql":
+		cfg := mysqlConfig(t)
+		cfg.DBName = o.name
+		return "mysql", cfg.FormatDSN()
+	}
+	return "sqlite", SQLiteDSN(o.path) + extra
 }

@@ -89,7 +89,7 @@ func ExamplePlan_Workflow() {
 		return
 	}
 	for _, line := range strings.Split(doc.String(), "\n") {
-		if strings.HasPrefix(line, "# ") || strings.HasPrefix(line, "## ") || strings.Contains(line, "* multiutil syncreplica") {
+		if strings.HasPrefix(line, "# ") || strings.HasPrefix(line, "## ") || strings.HasPrefix(line, "multiutil sync ") {
 			fmt.Println(line)
 		}
 	}
@@ -98,8 +98,7 @@ func ExamplePlan_Workflow() {
 	// ## The plan at a glance
 	// ## This site's database
 	// ## Synchronization at this site
-	// */15 * * * * multiutil syncreplica -export --db postgres://cq@db.dub:5432/defects --to boston --bay /mnt/bay
-	// */15 * * * * multiutil syncreplica -import --db postgres://cq@db.dub:5432/defects --bay /mnt/bay
+	// multiutil sync --plan PLAN --site dublin --every plan
 	// ## Transport and storage bays
 	// ## Mastership
 	// ## Steps

@@ -81,10 +81,14 @@ const (
 	// Custom: the organisation's own program moves packets; it may hand
 	// them to the library as io.Reader/io.Writer without any bay.
 	Custom TransportKind = "custom"
+	// HTTP: packets travel over HTTP(S) between `multiutil serve`
+	// endpoints (package transport). A site with a URL serves; a site
+	// without one only pushes to and pulls from the sites that serve.
+	HTTP TransportKind = "http"
 )
 
 // TransportKinds lists the valid transport kinds.
-var TransportKinds = []TransportKind{Bay, Email, FTP, Custom}
+var TransportKinds = []TransportKind{Bay, Email, FTP, Custom, HTTP}
 
 // Plan describes the deployment of one replica family: the sites, the data
 // code page, how the sites synchronize and how often, who masters what, and
@@ -140,6 +144,36 @@ type Site struct {
 	// Bay is the site's storage-bay directory: exports are written there
 	// and imports read there. Empty means Transport.Bay.
 	Bay string `yaml:"bay,omitempty" json:"bay,omitempty"`
+	// URL is where the site's sync endpoint (multiutil serve) is reached
+	// by the other sites (transport http), e.g.
+	// "https://cq1.boston.example.com:8443". Empty: the site serves
+	// nothing and exchanges packets by pushing and pulling.
+	URL string `yaml:"url,omitempty" json:"url,omitempty"`
+	// Listen is the address the site's `multiutil serve` listens on
+	// (":8443"); empty means the port of URL on every interface.
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// TokenEnv names the environment variable that holds the site's
+	// bearer token (transport http): the site presents it, and the sites
+	// it talks to read the same variable to know it. Tokens never go into
+	// the plan. Empty means MULTISITE_TOKEN_ and the replica name in
+	// upper case, other characters than letters and digits as '_'.
+	TokenEnv string `yaml:"token_env,omitempty" json:"token_env,omitempty"`
+}
+
+// TokenVar returns the name of the environment variable that holds the
+// site's bearer token: TokenEnv, or the default derived from the replica
+// name.
+func (s Site) TokenVar() string {
+	if s.TokenEnv != "" {
+		return s.TokenEnv
+	}
+	b := []byte(strings.ToUpper(s.ReplicaName()))
+	for i, c := range b {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return "MULTISITE_TOKEN_" + string(b)
 }
 
 // ReplicaName returns the site's replica name: Replica, or Name if Replica
@@ -202,6 +236,10 @@ type Transport struct {
 	Bay string `yaml:"bay,omitempty" json:"bay,omitempty"`
 	// Description says in words how packets travel (required for Custom).
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// CA is a PEM file of the certificate authorities that sign the
+	// sites' TLS certificates (transport http over https), for a private
+	// CA; empty means the system's roots.
+	CA string `yaml:"ca,omitempty" json:"ca,omitempty"`
 }
 
 // Route is one resolved, directed synchronization link: the replica From
@@ -261,6 +299,13 @@ func (p *Plan) index(name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// BayOf returns a site's storage bay: its own or the transport's default
+// (empty if neither is set).
+func (p *Plan) BayOf(s Site) string { return p.bayOf(s) }
+
+// TransportKind returns the plan's transport kind, Bay if unset.
+func (p *Plan) TransportKind() TransportKind { return p.transportKind() }
 
 // bayOf returns a site's storage bay: its own or the transport's default.
 func (p *Plan) bayOf(s Site) string {

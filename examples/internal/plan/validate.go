@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -253,6 +254,10 @@ func (p *Plan) checkTransport(v *validator) {
 		v.add("transport.kind", "unknown transport %q: use %s", p.Transport.Kind, strings.Join(ks, ", "))
 		return
 	}
+	if k == HTTP {
+		p.checkHTTP(v)
+		return
+	}
 	if k == Custom {
 		if strings.TrimSpace(p.Transport.Description) == "" {
 			v.add("transport.description", "required for a custom transport: say how packets travel between the sites")
@@ -262,6 +267,43 @@ func (p *Plan) checkTransport(v *validator) {
 	for i, s := range p.Sites {
 		if p.bayOf(s) == "" {
 			v.add(fmt.Sprintf("sites[%d].bay", i), "required: transport %s moves packet files between storage bays; give the site's bay directory (or transport.bay for every site)", k)
+		}
+	}
+}
+
+// checkHTTP checks the sites' endpoints: every URL an http(s) URL, and
+// every link with at least one end that serves (two sites without a URL
+// cannot reach each other).
+func (p *Plan) checkHTTP(v *validator) {
+	serves := 0
+	for i, s := range p.Sites {
+		if s.URL == "" {
+			if s.Listen != "" {
+				v.add(fmt.Sprintf("sites[%d].listen", i), "only for a site with a url: the others serve nothing")
+			}
+			continue
+		}
+		serves++
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(fmt.Sprintf("sites[%d].url", i), "%q is not an http:// or https:// URL", s.URL)
+		}
+	}
+	if serves == 0 {
+		v.add("sites", "transport http needs at least one site with a url (where multiutil serve runs)")
+		return
+	}
+	edges, ok := p.edges(nil)
+	if !ok {
+		return
+	}
+	said := map[[2]int]bool{}
+	for _, e := range edges {
+		a, b := p.Sites[e.from], p.Sites[e.to]
+		pair := [2]int{min(e.from, e.to), max(e.from, e.to)}
+		if a.URL == "" && b.URL == "" && !said[pair] {
+			said[pair] = true
+			v.add("sync", "%s and %s exchange packets, but neither has a url: give one of them a url", a.Name, b.Name)
 		}
 	}
 }

@@ -125,6 +125,10 @@ type siteView struct {
 	BayEnv        string // environment variable holding the bay, when the plan gives none
 	Backup        string // the vendor's backup command
 	Role          string
+	URL           string // the site's sync endpoint (transport http)
+	TokenVar      string // environment variable of the site's bearer token
+	SyncCmd       string // multiutil sync, run continuously
+	ServeCmd      string // multiutil serve, for a site with a URL
 }
 
 // group is the packets this site sends at one interval.
@@ -262,6 +266,8 @@ func (p *Plan) view(self int) (*view, error) {
 		v.TransportText = "packet files copied by FTP between the sites' storage bays"
 	case Custom:
 		v.TransportText = "the organisation's own transport"
+	case HTTP:
+		v.TransportText = "HTTP(S) between the sites' sync endpoints (multiutil serve)"
 	}
 	return v, nil
 }
@@ -352,9 +358,29 @@ func hidePassword(prefix, s string, at int) string {
 	return prefix + s[:colon] + ":***" + s[at:]
 }
 
-func (p *Plan) siteView(s Site) siteView {
+func (p *Plan) siteView(s Site) (v siteView) {
 	r := s.ReplicaName()
-	v := siteView{Name: s.Name, Replica: r, Vendor: s.Vendor, Working: s.Working, Host: s.Host, Admin: s.Admin, Bay: p.bayOf(s)}
+	v = siteView{Name: s.Name, Replica: r, Vendor: s.Vendor, Working: s.Working, Host: s.Host, Admin: s.Admin, Bay: p.bayOf(s),
+		URL: s.URL, TokenVar: s.TokenVar()}
+	defer func() {
+		// The commands that run the family from the plan: --db only where
+		// the plan does not say where the database is.
+		args := []any{"--plan", "PLAN", "--site", r}
+		if s.DSN == "" {
+			args = append(args, "--db", v.DBArg)
+		}
+		if v.BayEnv != "" && p.transportKind() != HTTP {
+			args = append(args, "--bay", v.BayArg)
+		}
+		v.SyncCmd = multiutilCmd(append(append([]any{"sync"}, args...), "--every", "plan")...)
+		if s.URL != "" {
+			tls := []any{}
+			if strings.HasPrefix(s.URL, "https:") {
+				tls = []any{"--cert", "CERT.pem", "--key", "KEY.pem"}
+			}
+			v.ServeCmd = multiutilCmd(append(append([]any{"serve"}, args...), tls...)...)
+		}
+	}()
 	dsn := s.DSN
 	if s.Vendor != SQLite {
 		dsn = redact(dsn)

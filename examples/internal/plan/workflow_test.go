@@ -165,9 +165,7 @@ func TestWorkflowNames(t *testing.T) {
 	}{
 		{boston, []string{
 			"Boston is the **working site**",
-			"*/15 * * * * multiutil syncreplica -export --db /srv/cq/boston.db --to bangalore --bay /mnt/multisite/bay",
-			"0 * * * * multiutil syncreplica -export --db /srv/cq/boston.db --to dublin --bay /mnt/multisite/bay",
-			"*/15 * * * * multiutil syncreplica -import --db /srv/cq/boston.db --bay /mnt/multisite/bay",
+			"\nmultiutil sync --plan PLAN --site boston --every plan\n",
 			"multiutil activate --db /srv/cq/boston.db --name boston --codepage windows-1252 --exclude scratch\n",
 			"multiutil mkreplica -export --db /srv/cq/boston.db --name dublin --out dublin-create.pkt",
 			"Users of this site: ann.",
@@ -176,15 +174,14 @@ func TestWorkflowNames(t *testing.T) {
 			"Bangalore is a **new site**",
 			"--db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects'",
 			`sql.Open("mysql", "cq:***@tcp(db.blr.example.com:3306)/defects")`,
-			"*/15 * * * * multiutil syncreplica -export --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --to boston --bay /mnt/multisite/bay",
+			"\nmultiutil sync --plan PLAN --site bangalore --every plan\n",
 			"multiutil mkreplica -import --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --in bangalore-create.pkt --origin-key ORIGIN_KEY",
 			"multiutil chstate --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --state active",
 			"Users of this site: bala.",
 			"mysqldump --single-transaction --routines --triggers defects > bangalore-backup.sql",
 		}},
 		{dublin, []string{
-			"0 * * * * multiutil syncreplica -export --db postgres://cq@db.dub.example.com:5432/defects --to boston",
-			"0 * * * * multiutil syncreplica -import --db postgres://cq@db.dub.example.com:5432/defects",
+			"\nmultiutil sync --plan PLAN --site dublin --every plan\n",
 			`_ "github.com/jackc/pgx/v5/stdlib"`,
 			"arrive with the packets of this site's links (every 1h here)",
 		}},
@@ -217,6 +214,31 @@ func TestWorkflowErrors(t *testing.T) {
 	}
 }
 
+// TestWorkflowHTTP: a site with a URL runs serve besides sync; tokens are
+// named, never printed.
+func TestWorkflowHTTP(t *testing.T) {
+	p := base()
+	p.Sites[0].DSN = "/srv/boston.db"
+	p.Sites[0].URL = "https://cq1.boston:8443"
+	p.Transport = plan.Transport{Kind: plan.HTTP}
+	for _, tt := range []struct {
+		site string
+		want []string
+	}{
+		{"boston", []string{"\nmultiutil sync --plan PLAN --site boston --every plan\nmultiutil serve --plan PLAN --site boston --cert CERT.pem --key KEY.pem\n",
+			"`https://cq1.boston:8443`", "`MULTISITE_TOKEN_BOSTON`"}},
+		{"dublin", []string{`multiutil sync --plan PLAN --site dublin --db "$DUBLIN_DSN" --every plan` + "\n```", "`MULTISITE_TOKEN_DUBLIN`"}},
+	} {
+		var b bytes.Buffer
+		require.NoError(t, p.Workflow(&b, tt.site))
+		for _, w := range tt.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s's document lacks %q", tt.site, w)
+			}
+		}
+	}
+}
+
 // A custom transport without bays and server sites without DSNs: the
 // commands take them from environment variables the document names.
 func TestWorkflowPlaceholders(t *testing.T) {
@@ -226,7 +248,7 @@ func TestWorkflowPlaceholders(t *testing.T) {
 	require.NoError(t, p.Workflow(&b, "bangalore"))
 	doc := b.String()
 	for _, want := range []string{
-		`multiutil syncreplica -import --db "$BANGALORE_DSN" --bay "$BANGALORE_BAY"`,
+		`multiutil sync --plan PLAN --site bangalore --db "$BANGALORE_DSN" --bay "$BANGALORE_BAY" --every plan`,
 		"set the environment\nvariable `BANGALORE_DSN`",
 		"`BANGALORE_BAY`",
 		`sql.Open("mysql", strings.TrimPrefix(os.Getenv("BANGALORE_DSN"), "mysql://"))`,

@@ -1,8 +1,9 @@
-package schema
+package schemaplan
 
 import (
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/schema"
 )
 
 // Charset plans the enforcement of the data code page cp in the database
@@ -13,17 +14,17 @@ import (
 // multisite.CharsetFromDriver). The triggers read the code page from
 // ms_charset, so a later change of the code page is an update of that row,
 // not new DDL. A dialect without such triggers gets an empty plan.
-func Charset(d dialect.Dialect, tables []Table, cp *codepage.CodePage) Plan {
-	p := Plan{Dialect: d.Name()}
+func Charset(d dialect.Dialect, tables []dialect.Table, cp *codepage.CodePage) schema.Plan {
+	p := schema.Plan{Dialect: string(d.Name())}
 	e, ok := d.(dialect.CharsetEnforcer)
 	if !ok {
 		return p
 	}
-	p.add("data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetMeta()...)
-	p.add("data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetSet(e.Charset(cp.Name(), cp.RangeTable(), cp.Universal()))...)
+	add(&p, "data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetMeta()...)
+	add(&p, "data code page "+cp.Name()+": the repertoire the charset triggers enforce", e.CharsetSet(e.Charset(cp.Name(), cp.RangeTable(), cp.Universal()))...)
 	for _, t := range tables {
 		if s := e.CharsetTriggers(t); len(s) > 0 {
-			p.add("table "+t.Name+": charset triggers (refuse text outside the data code page)", s...)
+			add(&p, "table "+t.Name+": charset triggers (refuse text outside the data code page)", s...)
 		}
 	}
 	return p
@@ -31,15 +32,15 @@ func Charset(d dialect.Dialect, tables []Table, cp *codepage.CodePage) Plan {
 
 // CharsetRemoval plans the removal of everything [Charset] added: the
 // triggers (whether they exist or not) and the ms_charset table.
-func CharsetRemoval(d dialect.Dialect, tables []Table) Plan {
-	p := Plan{Dialect: d.Name()}
+func CharsetRemoval(d dialect.Dialect, tables []dialect.Table) schema.Plan {
+	p := schema.Plan{Dialect: string(d.Name())}
 	e, ok := d.(dialect.CharsetEnforcer)
 	if !ok {
 		return p
 	}
 	for _, t := range tables {
-		p.add("table "+t.Name+": remove charset triggers", e.DropCharset(t)...)
+		add(&p, "table "+t.Name+": remove charset triggers", e.DropCharset(t)...)
 	}
-	p.add("remove the data code page table", e.CharsetMetaDrop()...)
+	add(&p, "remove the data code page table", e.CharsetMetaDrop()...)
 	return p
 }

@@ -1,0 +1,4 @@
+package multisite
+
+// PublicErrorForTest exposes publicError to the external tests.
+var PublicErrorForTest = publicError
