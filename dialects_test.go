@@ -185,6 +185,13 @@ func replicateTo(t testing.TB, first *dsite, db *sql.DB, name string) *dsite {
 
 func dconverged(t testing.TB, sites ...*dsite) {
 	t.Helper()
+	for _, s := range sites {
+		// Every row is inside the rules too: each fingerprint follows its
+		// row whatever path wrote it.
+		if r, err := multisite.VerifyRows(ctx, s.db); err != nil || !r.Clean() {
+			t.Fatalf("VerifyRows at %s: %v\n%s", s.name, err, r)
+		}
+	}
 	want := contentHash(t, &sites[0].site)
 	for _, s := range sites[1:] {
 		if got := contentHash(t, &s.site); got != want {

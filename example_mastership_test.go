@@ -63,13 +63,13 @@ func ExampleWrite() {
 		st, _ := multisite.ReadStatus(ctx, bangalore)
 		for _, r := range st.Replicas {
 			if r.ID == nm.Master {
-				fmt.Printf("%s[%s] is mastered by %s\n", nm.Table, nm.Key, r.Name)
+				fmt.Printf("that %s is mastered by %s\n", nm.Table, r.Name)
 			}
 		}
 	}
 	// Output:
 	// hook: refused
-	// defect[1] is mastered by boston
+	// that defect is mastered by boston
 }
 
 // List who masters what: rows per table per master, and the transfers

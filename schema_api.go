@@ -166,7 +166,9 @@ func TransferSchemaMaster(ctx context.Context, db *sql.DB, to replica.ID) error 
 // master, the migrations applied, and for every table whether it is
 // replicated, has its mastership field, shadow and transfer log, and
 // capture and enforcement triggers as the library creates them (a trigger
-// dropped, edited or disabled by hand shows as missing or altered).
+// dropped, edited or disabled by hand shows as missing or altered), and
+// the rows VerifyRows finds outside the rules (Report.Rows). It reads
+// every replicated row once.
 func SchemaStatus(ctx context.Context, db *sql.DB) (*schema.Report, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {
@@ -175,9 +177,24 @@ func SchemaStatus(ctx context.Context, db *sql.DB) (*schema.Report, error) {
 	return withPublicError(engine.SchemaStatus(ctx, db, d))
 }
 
+// VerifyRows compares every replicated row with its shadow entry and the
+// fingerprint the entry keeps of the row's image, and lists the rows a
+// bypass of the triggers left outside the rules: changed, inserted or
+// deleted while triggers were dropped or disabled, or with the library's
+// switch set by hand, or whose shadow entry was edited or deleted. Repair
+// brings them back. It reads every replicated row once, in one snapshot.
+func VerifyRows(ctx context.Context, db *sql.DB) (*schema.RowReport, error) {
+	d, err := ready(ctx, db, "")
+	if err != nil {
+		return nil, err
+	}
+	return engine.VerifyRows(ctx, db, d)
+}
+
 // PlanRepair returns, without changing anything, the statements Repair
 // would run: the triggers of every replicated table whose triggers are
-// missing or altered, dropped and created again.
+// missing or altered, dropped and created again, then the rows VerifyRows
+// finds brought back into the rules.
 func PlanRepair(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {
@@ -186,11 +203,15 @@ func PlanRepair(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 	return withPublicError(engine.PlanRepair(ctx, db, d))
 }
 
-// Repair re-creates the missing or altered triggers SchemaStatus reports,
-// in one transaction, and returns the statements it ran. Writes made while
-// a capture trigger was missing were not captured: an administrator should
-// look at them (the rows changed meanwhile do not travel until changed
-// again).
+// Repair re-creates the missing or altered triggers SchemaStatus reports
+// and brings the rows VerifyRows finds back into the rules, in one
+// transaction (on MySQL, where DDL commits by itself, statement by
+// statement), and returns the statements it ran. A row this replica
+// masters is recorded again as a local change, so the next export sends
+// it; a row another replica masters is set aside for its master to send
+// again (RecoverPacket at the master, since the epoch VerifyRows names):
+// any image of it from the master then applies. No packet of this replica
+// carries a change it had no right to make.
 func Repair(ctx context.Context, db *sql.DB) (schema.Plan, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -147,7 +146,7 @@ func TestSchemaStatus_DetectsAndRepairsTriggers(t *testing.T) {
 		}
 		plan, err := multisite.PlanRepair(ctx, s.db)
 		require.NoError(t, err)
-		if !strings.Contains(plan.String(), "CREATE TRIGGER") || strings.Contains(plan.String(), `"project"`) || strings.Contains(plan.String(), "`project`") {
+		if !strings.Contains(plan.String(), "CREATE TRIGGER") || strings.Contains(plan.String(), `ON "project"`) || strings.Contains(plan.String(), "ON `project`") {
 			t.Errorf("repair plan should re-create defect's triggers only:\n%s", plan)
 		}
 		if _, err := multisite.Repair(ctx, s.db); err != nil {
@@ -241,6 +240,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 		`DROP TABLE ms_part`,
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
+		`DROP TABLE IF EXISTS ms_refuse`,
 	} {
 		s.mustExec(t, q)
 	}
@@ -254,14 +254,29 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
 // four to format 2, the stamp of format 3, four to format 4 (ms_sent,
-// ms_gap, ms_part, stamp), and on SQLite two per replicated table (its
-// shadow's epoch index rebuilt).
+// ms_gap, ms_part, stamp), the stamps of formats 5 and 6; on SQLite two
+// per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
+// and per table the fingerprints taken and the triggers (charset triggers
+// too, where there are some) dropped and created again.
 func upgradeSteps(t testing.TB, s *dsite) int {
-	n := 9
-	if dialectOf(t, s.db).Name() == dialect.SQLite {
-		tables, err := strconv.Atoi(s.query(t, `SELECT count(*) FROM ms_table`))
-		require.NoError(t, err)
-		n += 2 * tables
+	t.Helper()
+	d := s.d
+	n := 11
+	names := strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
+	if d.Name() == dialect.MySQL {
+		names = strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
+	}
+	if d.Name() == dialect.SQLite {
+		n += 1 + 2*len(names)
+	}
+	e := d.(dialect.CharsetEnforcer)
+	for _, name := range names {
+		tb, ok, err := d.Describe(ctx, s.db, name)
+		require.True(t, ok && err == nil, "describe %s: %v", name, err)
+		n += 1 + len(dialect.DropTriggers(d, tb)) + len(d.Triggers(tb))
+		if has, err := e.CharsetTriggersExist(ctx, s.db, tb); err == nil && has && len(e.CharsetTriggers(tb)) > 0 {
+			n += len(e.DropCharset(tb)) + len(e.CharsetTriggers(tb))
+		}
 	}
 	return n
 }
@@ -347,4 +362,104 @@ func TestUpgradeMetadata_FromFormat1(t *testing.T) {
 			t.Errorf("refused database changed:\n%s", diff)
 		}
 	})
+}
+
+// downgradeToFormat takes a replica's metadata back to format f: format 1
+// (downgradeToFormat1), then the metadata steps of every later format up to
+// f, as a library of format f made them. Every format before 6 lacks the
+// shadows' ms_hash, so it goes, and with it the triggers that read it (the
+// upgrade makes them again); so do the key generators, which came after the
+// triggers of older formats (SQLite's ms_key, MariaDB's sequences).
+func downgradeToFormat(t testing.TB, s *dsite, f int) {
+	t.Helper()
+	d := s.d
+	var tables []dialect.Table
+	for _, name := range []string{"project", "defect", "defect_tag"} {
+		tb, ok, err := d.Describe(ctx, s.db, name)
+		require.True(t, ok && err == nil, "describe %s: %v", name, err)
+		tables = append(tables, tb)
+	}
+	for _, tb := range tables {
+		for _, q := range dialect.DropTriggers(d, tb) {
+			s.mustExec(t, q)
+		}
+		s.mustExec(t, fmt.Sprintf("ALTER TABLE %s DROP COLUMN ms_hash", d.Quote(dialect.Shadow(d, tb.Name))))
+		switch d.Name() {
+		case dialect.MySQL:
+			if tb.IntegerKey() {
+				s.mustExec(t, "DROP SEQUENCE "+d.Quote(dialect.KeySequence(d, tb.Name)))
+			}
+		}
+	}
+	if d.Name() == dialect.SQLite {
+		s.mustExec(t, "DROP TABLE "+dialect.KeyTable)
+	}
+	downgradeToFormat1(t, s)
+	for k := 1; k < f; k++ {
+		for _, st := range dialect.MetaFormat(d, k) {
+			s.mustExec(t, st.SQL)
+		}
+		if sd, ok := d.(dialect.SQLiteDialect); ok && k == 2 {
+			for _, tb := range tables {
+				s.mustExec(t, "DROP INDEX "+d.Quote(dialect.LegacyShadowIndex(d, tb.Name, "epoch")))
+				s.mustExec(t, sd.EpochIndex(tb))
+			}
+		}
+	}
+	require.Equal(t, fmt.Sprint(f), s.query(t, `SELECT format FROM ms_ctl`))
+}
+
+// TestUpgradeMetadata_FromEveryFormat upgrades a replica of every older
+// format (its shadows without fingerprints, its triggers and key
+// generators gone) to the latest: the catalog is a new replica's, the
+// status clean, the rows inside the rules, and plain SQL writes (a keyless
+// INSERT included where the dialect takes one) are captured.
+func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
+	require.Equal(t, 6, multisite.MetadataFormat, "add the new format to the cases")
+	for from := 1; from < multisite.MetadataFormat; from++ {
+		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
+			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+				s := newDSite(t, open("boston"), "boston")
+				seedPortable(t, s, 5)
+				info, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})
+				require.NoError(t, err)
+				s.id = info.ID
+				fresh := catalogOf(t, s.db)
+				downgradeToFormat(t, s, from)
+
+				gotFrom, to, err := multisite.UpgradeMetadata(ctx, s.db)
+				if err != nil || gotFrom != from || to != multisite.MetadataFormat {
+					t.Fatalf("UpgradeMetadata = %d, %d, %v; want %d, %d", gotFrom, to, err, from, multisite.MetadataFormat)
+				}
+				got := catalogOf(t, s.db)
+				if s.d.Name() == dialect.SQLite {
+					// SQLite's ADD COLUMN writes the column after the
+					// table's constraints in the stored CREATE TABLE text.
+					for k := range fresh {
+						if strings.HasPrefix(k, "table ms_row_") {
+							delete(fresh, k)
+							delete(got, k)
+						}
+					}
+				}
+				if diff := cmp.Diff(fresh, got); diff != "" {
+					t.Errorf("upgraded catalog differs from a new replica's (-new +upgraded):\n%s", diff)
+				}
+				if plan, _, err := multisite.PlanUpgrade(ctx, s.db); err != nil || len(plan.Steps) != 0 {
+					t.Errorf("PlanUpgrade after the upgrade = %d steps, %v", len(plan.Steps), err)
+				}
+				s.mustExec(t, `UPDATE defect SET headline = 'changed after the upgrade' WHERE id = 2`)
+				s.mustExec(t, `DELETE FROM defect_tag WHERE tag = 'perf'`)
+				s.mustExec(t, `INSERT INTO project (code, title) VALUES ('NEW', 'after the upgrade')`)
+				if s.d.Name() != dialect.SQLite {
+					s.mustExec(t, `INSERT INTO defect (project, headline) VALUES ('NEW', 'keyless')`)
+				}
+				r, err := multisite.SchemaStatus(ctx, s.db)
+				require.NoError(t, err)
+				if !r.Clean() || r.Format != multisite.MetadataFormat || r.Rows == nil || r.Rows.Rows == 0 {
+					t.Errorf("status after upgrade and writes:\n%s", r)
+				}
+			})
+		})
+	}
 }

@@ -240,9 +240,10 @@ func (be *simBackend) release(name string) {
 
 // simReset makes dst, a copy of src made by testdb.Clone, hold what src
 // holds again: every table emptied and filled from src, with the
-// library's triggers standing aside (PostgreSQL: session_replication_role;
-// MariaDB: ms_ctl.applying, the flag an import sets, as the first write of
-// the transaction and replaced with src's ms_ctl as its last).
+// library's triggers standing aside (PostgreSQL: session_replication_role
+// for the constraints and multisite.applying, the setting an import makes,
+// for the library's ALWAYS triggers; MariaDB: @ms_applying, the session
+// variable an import sets, cleared before the commit).
 func simReset(ctx context.Context, dst, src *sql.DB) error {
 	d, err := dialect.Detect(dst)
 	if err != nil {
@@ -279,9 +280,10 @@ func simReset(ctx context.Context, dst, src *sql.DB) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET applying = 1`); err != nil {
+		if _, err := tx.ExecContext(ctx, `SET @ms_applying = 1`); err != nil {
 			return err
 		}
+		defer tx.ExecContext(context.WithoutCancel(ctx), `SET @ms_applying = NULL`) // before the deferred rollback
 		for _, tb := range append(tables, "ms_ctl") {
 			for _, q := range []string{
 				"DELETE FROM " + d.Quote(tb),
@@ -292,8 +294,14 @@ func simReset(ctx context.Context, dst, src *sql.DB) error {
 				}
 			}
 		}
+		if _, err := tx.ExecContext(ctx, `SET @ms_applying = NULL`); err != nil {
+			return err
+		}
 	case dialect.Postgres:
 		if _, err := tx.ExecContext(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SET LOCAL multisite.applying = 'on'`); err != nil {
 			return err
 		}
 		tables, err := names(tx, `SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p')`)

@@ -3,6 +3,7 @@ package mastership_test
 import (
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"testing"
 
 	"github.com/multisite-go/multisite/mastership"
@@ -39,17 +40,44 @@ func TestChain(t *testing.T) {
 }
 
 func TestFromDriver(t *testing.T) {
-	raw := errors.New("constraint failed: " + fmt.Sprintf(mastership.TriggerFormat, "defect", "17", "r1", "boston", "r2") + " (1811)")
-	err := mastership.FromDriver(raw)
-	var nm *mastership.NotMasterError
-	if !errors.As(err, &nm) || !errors.Is(err, mastership.ErrNotMaster) {
-		t.Fatalf("FromDriver = %v, want *NotMasterError", err)
+	tests := []struct {
+		name string
+		err  error
+		want *mastership.NotMasterError // nil: returned unchanged
+	}{
+		{"with key (PostgreSQL, MariaDB)",
+			errors.New("constraint failed: " + fmt.Sprintf(mastership.TriggerFormat, "defect", "17", "r1", "boston", "r2") + " (1811)"),
+			&mastership.NotMasterError{Table: "defect", Key: "17", Master: "r1", By: "r2", MasterName: "boston"}},
+		{"composite key",
+			errors.New("ERROR: " + fmt.Sprintf(mastership.TriggerFormat, "defect_tag", "2,perf", "r1", "boston", "r2") + " (SQLSTATE P0001)"),
+			&mastership.NotMasterError{Table: "defect_tag", Key: "2,perf", Master: "r1", By: "r2", MasterName: "boston"}},
+		{"literal (SQLite)",
+			errors.New("Runtime error near line 1: " + fmt.Sprintf(mastership.LiteralFormat, "defect", "r1", "boston", "r2") + " (19)"),
+			&mastership.NotMasterError{Table: "defect", Master: "r1", By: "r2", MasterName: "boston"}},
+		{"literal, table unknown",
+			errors.New(fmt.Sprintf(mastership.LiteralFormat, "?", "r1", "boston", "r2")),
+			&mastership.NotMasterError{Master: "r1", By: "r2", MasterName: "boston"}},
+		{"literal, master unknown",
+			errors.New(fmt.Sprintf(mastership.LiteralFormat, "defect", "?", "unknown replica", "r2")),
+			&mastership.NotMasterError{Table: "defect", By: "r2"}},
+		{"unrelated", errors.New("disk full"), nil},
 	}
-	if nm.Table != "defect" || nm.Key != "17" || nm.Master != "r1" || nm.By != "r2" {
-		t.Errorf("parsed %+v", nm)
-	}
-	other := errors.New("disk full")
-	if got := mastership.FromDriver(other); got != other {
-		t.Errorf("unrelated error changed: %v", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mastership.FromDriver(tt.err)
+			if tt.want == nil {
+				if err != tt.err {
+					t.Errorf("FromDriver changed an unrelated error: %v", err)
+				}
+				return
+			}
+			var nm *mastership.NotMasterError
+			if !errors.As(err, &nm) || !errors.Is(err, mastership.ErrNotMaster) {
+				t.Fatalf("FromDriver = %v, want *NotMasterError", err)
+			}
+			if diff := cmp.Diff(tt.want, nm); diff != "" {
+				t.Errorf("FromDriver (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

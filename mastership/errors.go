@@ -21,6 +21,9 @@ type NotMasterError struct {
 	Key    string     // the primary key, formatted
 	Master replica.ID // the row's master
 	By     replica.ID // the replica that tried to change it
+	// MasterName is the master's replica name when the refusal gave it
+	// (the enforcement triggers do); "" otherwise.
+	MasterName string
 }
 
 func (e *NotMasterError) Error() string {
@@ -31,12 +34,22 @@ func (e *NotMasterError) Error() string {
 func (e *NotMasterError) Unwrap() error { return ErrNotMaster }
 
 // triggerMessage is what the enforcement triggers raise; see schema. It is
-// parsed back by FromDriver, so the two must change together.
-var triggerMessage = regexp.MustCompile(`multisite: not master: (.+)\[(.*)\] is mastered by ([^ ]+) \(.*\), not ([^ ;]+)`)
+// parsed back by FromDriver, so the two must change together. The key in
+// brackets is absent from SQLite's messages, which are literals (see
+// TriggerFormat); "?" stands for a table or master the message could not
+// name.
+var triggerMessage = regexp.MustCompile(`multisite: not master: (.+?)(?:\[(.*)\])? is mastered by ([^ ]+) \((.*?)\), not ([^ ;]+)`)
 
 // TriggerFormat documents the message the enforcement triggers raise:
 // "multisite: not master: TABLE[KEY] is mastered by ID (NAME), not ID; ...".
+// On SQLite, whose triggers must parse on versions (before 3.47) that take
+// only a literal message, the key is left out: "multisite: not master:
+// TABLE is mastered by ID (NAME), not ID; ..." (see LiteralFormat).
 const TriggerFormat = "multisite: not master: %s[%s] is mastered by %s (%s), not %s; ask the master to transfer it"
+
+// LiteralFormat is TriggerFormat without the key, SQLite's form; a table
+// or master the trigger does not know is "?".
+const LiteralFormat = "multisite: not master: %s is mastered by %s (%s), not %s; ask the master to transfer it"
 
 // FromDriver returns a *NotMasterError for an error raised by an enforcement
 // trigger, and err unchanged otherwise. Use it on errors from plain SQL
@@ -53,5 +66,16 @@ func FromDriver(err error) error {
 	if m == nil {
 		return err
 	}
-	return &NotMasterError{Table: m[1], Key: m[2], Master: replica.ID(m[3]), By: replica.ID(m[4])}
+	unknown := func(s string) string {
+		if s == "?" {
+			return ""
+		}
+		return s
+	}
+	name := m[4]
+	if m[3] == "?" {
+		name = "" // "unknown replica"
+	}
+	return &NotMasterError{Table: unknown(m[1]), Key: m[2], Master: replica.ID(unknown(m[3])), By: replica.ID(m[5]),
+		MasterName: unknown(name)}
 }

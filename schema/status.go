@@ -102,10 +102,20 @@ type Report struct {
 	SchemaMaster  string // replica ID of the family's schema master
 	Migrations    []AppliedMigration
 	Tables        []TableStatus
+	// Problems lists, in words, what is wrong beyond single tables (a
+	// stale refusal trigger on SQLite).
+	Problems []string
+	// Rows is the row verification: rows a bypass of the triggers left
+	// outside the rules.
+	Rows *RowReport
 }
 
-// Clean reports whether every replicated table is current.
+// Clean reports whether every replicated table is current and nothing
+// else is wrong.
 func (r Report) Clean() bool {
+	if len(r.Problems) > 0 || r.Rows != nil && !r.Rows.Clean() {
+		return false
+	}
 	for _, t := range r.Tables {
 		if !t.Current() {
 			return false
@@ -129,6 +139,12 @@ func (r Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: metadata format %d, schema version %d, schema master %s, %d migrations applied\n",
 		r.Dialect, r.Format, r.SchemaVersion, r.SchemaMaster, len(r.Migrations))
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "  problem: %s\n", p)
+	}
+	if r.Rows != nil {
+		b.WriteString("  rows: " + r.Rows.String())
+	}
 	for _, t := range r.Tables {
 		switch {
 		case !t.Replicated:

@@ -121,8 +121,10 @@ func run(ctx context.Context, dir string, out io.Writer) (*result, error) {
 			OnRefusedWrite: func(ctx context.Context, err error) {
 				var nm *mastership.NotMasterError
 				if errors.As(err, &nm) {
-					res.Refused = append(res.Refused, fmt.Sprintf("%s: %s[%s] mastered by %s", s.name, nm.Table, nm.Key, names[nm.Master]))
-					say("  %s: write refused, %s[%s] is mastered by %s", s.name, nm.Table, nm.Key, names[nm.Master])
+					// SQLite's refusal names table and master, not the key
+					// (its triggers take only literal messages).
+					res.Refused = append(res.Refused, fmt.Sprintf("%s: %s mastered by %s", s.name, nm.Table, names[nm.Master]))
+					say("  %s: write refused, that %s is mastered by %s", s.name, nm.Table, names[nm.Master])
 				}
 			},
 		}

@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("masters at %s (-want +got):\n%s\noutput:\n%s", s, diff, out.String())
 		}
 	}
-	wantRefused := []string{"boston: defect[2] mastered by bangalore"}
+	wantRefused := []string{"boston: defect mastered by bangalore"}
 	if diff := cmp.Diff(wantRefused, res.Refused); diff != "" {
 		t.Errorf("refused writes (-want +got):\n%s", diff)
 	}

@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 4, multisite.MetadataFormat, "the test downgrades format 4 to format 1")
+	require.Equal(t, 6, multisite.MetadataFormat, "the test downgrades format 6 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
@@ -317,6 +317,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		`UPDATE ms_ctl SET format = 1`,
 		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
+		`DROP TABLE ms_refuse`, // format 5
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
@@ -343,7 +344,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 4; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 6; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -355,10 +356,14 @@ func TestSchemaUpgrade(t *testing.T) {
 		Applied  bool
 	}
 	jsonOut(t, &up, "schema", "upgrade", "--db", f.boston, "--json")
-	if up.From != 1 || up.To != 4 || !up.Applied || len(up.Steps) == 0 || !strings.Contains(up.Steps[len(up.Steps)-2].SQL, "WHERE ms_epoch IS NOT NULL") {
+	epochIndex := false
+	for _, st := range up.Steps {
+		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
+	}
+	if up.From != 1 || up.To != 6 || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 4 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 6 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)
@@ -587,5 +592,33 @@ func TestSchemaTransferMaster(t *testing.T) {
 	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.boston, "--bay", f.bay)
 	if st := statusOut(t, exitOK, f.boston); st.SchemaVersion != 1 || st.SchemaMasterName != "bangalore" {
 		t.Errorf("status at boston after the migration's packet = %+v", st)
+	}
+}
+
+// TestSchemaVerify: a row changed past the triggers (here with the
+// library's switch set by hand on one connection) is listed by schema
+// verify (exit 1) and by schema status, and schema repair records it again
+// so it travels.
+func TestSchemaVerify(t *testing.T) {
+	f := newFamily(t)
+	out, _ := multiutil(t, exitOK, "schema", "verify", "--db", f.boston)
+	if !strings.Contains(out, "all inside the rules") {
+		t.Fatalf("verify of a fresh replica:\n%s", out)
+	}
+	// One Exec, one connection: the TEMP table is seen by it alone.
+	execTest(t, f.boston, `CREATE TEMP TABLE ms_applying (id INTEGER); UPDATE defect SET headline = 'past the triggers' WHERE id = 1; DROP TABLE temp.ms_applying`)
+	out, stderr := multiutil(t, exitFail, "schema", "verify", "--db", f.boston)
+	if !strings.Contains(out, "defect[1] altered") || !strings.Contains(stderr, "schema repair") {
+		t.Errorf("verify after the bypass:\n%s\n%s", out, stderr)
+	}
+	if st := statusOut(t, exitFail, f.boston); st.Clean {
+		t.Errorf("status after the bypass is clean")
+	}
+	multiutil(t, exitOK, "schema", "repair", "--db", f.boston)
+	multiutil(t, exitOK, "schema", "verify", "--db", f.boston)
+	multiutil(t, exitOK, "syncreplica", "-export", "--db", f.boston, "--to", "bangalore", "--bay", f.bay)
+	multiutil(t, exitOK, "syncreplica", "-import", "--db", f.blr, "--bay", f.bay)
+	if contentHash(t, f.boston) != contentHash(t, f.blr) {
+		t.Errorf("the repaired row did not travel")
 	}
 }

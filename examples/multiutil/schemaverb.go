@@ -20,7 +20,9 @@ func schemaCommands() []command {
 	return []command{
 		{name: "schema status", synopsis: "per table: replicated, mastership field, triggers present and current, version; metadata format, schema master, migrations (exit 1 if something needs repair)",
 			usage: "--db F [--json]", run: cmdSchemaStatus},
-		{name: "schema repair", synopsis: "re-create the missing or altered triggers: prints the exact SQL, then runs it unless --dry-run",
+		{name: "schema verify", synopsis: "compare every replicated row with its shadow entry and fingerprint: rows changed past the triggers (exit 1 if any)",
+			usage: "--db F [--json]", run: cmdSchemaVerify},
+		{name: "schema repair", synopsis: "re-create the missing or altered triggers and bring rows back into the rules: prints the exact SQL, then runs it unless --dry-run",
 			usage: "--db F [--dry-run] [--json]", run: cmdSchemaRepair},
 		{name: "schema upgrade", synopsis: "upgrade the library's metadata tables to this library's format (prints the SQL; --dry-run only prints)",
 			usage: "--db F [--dry-run] [--json]", run: cmdSchemaUpgrade},
@@ -35,7 +37,7 @@ func schemaCommands() []command {
 
 func cmdSchema(e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("give a sub-verb: status, repair, upgrade, migrate, migrations or transfer-master")
+		return usagef("give a sub-verb: status, verify, repair, upgrade, migrate, migrations or transfer-master")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -51,7 +53,7 @@ func cmdSchema(e *env, args []string) error {
 			return c.run(e, args[1:])
 		}
 	}
-	return usagef("unknown sub-verb %q: use status, repair, upgrade, migrate, migrations or transfer-master", args[0])
+	return usagef("unknown sub-verb %q: use status, verify, repair, upgrade, migrate, migrations or transfer-master", args[0])
 }
 
 // schemaFlags declares --db, --json and, with dryRun, --dry-run.
@@ -204,6 +206,12 @@ func (s *schemaState) problems() []string {
 	for _, t := range s.report.Tables {
 		for _, p := range t.Problems() {
 			out = append(out, t.Table+": "+p)
+		}
+	}
+	out = append(out, s.report.Problems...)
+	if r := s.report.Rows; r != nil {
+		for _, f := range r.Findings {
+			out = append(out, fmt.Sprintf("%s[%s]: row %s (mastered by %s)", f.Table, f.Key, f.Issue, f.Master))
 		}
 	}
 	return out
@@ -746,4 +754,32 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// cmdSchemaVerify lists the rows outside the rules (multisite.VerifyRows).
+func cmdSchemaVerify(e *env, args []string) error {
+	f, parseArgs := newSchemaFlags(e, "schema verify", false, false)
+	if err := parseArgs(args); err != nil {
+		return err
+	}
+	db, err := openReplica(e, *f.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := multisite.VerifyRows(e.ctx, db)
+	if err != nil {
+		return err
+	}
+	if *f.asJSON {
+		if err := writeJSON(e.stdout, r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(e.stdout, r.String())
+	}
+	if r.Clean() {
+		return nil
+	}
+	return &exitError{code: exitFail, err: fmt.Errorf("%s has %d rows outside the rules; run 'multiutil schema repair --db %s'", display(*f.db), len(r.Findings), display(*f.db))}
 }

@@ -576,7 +576,9 @@ func TestExec_RefusesOutsideCodePage(t *testing.T) {
 	if !errors.As(err, &ce) || !errors.Is(err, multisite.ErrCharset) {
 		t.Fatalf("Exec = %v, want a *multisite.CharsetError", err)
 	}
-	if diff := cmp.Diff(multisite.CharsetError{CodePage: "windows-1252", Table: "defect", Key: strconv.FormatInt(id, 10), Column: "headline", Offset: 6, Rune: '✓', Char: "✓"}, *ce); diff != "" {
+	// SQLite's refusal is a literal naming table and column (see the
+	// README's SQLite floor).
+	if diff := cmp.Diff(multisite.CharsetError{Table: "defect", Column: "headline"}, *ce); diff != "" {
 		t.Errorf("CharsetError (-want +got):\n%s", diff)
 	}
 	if after := unchanged(t, blr); after != before {

@@ -72,7 +72,7 @@ func WantTriggers(d Dialect, t Table) []TriggerDef {
 		// Function, trigger; function, trigger: enforcement first.
 		for i, kind := range []TriggerKind{Enforcement, Capture} {
 			body, _ := dollarBody(pgFunctionHead(d.Quote(names[i])), stmts[2*i])
-			out = append(out, TriggerDef{Name: names[i], Kind: kind, Def: pgDef(names[i], body, pgTriggerType[kind], "O")})
+			out = append(out, TriggerDef{Name: names[i], Kind: kind, Def: pgDef(names[i], body, pgTriggerType[kind], "A")})
 		}
 	case MySQL:
 		for i, n := range names {

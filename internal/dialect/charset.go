@@ -47,7 +47,7 @@ type Charset struct {
 //
 // The triggers check every text column (see [CharsetColumns]) of an
 // inserted row and every such column an update changes. They stand aside
-// while ms_ctl.applying is set: an import has checked its packet already.
+// while an import applies a packet (see Dialect.SetApplying): an import has checked its packet already.
 type CharsetEnforcer interface {
 	// CharsetMeta returns the DDL of the ms_charset table.
 	CharsetMeta() []string

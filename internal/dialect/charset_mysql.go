@@ -63,7 +63,7 @@ const myCharsetDeclare = `DECLARE ms_applying INT;
 	DECLARE ms_i INT;
 	DECLARE ms_h VARCHAR(8);
 	DECLARE ms_msg VARCHAR(1024);
-	SELECT c.applying, s.code_page, s.pattern INTO ms_applying, ms_page, ms_p
+	SELECT coalesce(@ms_applying, 0), s.code_page, s.pattern INTO ms_applying, ms_page, ms_p
 		FROM ms_ctl c, ms_charset s WHERE c.id = 1 AND s.id = 1 LOCK IN SHARE MODE;`
 
 // CharsetTriggers returns BEFORE INSERT and BEFORE UPDATE triggers that

@@ -110,13 +110,15 @@ DECLARE
 	ms_b TEXT;
 	ms_page TEXT;
 BEGIN
-	IF ms_charset_pattern() IS NULL OR (SELECT applying FROM ms_ctl WHERE id = 1) <> 0 THEN
+	IF ms_charset_pattern() IS NULL OR current_setting('multisite.applying', true) = 'on' THEN
 		RETURN NEW;
 	END IF;%s
 	RETURN NEW;
 END
 $ms$`, name, checks.String())),
 		fmt.Sprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()", name, q(t.Name), name),
+		// ALWAYS: it fires under session_replication_role = replica too.
+		fmt.Sprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", q(t.Name), name),
 	}
 }
 

@@ -71,7 +71,9 @@ func (d SQLiteDialect) CharsetTriggerNames(t Table) []string { return pairedChar
 
 // CharsetTriggers returns BEFORE INSERT and BEFORE UPDATE triggers that
 // abort with the first text column holding a character outside the code
-// page.
+// page. The message is a literal naming table and column (SQLite before
+// 3.47 takes nothing else in RAISE); the key, the character and its place
+// are for ValidateCharset to find.
 func (d SQLiteDialect) CharsetTriggers(t Table) []string {
 	cols := CharsetColumns(t)
 	if len(cols) == 0 {
@@ -87,19 +89,23 @@ func (d SQLiteDialect) CharsetTriggers(t Table) []string {
 			if update {
 				cond = "CAST(" + col + " AS BLOB) IS NOT CAST(OLD." + q(c.Name) + " AS BLOB) AND " + cond
 			}
-			rest := "ltrim(" + col + ", s.chars)"
 			fmt.Fprintf(&b, `
-	SELECT RAISE(ABORT, 'multisite: charset: ' || %s || '[' || %s || '].' || %s || ' has U+' || printf('%%04X', unicode(%s))
-		|| ' at byte ' || (length(CAST(%s AS BLOB)) - length(CAST(%s AS BLOB))) || ', outside code page ' || s.code_page)
-	FROM ms_charset s WHERE s.id = 1 AND %s;`, literal(t.Name), d.keyText(t, "NEW"), literal(c.Name), rest, col, rest, cond)
+	SELECT RAISE(ABORT, %s)
+	FROM ms_charset s WHERE s.id = 1 AND %s;`, literal(CharsetLiteral(t.Name, c.Name)), cond)
 		}
 		return b.String()
 	}
 	trigger := func(name, event string, update bool) string {
-		return fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s WHEN (SELECT applying FROM ms_ctl) = 0 AND (SELECT pattern FROM ms_charset WHERE id = 1) IS NOT NULL BEGIN%s\nEND",
-			q(name), event, q(t.Name), checks(update))
+		return fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s WHEN %s AND (SELECT pattern FROM ms_charset WHERE id = 1) IS NOT NULL BEGIN%s\nEND",
+			q(name), event, q(t.Name), SQLiteNotApplying, checks(update))
 	}
 	return []string{trigger(names[0], "INSERT", false), trigger(names[1], "UPDATE", true)}
+}
+
+// CharsetLiteral is the charset message of SQLite's literal form: table
+// and column, no key, character or code page.
+func CharsetLiteral(table, column string) string {
+	return "multisite: charset: " + table + "." + column + " has a character outside the data code page"
 }
 
 // DropCharset drops t's charset triggers.

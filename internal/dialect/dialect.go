@@ -145,8 +145,16 @@ type Dialect interface {
 	// UpsertShadow is Upsert for the shadow table.
 	UpsertShadow(t Table, query string) string
 	// SetApplying marks the transaction as applying a packet (capture and
-	// enforcement off) or not.
+	// enforcement off) or not, by what the engine offers to one
+	// transaction or connection alone (SQLite: a TEMP table; PostgreSQL: a
+	// transaction-local setting; MariaDB: a session variable), never by
+	// an ordinary table another writer could set.
 	SetApplying(on bool) string
+	// Fingerprint is the SQL expression of the fingerprint of a row image
+	// kept in its shadow entry (ms_hash), over t's columns and mastership
+	// field prefixed by row ("NEW.", "t."): what the capture triggers
+	// store and what a verification recomputes.
+	Fingerprint(t Table, row string) string
 	// Insert returns a multi-row INSERT of cols into table.
 	Insert(table string, cols []string, rows int) string
 	// MaxParams is the most placeholders one statement may carry.
@@ -264,5 +272,5 @@ func onConflictUpsertShadow(q func(string) string, shadow string, t Table, query
 	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
 ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
 	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
-	ms_deleted = excluded.ms_deleted`, q(shadow), keyList(q, t, ""), query, keyList(q, t, ""))
+	ms_deleted = excluded.ms_deleted, ms_hash = NULL`, q(shadow), keyList(q, t, ""), query, keyList(q, t, ""))
 }

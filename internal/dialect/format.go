@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// and 4 are described at their steps.
+// to 6 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -126,6 +126,22 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 			}, "")},
 			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 4"},
 		}
+	case 4:
+		// Format 5 makes every SQLite trigger parse on SQLite 3.31 and
+		// later: their messages are literals, and the not-master message
+		// naming the master comes from the trigger on ms_refuse (see
+		// SQLiteDialect.RefusalTrigger). The engine's upgrade re-creates
+		// the triggers, which it knows. The servers change nothing.
+		var steps []MetaStep
+		if n == SQLite {
+			steps = append(steps, MetaStep{Table: "ms_refuse", SQL: refuseTable})
+		}
+		return append(steps, MetaStep{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 5"})
+	case 5:
+		// Format 6 changes no metadata table: the shadows get ms_hash (see
+		// AddHashColumn) and every trigger is made again, by the engine's
+		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 6"}}
 	}
 	return nil
 }
@@ -134,5 +150,17 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 // beyond format 1 (the tables; columns go with their tables).
 func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
-		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part"}
+		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
+		"DROP TABLE IF EXISTS ms_refuse"}
+}
+
+// AddHashColumn returns the DDL adding ms_hash, the fingerprint of the row
+// image (see Dialect.Fingerprint), to t's shadow of a database of format
+// 5 or older.
+func AddHashColumn(d Dialect, t Table) string {
+	typ := "TEXT"
+	if d.Name() == MySQL {
+		typ = "CHAR(32)"
+	}
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_hash %s", d.Quote(Shadow(d, t.Name)), typ)
 }

@@ -345,6 +345,7 @@ func (d MySQLDialect) shadowDDL(t Table) []string {
 	ms_creator VARCHAR(64) NOT NULL,
 	ms_epoch BIGINT,
 	ms_deleted INT NOT NULL DEFAULT 0,
+	ms_hash CHAR(32),
 	PRIMARY KEY (%s),
 	INDEX ms_epoch (ms_origin, ms_epoch)
 )`+tableOptions, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
@@ -378,8 +379,19 @@ func (d MySQLDialect) Inject(t Table, local string) []string {
 	stmts := []string{fmt.Sprintf("ALTER TABLE %s %s", d.Quote(t.Name), strings.Join(alter, ", "))}
 	stmts = append(stmts, d.shadowDDL(t)...)
 	return append(stmts, fmt.Sprintf(
-		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) SELECT %s, 1, %s, %s, %s, NULL, 0 FROM %s",
-		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, ""), literal(local), literal(local), literal(local), d.Quote(t.Name)))
+		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
+}
+
+// Fingerprint is the MD5 of the row's values, each quoted (QUOTE gives
+// NULL as the bare word, distinct from the string 'NULL').
+func (d MySQLDialect) Fingerprint(t Table, row string) string {
+	parts := make([]string, 0, len(t.Columns)+1)
+	for _, c := range t.Columns {
+		parts = append(parts, "QUOTE("+row+d.Quote(c.Name)+")")
+	}
+	parts = append(parts, "QUOTE("+row+MasterColumn+")")
+	return "MD5(CONCAT_WS(',', " + strings.Join(parts, ", ") + "))"
 }
 
 // ShadowDDL is the shadow and transfer-log DDL alone.
@@ -413,16 +425,19 @@ const myStateCheck = `IF ms_state <> 'active' THEN
 		END IF;`
 
 // myDeclare declares the trigger variables and reads ms_ctl with a shared
-// lock kept to the end of the transaction (see [MySQLDialect]).
+// lock kept to the end of the transaction (see [MySQLDialect]), and the
+// session's @ms_applying, which only the library's import sets, on its own
+// connection (see SetApplying).
 const myDeclare = `DECLARE ms_applying INT;
 	DECLARE ms_state, ms_local, ms_m VARCHAR(64);
 	DECLARE ms_lo, ms_hi BIGINT;
 	DECLARE ms_msg VARCHAR(1024);
-	SELECT applying, state, local, key_lo, key_hi INTO ms_applying, ms_state, ms_local, ms_lo, ms_hi FROM ms_ctl WHERE id = 1 LOCK IN SHARE MODE;`
+	SELECT coalesce(@ms_applying, 0), state, local, key_lo, key_hi INTO ms_applying, ms_state, ms_local, ms_lo, ms_hi FROM ms_ctl WHERE id = 1 LOCK IN SHARE MODE;`
 
 // Triggers returns the enforcement (BEFORE) and capture (AFTER) triggers,
-// one per event and timing. They stand aside while ms_ctl.applying is set,
-// which only an import's own transaction can see.
+// one per event and timing. They stand aside while the session's
+// @ms_applying is set, which only the library's import sets, on its own
+// session.
 func (d MySQLDialect) Triggers(t Table) []string {
 	q := d.Quote
 	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
@@ -457,17 +472,18 @@ func (d MySQLDialect) Triggers(t Table) []string {
 		// The key-range check comes after the tombstone's, so a write to a
 		// key mastered elsewhere is refused as ErrNotMaster, as on the other
 		// dialects.
-		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
-		VALUES (%s, 1, NEW.ms_master, ms_local, ms_local, NULL, 0)
+		trigger(n[1], "AFTER", "INSERT", fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash)
+		VALUES (%s, 1, NEW.ms_master, ms_local, ms_local, NULL, 0, %s)
 		ON DUPLICATE KEY UPDATE ms_version = IF(ms_master = VALUES(ms_master), ms_version + 1, ms_version),
 			ms_origin = IF(ms_master = VALUES(ms_master), VALUES(ms_origin), ms_origin),
 			ms_epoch = IF(ms_master = VALUES(ms_master), NULL, ms_epoch),
+			ms_hash = IF(ms_master = VALUES(ms_master), VALUES(ms_hash), ms_hash),
 			ms_deleted = IF(ms_master = VALUES(ms_master), 0, ms_deleted);
 		SET ms_m = (SELECT r.ms_master FROM %s r WHERE %s);
 		IF ms_m <> ms_local THEN
 			%s
 		END IF;
-		%s`, S, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"), rangeCheck)),
+		%s`, S, keys, newKeys, d.Fingerprint(t, "NEW."), S, d.keyMatch(t, "r.", "NEW."), d.notMaster(t, "NEW", "ms_m"), rangeCheck)),
 		trigger(n[2], "BEFORE", "UPDATE", fmt.Sprintf(`%s
 		IF NOT (OLD.ms_master <=> ms_local) THEN
 			%s
@@ -481,17 +497,24 @@ func (d MySQLDialect) Triggers(t Table) []string {
 			signal(fmt.Sprintf("CONCAT('multisite: the primary key of replicated table ', %s, ' cannot change; delete the row and insert a new one')", myLiteral(t.Name))),
 			signal(fmt.Sprintf("CONCAT('multisite: cannot transfer ', %s, '[', %s, '] to unknown or removed replica ', coalesce(NEW.ms_master, 'NULL'))", myLiteral(t.Name), d.keyText(t, "OLD"))))),
 		trigger(n[3], "AFTER", "UPDATE", fmt.Sprintf(`UPDATE %s SET ms_version = ms_version + 1, ms_master = NEW.ms_master,
-			ms_origin = ms_local, ms_epoch = NULL WHERE %s;
+			ms_origin = ms_local, ms_epoch = NULL, ms_hash = %s WHERE %s AND ms_deleted = 0;
+		IF ROW_COUNT() = 0 THEN
+			%s
+		END IF;
 		IF NOT (OLD.ms_master <=> NEW.ms_master) THEN
 			INSERT INTO %s (%s, ms_version, ms_from, ms_to, ms_epoch)
 			SELECT %s, r.ms_version, OLD.ms_master, NEW.ms_master, NULL FROM %s r WHERE %s;
-		END IF;`, S, d.keyMatch(t, S+".", "NEW."), X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."))),
+		END IF;`, S, d.Fingerprint(t, "NEW."), d.keyMatch(t, S+".", "NEW."), signal(myLiteral(noShadowMessage(t))),
+			X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW."))),
 		trigger(n[4], "BEFORE", "DELETE", fmt.Sprintf(`%s
 		IF NOT (OLD.ms_master <=> ms_local) THEN
 			%s
 		END IF;`, myStateCheck, d.notMaster(t, "OLD", "OLD.ms_master"))),
 		trigger(n[5], "AFTER", "DELETE", fmt.Sprintf(`UPDATE %s SET ms_version = ms_version + 1, ms_origin = ms_local,
-			ms_epoch = NULL, ms_deleted = 1 WHERE %s;`, S, d.keyMatch(t, S+".", "OLD."))),
+			ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL WHERE %s AND ms_deleted = 0;
+		IF ROW_COUNT() = 0 THEN
+			%s
+		END IF;`, S, d.keyMatch(t, S+".", "OLD."), signal(myLiteral(noShadowMessage(t))))),
 	}
 }
 
@@ -567,13 +590,21 @@ func (d MySQLDialect) UpsertShadow(t Table, query string) string {
 	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
 ON DUPLICATE KEY UPDATE ms_version = VALUES(ms_version), ms_master = VALUES(ms_master),
 	ms_origin = VALUES(ms_origin), ms_creator = VALUES(ms_creator), ms_epoch = VALUES(ms_epoch),
-	ms_deleted = VALUES(ms_deleted)`, d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), query)
+	ms_deleted = VALUES(ms_deleted), ms_hash = NULL`, d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), query)
 }
 
-// SetApplying flips ms_ctl.applying. The update holds ms_ctl's row lock to
-// the end of the import, so writers (whose triggers read ms_ctl with a
-// shared lock) wait and never see the flag.
-func (MySQLDialect) SetApplying(on bool) string { return SQLiteDialect{}.SetApplying(on) }
+// SetApplying sets (on) or clears (off) the session variable @ms_applying
+// the triggers read, which no other session sees. Switching on is an
+// update of ms_ctl's row, whose lock it holds to the end of the import,
+// so writers (whose triggers read ms_ctl with a shared lock) wait for it
+// as before. A session variable outlives a transaction: the engine clears
+// it on every path out of the import, failures included.
+func (MySQLDialect) SetApplying(on bool) string {
+	if on {
+		return "UPDATE ms_ctl SET applying = LEAST(@ms_applying := 1, 0) WHERE id = 1"
+	}
+	return "SET @ms_applying = NULL"
+}
 
 // Insert returns a multi-row INSERT of cols into table.
 func (d MySQLDialect) Insert(table string, cols []string, rows int) string {

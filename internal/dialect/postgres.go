@@ -16,8 +16,12 @@ import (
 //
 // Enforcement and capture are PL/pgSQL row triggers, one BEFORE and one
 // AFTER per table. Their read of ms_ctl takes no lock: a writer sees the
-// committed applying flag (0) while an import runs, so local writes are not
-// blocked by imports and are captured as usual.
+// committed ms_ctl row while an import runs, so local writes are not
+// blocked by imports and are captured as usual. An import stands them
+// aside by a transaction-local setting (multisite.applying), which no
+// other transaction sees and which ends with its transaction; the
+// triggers are ENABLE ALWAYS, so session_replication_role = replica does
+// not silence them.
 //
 // Values: booleans travel as 0 or 1, numeric as the server's exact text
 // ("12.50"), timestamp, timestamptz, date and time in the canonical text
@@ -275,6 +279,7 @@ func (d PostgresDialect) shadowDDL(t Table) []string {
 	ms_creator TEXT NOT NULL,
 	ms_epoch BIGINT,
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
+	ms_hash TEXT,
 	PRIMARY KEY (%s)
 )`, d.Quote(S), keys, d.keyList(t, "")),
 		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(ShadowIndex(d, t.Name, "epoch")), d.Quote(S)),
@@ -300,9 +305,22 @@ func (d PostgresDialect) Inject(t Table, local string) []string {
 	}
 	stmts = append(stmts, d.shadowDDL(t)...)
 	return append(stmts, fmt.Sprintf(
-		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) SELECT %s, 1, %s, %s, %s, NULL, 0 FROM %s",
-		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, ""), literal(local), literal(local), literal(local), d.Quote(t.Name)))
+		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
 }
+
+// Fingerprint is the MD5 of the row's text form.
+func (d PostgresDialect) Fingerprint(t Table, row string) string {
+	parts := make([]string, 0, len(t.Columns)+1)
+	for _, c := range t.Columns {
+		parts = append(parts, row+d.Quote(c.Name))
+	}
+	parts = append(parts, row+MasterColumn)
+	return "md5(ROW(" + strings.Join(parts, ", ") + ")::text)"
+}
+
+// pgApplying is true in a transaction applying a packet.
+const pgApplying = "current_setting('multisite.applying', true) = 'on'"
 
 // ShadowDDL is the shadow and transfer-log DDL alone.
 func (d PostgresDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
@@ -326,9 +344,9 @@ func (d PostgresDialect) notMaster(t Table, row, master string) string {
 }
 
 // Triggers returns the enforcement (BEFORE) and capture (AFTER) trigger
-// functions and triggers. Both stand aside while ms_ctl.applying is set,
-// which only an import's own (uncommitted, so invisible to others)
-// transaction does.
+// functions and triggers. Both stand aside while the transaction-local
+// setting multisite.applying is on, which only the library's import sets,
+// in its own transaction.
 func (d PostgresDialect) Triggers(t Table) []string {
 	q := d.Quote
 	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
@@ -350,11 +368,11 @@ DECLARE
 	ms_c ms_ctl%%ROWTYPE;
 	ms_m TEXT;
 BEGIN
-	SELECT * INTO ms_c FROM ms_ctl WHERE id = 1;
-	IF ms_c.applying <> 0 THEN
+	IF %s THEN
 		IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
 		RETURN NEW;
 	END IF;
+	SELECT * INTO ms_c FROM ms_ctl WHERE id = 1;
 	IF ms_c.state <> 'active' THEN
 		RAISE EXCEPTION USING MESSAGE = format('multisite: replica %%s is %%s; local writes are refused until it is made active', ms_c.local, ms_c.state);
 	END IF;
@@ -383,7 +401,7 @@ BEGIN
 	END IF;
 	RETURN NEW;
 END
-$ms$`, enforce,
+$ms$`, enforce, pgApplying,
 			d.notMaster(t, "NEW", "NEW.ms_master"),
 			S, d.keyMatch(t, "r.", "NEW."),
 			d.notMaster(t, "NEW", "ms_m"),
@@ -395,34 +413,44 @@ $ms$`, enforce,
 DECLARE
 	ms_c ms_ctl%%ROWTYPE;
 BEGIN
-	SELECT * INTO ms_c FROM ms_ctl WHERE id = 1;
-	IF ms_c.applying <> 0 THEN
+	IF %s THEN
 		RETURN NULL;
 	END IF;
+	SELECT * INTO ms_c FROM ms_ctl WHERE id = 1;
 	IF TG_OP = 'INSERT' THEN
-		INSERT INTO %s AS r (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
-		VALUES (%s, 1, NEW.ms_master, ms_c.local, ms_c.local, NULL, 0)
+		INSERT INTO %s AS r (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash)
+		VALUES (%s, 1, NEW.ms_master, ms_c.local, ms_c.local, NULL, 0, %s)
 		ON CONFLICT (%s) DO UPDATE SET ms_version = r.ms_version + 1, ms_master = EXCLUDED.ms_master,
-			ms_origin = EXCLUDED.ms_origin, ms_epoch = NULL, ms_deleted = 0;
+			ms_origin = EXCLUDED.ms_origin, ms_epoch = NULL, ms_deleted = 0, ms_hash = EXCLUDED.ms_hash;
 	ELSIF TG_OP = 'UPDATE' THEN
-		UPDATE %s r SET ms_version = r.ms_version + 1, ms_master = NEW.ms_master, ms_origin = ms_c.local, ms_epoch = NULL
-		WHERE %s;
+		UPDATE %s r SET ms_version = r.ms_version + 1, ms_master = NEW.ms_master, ms_origin = ms_c.local, ms_epoch = NULL,
+			ms_hash = %s
+		WHERE %s AND r.ms_deleted = 0;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION USING MESSAGE = %s;
+		END IF;
 		IF NEW.ms_master IS DISTINCT FROM OLD.ms_master THEN
 			INSERT INTO %s (%s, ms_version, ms_from, ms_to, ms_epoch)
 			SELECT %s, r.ms_version, OLD.ms_master, NEW.ms_master, NULL FROM %s r WHERE %s;
 		END IF;
 	ELSE
-		UPDATE %s r SET ms_version = r.ms_version + 1, ms_origin = ms_c.local, ms_epoch = NULL, ms_deleted = 1
-		WHERE %s;
+		UPDATE %s r SET ms_version = r.ms_version + 1, ms_origin = ms_c.local, ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL
+		WHERE %s AND r.ms_deleted = 0;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION USING MESSAGE = %s;
+		END IF;
 	END IF;
 	RETURN NULL;
 END
-$ms$`, capture,
-			S, d.keyList(t, ""), d.keyList(t, "NEW."), d.keyList(t, ""),
-			S, d.keyMatch(t, "r.", "NEW."),
+$ms$`, capture, pgApplying,
+			S, d.keyList(t, ""), d.keyList(t, "NEW."), d.Fingerprint(t, "NEW."), d.keyList(t, ""),
+			S, d.Fingerprint(t, "NEW."), d.keyMatch(t, "r.", "NEW."), literal(noShadowMessage(t)),
 			X, d.keyList(t, ""), d.keyList(t, "NEW."), S, d.keyMatch(t, "r.", "NEW."),
-			S, d.keyMatch(t, "r.", "OLD."))),
+			S, d.keyMatch(t, "r.", "OLD."), literal(noShadowMessage(t)))),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()`, capture, T, capture),
+		// ALWAYS: they fire under session_replication_role = replica too.
+		fmt.Sprintf(`ALTER TABLE %s ENABLE ALWAYS TRIGGER %s`, T, enforce),
+		fmt.Sprintf(`ALTER TABLE %s ENABLE ALWAYS TRIGGER %s`, T, capture),
 	}
 }
 
@@ -474,10 +502,16 @@ func (d PostgresDialect) UpsertShadow(t Table, query string) string {
 	return onConflictUpsertShadow(d.Quote, Shadow(d, t.Name), t, query)
 }
 
-// SetApplying flips ms_ctl.applying. The update is uncommitted until the
-// import commits, so other sessions' triggers still read 0 and capture
-// their writes.
-func (PostgresDialect) SetApplying(on bool) string { return SQLiteDialect{}.SetApplying(on) }
+// SetApplying sets the transaction-local multisite.applying, which the
+// triggers read and no other transaction sees; it ends with the
+// transaction, committed or not. Switching on also writes ms_ctl's row,
+// which an import's transaction held before this setting existed.
+func (PostgresDialect) SetApplying(on bool) string {
+	if on {
+		return "WITH l AS (UPDATE ms_ctl SET applying = 0 RETURNING 1) SELECT set_config('multisite.applying', 'on', true) FROM l"
+	}
+	return "SELECT set_config('multisite.applying', 'off', true)"
+}
 
 // Insert returns a multi-row INSERT of cols into table.
 func (d PostgresDialect) Insert(table string, cols []string, rows int) string {

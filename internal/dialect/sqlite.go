@@ -214,6 +214,7 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_creator TEXT NOT NULL,
 	ms_epoch INTEGER,
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
+	ms_hash TEXT,
 	PRIMARY KEY (%s)
 )`, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
 		d.EpochIndex(t),
@@ -242,10 +243,30 @@ func (d SQLiteDialect) Inject(t Table, local string) []string {
 	}
 	stmts = append(stmts, d.shadowDDL(t)...)
 	stmts = append(stmts, fmt.Sprintf(
-		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) SELECT %s, 1, %s, %s, %s, NULL, 0 FROM %s",
-		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, ""), literal(local), literal(local), literal(local), d.Quote(t.Name)))
+		"INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash) SELECT %s, 1, %s, %s, %s, NULL, 0, %s FROM %s t",
+		d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), d.keyList(t, "t."), literal(local), literal(local), literal(local), d.Fingerprint(t, "t."), d.Quote(t.Name)))
 	return stmts
 }
+
+// Fingerprint is the fingerprint of a row image kept in its shadow entry
+// (ms_hash), over the columns and the mastership field of the row whose
+// columns are prefixed by row ("NEW.", "t."). SQLite has no hash function
+// of its own, so the fingerprint is the image itself, each value quoted:
+// exact, at the cost of a shadow as large as the table.
+func (d SQLiteDialect) Fingerprint(t Table, row string) string {
+	parts := make([]string, 0, len(t.Columns)+1)
+	for _, c := range t.Columns {
+		parts = append(parts, "quote("+row+d.Quote(c.Name)+")")
+	}
+	parts = append(parts, "quote("+row+MasterColumn+")")
+	return strings.Join(parts, " || ',' || ")
+}
+
+// SQLiteNotApplying is the condition under which the triggers act: no
+// temp.ms_applying on this connection. Only the library's transactions
+// create that TEMP table (SetApplying), which no other connection sees and
+// which a rollback removes; no ordinary table holds the switch.
+const SQLiteNotApplying = "NOT EXISTS (SELECT 1 FROM pragma_table_info('ms_applying', 'temp'))"
 
 // EpochIndex is the index exports find a shadow's changes by (origin,
 // then epoch). It holds sealed changes only: a pending change (epoch NULL)
@@ -264,23 +285,30 @@ func (d SQLiteDialect) EpochIndex(t Table) string {
 // from a packet, whose shadow is filled from the packet.
 func (d SQLiteDialect) ShadowDDL(t Table) []string { return d.shadowDDL(t) }
 
-// Messages raised by the triggers. The not-master one is parsed back by
-// mastership.FromDriver and must keep mastership.TriggerFormat's shape.
-func (d SQLiteDialect) raiseNotMaster(t Table, row, master string) string {
-	return fmt.Sprintf("RAISE(ABORT, 'multisite: not master: ' || %s || '[' || %s || '] is mastered by ' || %s || ' (' || coalesce((SELECT name FROM ms_replica WHERE id = %s), '?') || '), not ' || c.local || '; ask the master to transfer it')",
-		literal(t.Name), d.keyText(t, row), master, master)
+// refuse is the trigger statement that refuses a write to a row of t
+// mastered by master (an expression) when cond holds: it inserts into
+// ms_refuse, whose own trigger raises the not-master error (see
+// RefusalTrigger). SQLite before 3.47 takes only a literal message in
+// RAISE, so the message naming the master is chosen there, by a CASE over
+// the registry, rather than built here.
+func (d SQLiteDialect) refuse(t Table, master, from, cond string) string {
+	return fmt.Sprintf("INSERT INTO ms_refuse (tbl, master) SELECT %s, %s FROM %s WHERE %s;", literal(t.Name), master, from, cond)
 }
 
-const raiseState = `SELECT RAISE(ABORT, 'multisite: replica ' || c.local || ' is ' || c.state || '; local writes are refused until it is made active') FROM ms_ctl c WHERE c.state <> 'active';`
+// raiseState refuses local writes at a replica that is not active. The
+// messages are literals: see refuse.
+const raiseState = `SELECT CASE c.state WHEN 'receive-only' THEN RAISE(ABORT, 'multisite: this replica is receive-only; local writes are refused until it is made active')
+		ELSE RAISE(ABORT, 'multisite: this replica is not active; local writes are refused until it is made active') END FROM ms_ctl c WHERE c.state <> 'active';`
 
 // Triggers returns the enforcement (BEFORE) and capture (AFTER) triggers.
-// They stand aside while ms_ctl.applying is set, which only an import's own
-// transaction does.
+// They stand aside while temp.ms_applying exists, which only an import's
+// own connection creates (see SetApplying). Every message they raise is a literal, so that any
+// SQLite from 3.31 on parses them (see the README's SQLite floor).
 func (d SQLiteDialect) Triggers(t Table) []string {
 	q := d.Quote
 	T, S, X := q(t.Name), q(Shadow(d, t.Name)), q(Xfer(d, t.Name))
 	name := func(suffix string) string { return q(triggerName(d, t.Name, suffix)) }
-	when := "WHEN (SELECT applying FROM ms_ctl) = 0"
+	when := "WHEN " + SQLiteNotApplying
 	keys := d.keyList(t, "")
 	newKeys := d.keyList(t, "NEW.")
 	pkChanged := joinMap(t.Keys(), " OR ", func(c Column) string {
@@ -289,46 +317,50 @@ func (d SQLiteDialect) Triggers(t Table) []string {
 	var rangeCheck string
 	if t.IntegerKey() {
 		k := q(t.Keys()[0].Name)
-		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, 'multisite: key ' || %s || '[' || NEW.%s || '] is outside the key range [' || c.key_lo || ', ' || c.key_hi || '] of replica ' || c.local || '; allocate new keys with multisite.NextID') FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
-	`, literal(t.Name), k, k)
+		rangeCheck = fmt.Sprintf(`SELECT RAISE(ABORT, %s) FROM ms_ctl c WHERE NEW.%s NOT BETWEEN c.key_lo AND c.key_hi;
+	`, literal("multisite: a key of "+t.Name+" is outside the key range of this replica; allocate new keys with multisite.NextID"), k)
 	}
 	return append([]string{
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE NEW.ms_master IS NOT c.local;
-	SELECT %s FROM %s r, ms_ctl c WHERE %s AND r.ms_master <> c.local;
+	%s
+	%s
 END`, name("bi"), T, when, raiseState,
-			d.raiseNotMaster(t, "NEW", "NEW.ms_master"),
-			d.raiseNotMaster(t, "NEW", "r.ms_master"), S, d.keyMatch(t, "r.", "NEW.")),
+			d.refuse(t, "NEW.ms_master", "ms_ctl c", "NEW.ms_master IS NOT c.local"),
+			d.refuse(t, "r.ms_master", S+" r, ms_ctl c", d.keyMatch(t, "r.", "NEW.")+" AND r.ms_master <> c.local")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s %s BEGIN
-	%sINSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted)
-	SELECT %s, 1, NEW.ms_master, c.local, c.local, NULL, 0 FROM ms_ctl c WHERE true
+	%sINSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_hash)
+	SELECT %s, 1, NEW.ms_master, c.local, c.local, NULL, 0, %s FROM ms_ctl c WHERE true
 	ON CONFLICT (%s) DO UPDATE SET ms_version = ms_version + 1, ms_master = excluded.ms_master,
-		ms_origin = excluded.ms_origin, ms_epoch = NULL, ms_deleted = 0;
-END`, name("ai"), T, when, rangeCheck, S, keys, newKeys, keys),
+		ms_origin = excluded.ms_origin, ms_epoch = NULL, ms_deleted = 0, ms_hash = excluded.ms_hash;
+END`, name("ai"), T, when, rangeCheck, S, keys, newKeys, d.Fingerprint(t, "NEW."), keys),
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE UPDATE ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
-	SELECT RAISE(ABORT, 'multisite: the primary key of replicated table ' || %s || ' cannot change; delete the row and insert a new one') WHERE %s;
-	SELECT RAISE(ABORT, 'multisite: cannot transfer ' || %s || '[' || %s || '] to unknown or removed replica ' || coalesce(NEW.ms_master, 'NULL')) WHERE NEW.ms_master IS NOT OLD.ms_master AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed');
+	%s
+	SELECT RAISE(ABORT, %s) WHERE %s;
+	SELECT RAISE(ABORT, %s) WHERE NEW.ms_master IS NOT OLD.ms_master AND NOT EXISTS (SELECT 1 FROM ms_replica WHERE id = NEW.ms_master AND state <> 'removed');
 END`, name("bu"), T, when, raiseState,
-			d.raiseNotMaster(t, "OLD", "OLD.ms_master"),
-			literal(t.Name), pkChanged, literal(t.Name), d.keyText(t, "OLD")),
+			d.refuse(t, "OLD.ms_master", "ms_ctl c", "OLD.ms_master IS NOT c.local"),
+			literal("multisite: the primary key of replicated table "+t.Name+" cannot change; delete the row and insert a new one"), pkChanged,
+			literal("multisite: cannot transfer a row of "+t.Name+" to an unknown or removed replica")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s %s BEGIN
+	SELECT RAISE(ABORT, %s) WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE %s AND r.ms_deleted = 0);
 	UPDATE %s SET ms_version = ms_version + 1, ms_master = NEW.ms_master,
-		ms_origin = (SELECT local FROM ms_ctl), ms_epoch = NULL WHERE %s;
+		ms_origin = (SELECT local FROM ms_ctl), ms_epoch = NULL, ms_hash = %s WHERE %s;
 	INSERT INTO %s (%s, ms_version, ms_from, ms_to, ms_epoch)
 	SELECT %s, r.ms_version, OLD.ms_master, NEW.ms_master, NULL FROM %s r
 	WHERE %s AND OLD.ms_master IS NOT NEW.ms_master;
-END`, name("au"), T, when, S, d.keyMatch(t, "", "NEW."), X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW.")),
+END`, name("au"), T, when, literal(noShadowMessage(t)), S, d.keyMatch(t, "r.", "OLD."),
+			S, d.Fingerprint(t, "NEW."), d.keyMatch(t, "", "NEW."), X, keys, newKeys, S, d.keyMatch(t, "r.", "NEW.")),
 		fmt.Sprintf(`CREATE TRIGGER %s BEFORE DELETE ON %s %s BEGIN
 	%s
-	SELECT %s FROM ms_ctl c WHERE OLD.ms_master IS NOT c.local;
-END`, name("bd"), T, when, raiseState, d.raiseNotMaster(t, "OLD", "OLD.ms_master")),
+	%s
+END`, name("bd"), T, when, raiseState, d.refuse(t, "OLD.ms_master", "ms_ctl c", "OLD.ms_master IS NOT c.local")),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s %s BEGIN
+	SELECT RAISE(ABORT, %s) WHERE NOT EXISTS (SELECT 1 FROM %s r WHERE %s AND r.ms_deleted = 0);
 	UPDATE %s SET ms_version = ms_version + 1, ms_origin = (SELECT local FROM ms_ctl),
-		ms_epoch = NULL, ms_deleted = 1 WHERE %s;
-END`, name("ad"), T, when, S, d.keyMatch(t, "", "OLD.")),
+		ms_epoch = NULL, ms_deleted = 1, ms_hash = NULL WHERE %s;
+END`, name("ad"), T, when, literal(noShadowMessage(t)), S, d.keyMatch(t, "r.", "OLD."), S, d.keyMatch(t, "", "OLD.")),
 	}, d.keyTriggers(t)...)
 }
 
@@ -400,13 +432,17 @@ func (d SQLiteDialect) UpsertShadow(t Table, query string) string {
 	return onConflictUpsertShadow(d.Quote, Shadow(d, t.Name), t, query)
 }
 
-// SetApplying flips ms_ctl.applying. SQLite has one writer at a time, so
-// the flag set inside the import's transaction is seen by no other writer.
+// SetApplying creates (on) or drops (off) temp.ms_applying, which the
+// triggers look for (SQLiteNotApplying): a TEMP table is seen by this
+// connection alone, and its creation is undone with the transaction, so a
+// failed import leaves nothing switched off. Switching on also writes
+// ms_ctl, so that the transaction holds the write lock from there on.
+// ms_ctl.applying is no longer read by any trigger.
 func (SQLiteDialect) SetApplying(on bool) string {
 	if on {
-		return "UPDATE ms_ctl SET applying = 1"
+		return "UPDATE ms_ctl SET applying = 0; CREATE TEMP TABLE IF NOT EXISTS ms_applying (id INTEGER)"
 	}
-	return "UPDATE ms_ctl SET applying = 0"
+	return "DROP TABLE IF EXISTS temp.ms_applying"
 }
 
 // DeferForeignKeys defers foreign key checks to commit.

@@ -13,6 +13,11 @@ import (
 // its own text (pgx: " (SQLSTATE 22021)").
 var charsetMessage = regexp.MustCompile(`multisite: charset: (.+)\[(.*)\]\.(.+) has U\+([0-9A-F]{4,6})(?: '(?:[^']|'')*')? at byte (\d+), outside code page ([^\s;,()]+)`)
 
+// charsetLiteral parses SQLite's literal form (dialect.CharsetLiteral):
+// table and column only, since SQLite before 3.47 takes nothing but a
+// literal in RAISE.
+var charsetLiteral = regexp.MustCompile(`multisite: charset: (.+)\.([^.]+) has a character outside the data code page`)
+
 // CharsetFromDriver returns a *CharsetError for an error raised by a
 // charset trigger (a write of a string outside the data code page refused
 // by the database), and err unchanged otherwise. It is the charset twin of
@@ -27,6 +32,9 @@ func CharsetFromDriver(err error) error {
 	}
 	m := charsetMessage.FindStringSubmatch(err.Error())
 	if m == nil {
+		if m = charsetLiteral.FindStringSubmatch(err.Error()); m != nil {
+			return &CharsetError{Table: m[1], Column: m[2]}
+		}
 		return err
 	}
 	cp, perr := strconv.ParseUint(m[4], 16, 32)

@@ -658,6 +658,10 @@ func (m *importer) rename(t dialect.Table, u uniqueKey, v []any, winner, l *memb
 			stmts = append(stmts, d.Rebind(fmt.Sprintf("UPDATE %s SET ms_version = ms_version + 1, ms_origin = ?, ms_epoch = NULL WHERE %s", R, keyWhere(d, t, ""))))
 			args = append(args, append([]any{string(m.ctl.Local)}, argKey(d, t, l.key)...))
 		}
+		// The renamed row's fingerprint (refuse.go), which the triggers,
+		// standing aside, do not take.
+		stmts = append(stmts, d.Rebind(rehashSQL(d, t, keyWhere(d, t, ""))))
+		args = append(args, argKey(d, t, l.key))
 	}
 	for i, s := range stmts {
 		if _, err := m.tx.ExecContext(m.ctx, s, args[i]...); err != nil {
@@ -765,6 +769,9 @@ func (m *importer) collisionsApplied() error {
 		q := d.Rebind(fmt.Sprintf("UPDATE %s SET %s = ? WHERE %s", d.Quote(r.table.Name), d.Quote(r.col.Name), keyWhere(d, r.table, "")))
 		if _, err := m.tx.ExecContext(m.ctx, q, append([]any{d.Arg(r.col, r.original)}, argKey(d, r.table, r.key)...)...); err != nil {
 			return fmt.Errorf("multisite: undo the provisional rename of %s[%s]: %w", r.table.Name, formatKey(r.key), err)
+		}
+		if _, err := m.tx.ExecContext(m.ctx, d.Rebind(rehashSQL(d, r.table, keyWhere(d, r.table, ""))), argKey(d, r.table, r.key)...); err != nil {
+			return fmt.Errorf("multisite: fingerprint of %s[%s]: %w", r.table.Name, formatKey(r.key), err)
 		}
 		if err := m.setCollisionState(r.id, CollisionWithdrawn); err != nil {
 			return err

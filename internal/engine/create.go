@@ -578,6 +578,13 @@ func (c *creator) finish() error {
 	if err := createUniques(c.ctx, c.tx, c.d, c.uniques, c.tables); err != nil {
 		return err
 	}
+	for _, t := range c.tables {
+		// The packet's rows went in without triggers: their fingerprints
+		// (refuse.go) are taken here, in one pass per table.
+		if _, err := c.tx.ExecContext(c.ctx, rehashSQL(c.d, t, "ms_deleted = 0")); err != nil {
+			return fmt.Errorf("multisite: fingerprints of %s: %w", t.Name, err)
+		}
+	}
 	// Every replica's keys come from its own generator, so that an
 	// application's INSERT without the key works here as at the origin.
 	ctl, err := LoadCtl(c.ctx, c.tx, c.d)

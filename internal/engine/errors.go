@@ -75,6 +75,14 @@ func (e *CharsetError) Error() string {
 	if e.Storage != "" {
 		return fmt.Sprintf("multisite: %s[%s].%s has U+%04X %q at byte %d, which the column's character set %s cannot store", e.Table, e.Key, e.Column, e.Rune, e.Char, e.Offset, e.Storage)
 	}
+	if e.Char == "" {
+		// SQLite's literal refusal names table and column only.
+		cp := "the data code page"
+		if e.CodePage != "" {
+			cp = "code page " + e.CodePage
+		}
+		return fmt.Sprintf("multisite: %s.%s has a character outside %s; ValidateCharset finds it", e.Table, e.Column, cp)
+	}
 	return fmt.Sprintf("multisite: %s[%s].%s has U+%04X %q at byte %d, outside code page %s", e.Table, e.Key, e.Column, e.Rune, e.Char, e.Offset, e.CodePage)
 }
 

@@ -141,6 +141,9 @@ func (m *importer) route() error {
 	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(m.d, t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
 		return err
 	}
+	if err := m.rehashFresh(rows); err != nil {
+		return err
+	}
 	if err := m.insertPending(); err != nil {
 		return err
 	}
@@ -246,5 +249,25 @@ func (m *importer) restoreTriggers() error {
 		}
 	}
 	m.fast.suspended = nil
+	return nil
+}
+
+// rehashFresh sets the fingerprints of the rows the fast path just
+// inserted (refuse.go), in statements of at most MaxParams keys.
+func (m *importer) rehashFresh(rows [][]any) error {
+	t := m.cur
+	k := m.d.Quote(t.Columns[m.fast.key].Name)
+	for lo := 0; lo < len(rows); {
+		hi := min(len(rows), lo+m.d.MaxParams())
+		args := make([]any, 0, hi-lo)
+		for _, r := range rows[lo:hi] {
+			args = append(args, r[m.fast.key])
+		}
+		q := rehashSQL(m.d, *t, k+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")")
+		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(q), args...); err != nil {
+			return fmt.Errorf("multisite: fingerprints of %s: %w", t.Name, err)
+		}
+		lo = hi
+	}
 	return nil
 }

@@ -146,6 +146,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		if _, err := tx.ExecContext(ctx, d.SetApplying(true)); err != nil {
 			return fmt.Errorf("multisite: begin import: %w", err)
 		}
+		defer clearApplying(ctx, tx, d) // on every path out, failures included
 		if _, err := tx.ExecContext(ctx, d.DeferForeignKeys()); err != nil {
 			return err
 		}
@@ -792,6 +793,8 @@ func (m *importer) merge() error {
 	stmts = append(stmts,
 		d.Upsert(*t, cols, fmt.Sprintf("SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 ORDER BY ms_seq", strings.Join(sel, ", "), S)),
 		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
+		// The fingerprints of the rows just applied (refuse.go).
+		rehashSQL(d, *t, fmt.Sprintf("(%s) IN (SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0)", keyNames(d, *t), keyNames(d, *t), S)),
 		fmt.Sprintf("DELETE FROM %s", S),
 	)
 	changes, err := m.stagedChanges() // for AfterImportChange hooks

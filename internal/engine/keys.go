@@ -141,30 +141,34 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, tabl
 // integer key that has none (a database activated by an older version).
 // Repair and NextID call it.
 func ensureKeys(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
-		c, err := LoadCtl(ctx, tx, d)
+	return inTx(ctx, db, func(tx *sql.Tx) error { return ensureKeysIn(ctx, tx, d) })
+}
+
+// ensureKeysIn is ensureKeys in the caller's transaction q (Upgrade's,
+// whose new triggers use the generators).
+func ensureKeysIn(ctx context.Context, q dialect.Querier, d dialect.Dialect) error {
+	c, err := LoadCtl(ctx, q, d)
+	if err != nil {
+		return err
+	}
+	tables, err := Tables(ctx, q)
+	if err != nil {
+		return err
+	}
+	var missing []dialect.Table
+	for _, t := range tables {
+		if !t.IntegerKey() {
+			continue
+		}
+		ok, err := dialect.HasKeyGenerator(ctx, q, d, t)
 		if err != nil {
 			return err
 		}
-		tables, err := Tables(ctx, tx)
-		if err != nil {
-			return err
+		if !ok {
+			missing = append(missing, t)
 		}
-		var missing []dialect.Table
-		for _, t := range tables {
-			if !t.IntegerKey() {
-				continue
-			}
-			ok, err := dialect.HasKeyGenerator(ctx, tx, d, t)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				missing = append(missing, t)
-			}
-		}
-		return setupKeys(ctx, tx, d, missing, c)
-	})
+	}
+	return setupKeys(ctx, q, d, missing, c)
 }
 
 // setupKeys sets up the key generator of every table in tables with an

@@ -14,7 +14,7 @@ import (
 )
 
 // FormatVersion is the version of the metadata tables this library writes.
-const FormatVersion = 4 // schema.LatestFormat; upgrade.go upgrades older databases
+const FormatVersion = 6 // schema.LatestFormat; upgrade.go upgrades older databases
 
 // Ctl is the local replica's row of ms_ctl.
 type Ctl struct {
@@ -105,7 +105,7 @@ func putReplica(ctx context.Context, q dialect.Querier, d dialect.Dialect, i rep
 	if err != nil {
 		return fmt.Errorf("multisite: registry entry %s: %w", i, err)
 	}
-	return nil
+	return syncRefusals(ctx, q, d) // refuse.go: the messages name every replica
 }
 
 // LoadVector reads what holder has (or is believed to have) of every origin.
@@ -198,6 +198,8 @@ func insertTable(ctx context.Context, q dialect.Querier, d dialect.Dialect, t di
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_table (name, columns) VALUES (?, ?)`), t.Name, string(cols))
-	return err
+	if _, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_table (name, columns) VALUES (?, ?)`), t.Name, string(cols)); err != nil {
+		return err
+	}
+	return syncRefusals(ctx, q, d) // refuse.go: the messages name every table
 }

@@ -111,6 +111,7 @@ func (r *runner) exec(comment string, stmts ...string) error {
 				if _, err := tx.ExecContext(r.ctx, r.d.SetApplying(true)); err != nil {
 					return err
 				}
+				defer clearApplying(r.ctx, tx, r.d)
 				if _, err := tx.ExecContext(r.ctx, s); err != nil {
 					return err
 				}
@@ -194,6 +195,9 @@ func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrati
 	if err := charsetAroundMigration(ctx, r, true); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
+	if err := triggersAroundMigration(ctx, r, true); err != nil {
+		return fmt.Errorf("multisite: %s: %w", comment, err)
+	}
 	if err := r.exec(comment, stmts...); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
@@ -201,6 +205,9 @@ func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrati
 		return nil
 	}
 	if err := reconcile(ctx, r, local, replica.ID(b.By), before, b.Version, rep); err != nil {
+		return fmt.Errorf("multisite: %s: %w", comment, err)
+	}
+	if err := triggersAroundMigration(ctx, r, false); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
 	if err := charsetAroundMigration(ctx, r, false); err != nil {
@@ -269,6 +276,10 @@ func reconcile(ctx context.Context, r *runner, local, master replica.ID, before 
 		if err := r.exec("table "+t.Name+": capture and enforcement triggers", d.Triggers(merged)...); err != nil {
 			return err
 		}
+		// The row images changed with the columns: their fingerprints too.
+		if err := r.exec("table "+t.Name+": fingerprints of the rows with the new columns", rehashSQL(d, merged, "ms_deleted = 0")); err != nil {
+			return err
+		}
 		cols, err := json.Marshal(merged.Columns)
 		if err != nil {
 			return err
@@ -302,7 +313,7 @@ func reconcile(ctx context.Context, r *runner, local, master replica.ID, before 
 				return err
 			}
 		}
-		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(d, n)))); err != nil {
+		if err := r.exec(c, fmt.Sprintf("UPDATE %s SET ms_epoch = 0", d.Quote(dialect.Shadow(d, n))), rehashSQL(d, t, "ms_deleted = 0")); err != nil {
 			return err
 		}
 		if err := r.exec("new table "+n+": capture and enforcement triggers", d.Triggers(t)...); err != nil {
@@ -461,6 +472,7 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 				if _, err := r.tx.ExecContext(ctx, d.SetApplying(true)); err != nil {
 					return err
 				}
+				defer clearApplying(ctx, r.tx, d)
 			}
 			if err := applyMigration(ctx, r, c.Local, b, rep); err != nil {
 				return err
@@ -913,4 +925,38 @@ func premigrate(ctx context.Context, db *sql.DB, d dialect.Dialect, c *Ctl, f *o
 		migrated = append(migrated, b.Version)
 	}
 	return migrated, nil
+}
+
+// triggersAroundMigration removes (before is true) and re-creates the
+// capture and enforcement triggers of every replicated table around a
+// migration's SQL on SQLite, which refuses to drop a column a trigger
+// names (their fingerprint names every column). The migration runs in one
+// transaction there, so no other writer ever sees the table without them.
+// Afterwards (after reconcile recorded the new columns) every replicated
+// table gets them back as they are now.
+// The servers check trigger bodies only when they run, and keep theirs.
+func triggersAroundMigration(ctx context.Context, r *runner, before bool) error {
+	if r.d.Name() != dialect.SQLite || r.tx == nil {
+		return nil
+	}
+	tables, err := Tables(ctx, r.q())
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if before {
+			err = r.exec("table "+t.Name+": triggers off while the migration runs", dialect.DropTriggers(r.d, t)...)
+		} else {
+			err = r.exec("table "+t.Name+": triggers back", remakeTriggers(r.d, t)...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remakeTriggers is t's triggers, re-created whatever is left of them.
+func remakeTriggers(d dialect.Dialect, t dialect.Table) []string {
+	return append(dialect.DropTriggers(d, t), d.Triggers(t)...)
 }

@@ -153,8 +153,17 @@ func schemaStatus(ctx context.Context, q dialect.Querier, d dialect.Dialect) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &schema.Report{Dialect: string(d.Name()), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
-		Migrations: applied, Tables: st}, nil
+	r := &schema.Report{Dialect: string(d.Name()), Format: c.Format, SchemaVersion: c.SchemaVersion, SchemaMaster: string(master),
+		Migrations: applied, Tables: st}
+	if stale, _, err := refusalStale(ctx, q, d); err != nil {
+		return nil, err
+	} else if stale {
+		r.Problems = append(r.Problems, "the refusal trigger ms_refuse_bi is missing or does not name every replica and table")
+	}
+	if r.Rows, err = verifyRows(ctx, q, d); err != nil { // rows.go
+		return nil, err
+	}
+	return r, nil
 }
 
 // PlanRepair returns the statements that re-create every missing or
@@ -168,7 +177,13 @@ func PlanRepair(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sche
 	if err != nil {
 		return schema.Plan{}, err
 	}
-	return schemaplan.Repair(d, r.Tables, tables), nil
+	plan := schemaplan.Repair(d, r.Tables, tables)
+	rows, _, err := PlanRowRepair(ctx, q, d) // rows.go
+	if err != nil {
+		return schema.Plan{}, err
+	}
+	plan.Steps = append(plan.Steps, rows.Steps...)
+	return plan, nil
 }
 
 // Repair applies PlanRepair in one transaction (on MySQL, where DDL
@@ -190,7 +205,10 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		if plan, err = PlanRepair(ctx, tx, d); err != nil {
 			return err
 		}
-		return schema.Apply(ctx, tx, plan)
+		if err := schema.Apply(ctx, tx, plan); err != nil {
+			return err
+		}
+		return syncRefusals(ctx, tx, d) // refuse.go
 	})
 	if err != nil {
 		return plan, err

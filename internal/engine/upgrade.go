@@ -63,26 +63,60 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	if err != nil || f >= 3 {
+	if err != nil || f >= 6 {
 		return plan, f, err
 	}
-	// Format 3 on SQLite: the epoch index of every shadow holds sealed
-	// changes only. Rebuilt before the format is stamped.
-	if sd, ok := d.(dialect.SQLiteDialect); ok {
-		tables, err := Tables(ctx, q)
+	tables, err := Tables(ctx, q)
+	if err != nil {
+		return schema.Plan{}, f, err
+	}
+	var steps []schema.Step
+	add := func(what string, stmts ...string) {
+		for _, s := range stmts {
+			steps = append(steps, schema.Step{Comment: what, SQL: s})
+		}
+	}
+	if sd, ok := d.(dialect.SQLiteDialect); ok && f < 3 {
+		// Format 3 on SQLite: the epoch index of every shadow holds sealed
+		// changes only.
+		for _, t := range tables {
+			add("metadata format 2 to 3: epoch index of "+t.Name+" holds sealed changes only",
+				"DROP INDEX IF EXISTS "+sd.Quote(dialect.LegacyShadowIndex(sd, t.Name, "epoch")), sd.EpochIndex(t))
+		}
+	}
+	// Format 4 (ms_sent, ms_gap, ms_part) is metadata tables alone.
+	// Format 5 (SQLite: triggers with literal messages, which SQLite parses
+	// from 3.31 on) and format 6 (every dialect: the triggers stand aside
+	// for the library's own transaction alone, capture a fingerprint of
+	// each row image in its shadow entry, and refuse a write whose shadow
+	// entry is gone): every table's triggers are made again, and its
+	// shadow gets ms_hash, filled from the rows as they are. Upgrade then
+	// sets up the key generators the new triggers use, where missing.
+	for _, t := range tables {
+		what := fmt.Sprintf("metadata format %d to 6: triggers and row fingerprints of %s", f, t.Name)
+		has, err := dialect.HasColumn(ctx, q, d, dialect.Shadow(d, t.Name), "ms_hash")
 		if err != nil {
 			return schema.Plan{}, f, err
 		}
-		var steps []schema.Step
-		for _, t := range tables {
-			what := "metadata format 2 to 3: epoch index of " + t.Name + " holds sealed changes only"
-			steps = append(steps,
-				schema.Step{Comment: what, SQL: "DROP INDEX IF EXISTS " + sd.Quote(dialect.LegacyShadowIndex(sd, t.Name, "epoch"))},
-				schema.Step{Comment: what, SQL: sd.EpochIndex(t)})
+		if !has {
+			add(what, dialect.AddHashColumn(d, t))
 		}
-		n := len(plan.Steps) - 1 // the stamp of format 3 stays last
-		plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
+		add(what, rehashSQL(d, t, "ms_deleted = 0"))
+		add(what, dialect.DropTriggers(d, t)...)
+		add(what, d.Triggers(t)...)
+		if e, ok := d.(dialect.CharsetEnforcer); ok && len(e.CharsetTriggers(t)) > 0 {
+			has, err := e.CharsetTriggersExist(ctx, q, t)
+			if err != nil {
+				return schema.Plan{}, f, err
+			}
+			if has {
+				add(what, e.DropCharset(t)...)
+				add(what, e.CharsetTriggers(t)...)
+			}
+		}
 	}
+	n := len(plan.Steps) - 1 // the stamp of the format stays last
+	plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
 	return plan, f, nil
 }
 
@@ -112,6 +146,11 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		if err := schema.Apply(ctx, db, plan); err != nil {
 			return f, f, fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
 		}
+		// The key triggers (format 6 makes every trigger again) take keys
+		// from the generators, which databases of older versions lack.
+		if err := ensureKeys(ctx, db, d); err != nil { // keys.go
+			return f, f, err
+		}
 		return f, FormatVersion, nil
 	}
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
@@ -128,7 +167,14 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		if err := schema.Apply(ctx, tx, plan); err != nil {
 			return fmt.Errorf("multisite: upgrade metadata from format %d: %w", f, err)
 		}
-		return nil
+		if len(plan.Steps) > 0 {
+			// The key triggers (format 6 makes every trigger again) take
+			// keys from the generators, which older databases lack.
+			if err := ensureKeysIn(ctx, tx, d); err != nil { // keys.go
+				return err
+			}
+		}
+		return syncRefusals(ctx, tx, d) // refuse.go
 	})
 	if err != nil {
 		return f, f, err
