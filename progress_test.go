@@ -2,6 +2,8 @@ package multisite_test
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -116,6 +118,33 @@ func TestProgress_OnProgressCountsRowsAndStream(t *testing.T) {
 		if old == 0 {
 			t.Error("Progress was not called next to OnProgress")
 		}
+	})
+	t.Run("split export", func(t *testing.T) {
+		// Counts cover every part: the import of the last one applies them all.
+		for i := 1; i <= 40; i++ {
+			mustExec(t, boston.db, `UPDATE defect SET headline = ? WHERE id = ?`, fmt.Sprintf("a longer headline to fill the parts, number %d of forty, and again", i), i)
+		}
+		parts := []*bytes.Buffer{{}}
+		next := func(int) (io.Writer, error) {
+			parts = append(parts, &bytes.Buffer{})
+			return parts[len(parts)-1], nil
+		}
+		_, err := multisite.ExportPacket(ctx, boston.db, blr.id, parts[0], multisite.ExportOptions{MaxSize: 2048, NextPart: next})
+		require.NoError(t, err)
+		require.Greater(t, len(parts), 2, "the export is split")
+		var calls []multisite.ImportProgress
+		var rep *multisite.ImportReport
+		var total int64
+		for _, p := range parts {
+			total += int64(p.Len())
+			rep, err = multisite.ImportPacket(ctx, blr.db, bytes.NewReader(p.Bytes()), multisite.ImportOptions{
+				OnProgress: func(p multisite.ImportProgress) { calls = append(calls, p) },
+			})
+			require.NoError(t, err)
+		}
+		require.False(t, rep.Held, "the last part applies the export")
+		require.Equal(t, 40, counted(rep))
+		check(t, calls, counted(rep), total)
 	})
 	t.Run("creation", func(t *testing.T) {
 		var cp bytes.Buffer
