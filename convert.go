@@ -23,6 +23,7 @@ func engineImportOptions(o ImportOptions) engine.ImportOptions {
 		MaxRowSize:    o.MaxRowSize,
 		Hooks:         o.Hooks,
 		Progress:      o.Progress,
+		OnProgress:    engineOnProgress(o.OnProgress),
 	}
 }
 
@@ -32,7 +33,20 @@ func engineCreateOptions(o CreateOptions) engine.CreateOptions {
 		OriginKey:     o.OriginKey,
 		MaxPacketSize: packetLimit(o.MaxPacketSize, DefaultMaxCreationSize),
 		Progress:      o.Progress,
+		OnProgress:    engineOnProgress(o.OnProgress),
 	}
+}
+
+// engineOnProgress wraps a public progress callback, or returns nil.
+func engineOnProgress(fn func(ImportProgress)) func(engine.ImportProgress) {
+	if fn == nil {
+		return nil
+	}
+	return func(p engine.ImportProgress) { fn(importProgress(p)) }
+}
+
+func importProgress(p engine.ImportProgress) ImportProgress {
+	return ImportProgress{Phase: p.Phase, PacketBytes: p.PacketBytes, PacketSize: p.PacketSize, Bytes: p.Bytes, Rows: p.Rows}
 }
 
 // packetLimit turns the public rule (0: the default; negative: no limit)

@@ -135,6 +135,7 @@ func TestConversions_CopyEveryField(t *testing.T) {
 		{"TableCounts", *importReport(ptr(filled[engine.ImportReport]())).Tables["x"], nil},
 		{"Conflict", importReport(ptr(filled[engine.ImportReport]())).Conflicts[0], nil},
 		{"ExportStats", exportStats(filled[engine.ExportStats]()), nil},
+		{"ImportProgress", importProgress(filled[engine.ImportProgress]()), nil},
 		{"CharsetReport", charsetReport(ptr(filled[engine.CharsetReport]())), nil},
 		{"CharsetViolation", charsetViolation(filled[engine.CharsetViolation]()), nil},
 		{"CharsetStatus", charsetStatus(ptr(filled[engine.CharsetStatus]())), nil},

@@ -261,6 +261,7 @@ func TestFacadeFields(t *testing.T) {
 	pairs := []struct{ internal, public any }{
 		{engine.ImportOptions{}, multisite.ImportOptions{}},
 		{engine.CreateOptions{}, multisite.CreateOptions{}},
+		{engine.ImportProgress{}, multisite.ImportProgress{}},
 		{engine.ExportOptions{}, multisite.ExportOptions{}},
 		{engine.ReplicateOptions{}, multisite.ReplicateOptions{}},
 		{engine.ActivateOptions{}, multisite.ActivateOptions{}},

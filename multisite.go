@@ -357,6 +357,32 @@ type CreateOptions struct {
 	// about every 256 KiB and at the end. It is called on the goroutine
 	// that reads the packet, never twice at once.
 	Progress func(read, size int64)
+	// OnProgress, if set, is told the rows created and the bytes of the
+	// uncompressed stream decoded about every 256 KiB, then once, with
+	// Phase ProgressCommit, when the rest is the transaction's commit. It
+	// is called on the goroutine that calls CreateReplica.
+	OnProgress func(ImportProgress)
+}
+
+// Phases of an import or a creation, in ImportProgress.Phase.
+const (
+	// ProgressRead: the packet is being read, decoded and applied.
+	ProgressRead = "read"
+	// ProgressCommit: the packet has been read to its end; what is left
+	// is final checks and the transaction's commit, which no count
+	// measures.
+	ProgressCommit = "commit"
+)
+
+// ImportProgress tells how far an import or a creation has come, to an
+// OnProgress callback (ImportOptions, CreateOptions). Counts cover the
+// whole import: every part of a split export.
+type ImportProgress struct {
+	Phase       string // ProgressRead, then ProgressCommit once, last
+	PacketBytes int64  // bytes of the packet read (compressed, if it is)
+	PacketSize  int64  // the packet's size if the reader tells it (a regular file, a Len method), else 0
+	Bytes       int64  // bytes of the uncompressed stream decoded
+	Rows        int    // row images applied (inserted, updated, deleted or unchanged)
 }
 
 // CreateReplica brings a new replica to life in db, which must hold no
@@ -488,6 +514,12 @@ type ImportOptions struct {
 	// is called on the goroutine that reads the packet, never twice at
 	// once.
 	Progress func(read, size int64)
+	// OnProgress, if set, is told the rows applied and the bytes of the
+	// uncompressed stream decoded about every 256 KiB and at the end of
+	// the packet, then once, with Phase ProgressCommit, when what is left
+	// is final checks and the commit. It is called on the goroutine that
+	// calls ImportPacket. Progress and OnProgress may both be set.
+	OnProgress func(ImportProgress)
 }
 
 // ImportPacket applies a sync packet in one transaction. It checks the

@@ -204,8 +204,8 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 	if err != nil {
 		return err
 	}
-	b, progress := e.bytesProgress("mkreplica import")
-	rep, err := multisite.CreateReplica(e.ctx, db, f, multisite.CreateOptions{OriginKey: key, Progress: progress})
+	b, progress := e.importProgress("mkreplica import")
+	rep, err := multisite.CreateReplica(e.ctx, db, f, multisite.CreateOptions{OriginKey: key, OnProgress: progress})
 	b.done()
 	var st *multisite.Status
 	if err == nil {

@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -542,8 +545,27 @@ func TestProgressBars(t *testing.T) {
 	if !strings.Contains(stderr, "import ") || !strings.Contains(stderr, "100%") {
 		t.Errorf("stderr %q has no finished import progress bar", stderr)
 	}
-	if !strings.Contains(stderr, ": commit") {
-		t.Errorf("stderr %q shows no commit phase", stderr)
+	// The bar counts rows and bytes of the uncompressed stream, with
+	// their rate, then the commit as a phase of its own.
+	counts := regexp.MustCompile(`(\d[\d,]*) rows, (\d+(?:\.\d)? (?:B|KiB|MiB)) \(\d+(?:\.\d)? (?:B|KiB|MiB)/s\)`).FindAllStringSubmatch(stderr, -1)
+	if len(counts) == 0 {
+		t.Fatalf("stderr %q shows no rows and stream bytes with their rate", stderr)
+	}
+	var rows int
+	db := openTest(t, f.boston)
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM defect`).Scan(&rows))
+	if got := counts[len(counts)-1][1]; got != strconv.Itoa(rows) {
+		t.Errorf("the bar ends at %s rows, want the %d rows edited at boston", got, rows)
+	}
+	if i, j := strings.LastIndex(stderr, " rows, "), strings.Index(stderr, ": commit"); j < 0 || j < i {
+		t.Errorf("stderr %q shows no commit phase after the rows", stderr)
+	}
+	// Not a terminal: progressbar draws to 80 columns, and no line is
+	// longer (a longer line wraps, and every redraw adds a line).
+	for _, line := range strings.FieldsFunc(stderr, func(r rune) bool { return r == '\r' || r == '\n' }) {
+		if n := utf8.RuneCountInString(line); n > 80 {
+			t.Errorf("a line of %d columns, wider than 80: %q", n, line)
+		}
 	}
 	t.Setenv("MULTIUTIL_PROGRESS", "")
 	_, stderr = multiutil(t, exitOK, "syncreplica", "-export", "--db", f.blr, "--to", "boston", "--bay", f.bay)

@@ -425,8 +425,8 @@ func importOne(e *env, db *sql.DB, path string) (importJSON, error) {
 		return importJSON{}, err
 	}
 	defer f.Close()
-	b, progress := e.bytesProgress("import " + filepath.Base(path))
-	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
+	b, progress := e.importProgress("import " + filepath.Base(path))
+	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{OnProgress: progress})
 	b.done()
 	if err != nil {
 		return importJSON{}, err

@@ -458,8 +458,8 @@ func pullOne(e *env, db *sql.DB, c *siteConfig, p plan.Site, l *linkJSON) error 
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	b, progress := e.bytesProgress("import from " + p.ReplicaName())
-	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{Progress: progress})
+	b, progress := e.importProgress("import from " + p.ReplicaName())
+	rep, err := multisite.ImportPacket(e.ctx, db, f, multisite.ImportOptions{OnProgress: progress})
 	b.done()
 	if err != nil {
 		return fmt.Errorf("import from %s: %w", p.ReplicaName(), err)

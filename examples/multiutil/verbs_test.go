@@ -360,7 +360,7 @@ transport: {bay: /bay}
 }
 
 // A new replica still receive-only is removed without loss, as the
-// workflow documents' step 3.13 says: rmreplica, one export, drop it.
+// workflow documents' step 3.9 says: rmreplica, one export, drop it.
 func TestRmreplicaReceiveOnly(t *testing.T) {
 	f := newFamily(t)
 	pkt := filepath.Join(f.dir, "dublin.pkt")

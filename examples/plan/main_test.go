@@ -28,7 +28,7 @@ func TestSample(t *testing.T) {
 			t.Errorf("no workflow document for %s", site)
 		}
 	}
-	if n := strings.Count(out, "\n### 3. Replicate the production database.\n"); n != 3 {
+	if n := strings.Count(out, "\n### 3. Deploy in production.\n"); n != 3 {
 		t.Errorf("%d documents, want 3", n)
 	}
 	// The file on disk and the embedded sample are the same plan.

@@ -170,6 +170,10 @@ type CreateOptions struct {
 	// about every 256 KiB and at the end. It is called on the goroutine
 	// that reads the packet, never twice at once.
 	Progress func(read, size int64)
+	// OnProgress, if set, is told the rows created and the bytes of the
+	// uncompressed stream decoded, then once more when the commit begins
+	// (see ImportProgress).
+	OnProgress func(ImportProgress)
 }
 
 // CreateReplica brings a new replica to life in an empty database from a
@@ -188,6 +192,8 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		}
 		cr = &creator{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
 		counted := newCountReader(r, opt.Progress)
+		prog := &progress{fn: opt.OnProgress}
+		prog.startStream(counted)
 		pf := newPrefetch(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
 		h, err := pf.pr.Header()
 		if err != nil {
@@ -210,7 +216,10 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 			if err := cr.record(rec); err != nil {
 				return damaged(pf, err)
 			}
+			prog.applied(rec, pf)
 		}
+		prog.endStream(counted, pf)
+		prog.commit()
 		if err := cr.finish(); err != nil {
 			return err
 		}

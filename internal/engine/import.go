@@ -34,6 +34,83 @@ type ImportOptions struct {
 	// packet's size (0 unless the reader is a regular file or has Len),
 	// about every 256 KiB and at the end.
 	Progress func(read, size int64)
+	// OnProgress, if set, is told the rows applied and the bytes of the
+	// uncompressed stream decoded (see ImportProgress), on the goroutine
+	// that applies the packet, then once more when the commit begins.
+	OnProgress func(ImportProgress)
+}
+
+// Phases of an import or a creation, in ImportProgress.Phase.
+const (
+	PhaseRead   = "read"   // the packet is read, decoded and applied
+	PhaseCommit = "commit" // the packet is read; what is left is final checks and the commit
+)
+
+// ImportProgress is how far an import or a creation has come. Counts are
+// for the whole import: every part of a split export.
+type ImportProgress struct {
+	Phase       string // PhaseRead, then PhaseCommit once
+	PacketBytes int64  // bytes of the packet read
+	PacketSize  int64  // the packet's size, if the reader tells it, else 0
+	Bytes       int64  // bytes of the uncompressed stream decoded
+	Rows        int    // row images applied
+}
+
+// progress tells opt's OnProgress how far an import has come.
+type progress struct {
+	fn   func(ImportProgress)
+	p    ImportProgress
+	base ImportProgress // the parts already read
+	told int64          // p.Bytes when fn was last told
+}
+
+// startStream begins counting a packet (or a part) read through cr.
+func (g *progress) startStream(cr *countReader) {
+	if g == nil {
+		return
+	}
+	g.base = g.p
+	g.p.PacketSize = g.base.PacketSize + cr.size
+}
+
+// applied counts a record applied; pf tells how far the packet was read.
+func (g *progress) applied(rec syncpkt.Record, pf *prefetch) {
+	if g == nil || g.fn == nil {
+		return
+	}
+	if _, ok := rec.(*syncpkt.Row); ok {
+		g.p.Rows++
+	}
+	g.p.PacketBytes = g.base.PacketBytes + pf.read
+	g.p.Bytes = g.base.Bytes + pf.decoded
+	if g.p.Bytes-g.told >= progressEvery {
+		g.tell()
+	}
+}
+
+// endStream reports a packet read to its end, cr counting its bytes.
+func (g *progress) endStream(cr *countReader, pf *prefetch) {
+	if g == nil || g.fn == nil {
+		return
+	}
+	g.p.PacketBytes = g.base.PacketBytes + cr.n
+	g.p.Bytes = g.base.Bytes + pf.pr.N()
+	g.tell()
+}
+
+// commit reports the commit phase.
+func (g *progress) commit() {
+	if g == nil || g.fn == nil {
+		return
+	}
+	g.p.Phase = PhaseCommit
+	g.fn(g.p)
+}
+
+func (g *progress) tell() {
+	g.told = g.p.Bytes
+	g.p.Phase = PhaseRead
+	g.fn(g.p)
 }
 
 // TableCounts counts what an import did to one table.
@@ -155,11 +232,13 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 			return err
 		}
 		imp.hooks = newHookRunner(tx, d, imp.ctl, opt.Hooks, true)
+		imp.progress = &progress{fn: opt.OnProgress}
 		for i, r := range rs {
 			if err := imp.stream(r, i+1, opt); err != nil {
 				return err
 			}
 		}
+		imp.progress.commit()
 		if err := imp.flush(); err != nil {
 			return err
 		}
@@ -209,6 +288,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 // its records.
 func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
+	m.progress.startStream(cr)
 	// The key is looked up at the trailer, after header() has checked family,
 	// target and origin, so those get their own errors; the signature is
 	// still verified before anything commits.
@@ -243,9 +323,11 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 			m.proven = derr == err
 			return derr
 		}
+		m.progress.applied(rec, pf)
 	}
 	m.rep.Bytes += cr.n
 	cr.done()
+	m.progress.endStream(cr, pf)
 	return nil
 }
 
@@ -268,7 +350,8 @@ type importer struct {
 
 	narrow map[string][]string // per table: columns that cannot store all of cp (see checkText)
 
-	hooks *hookRunner // nil without hooks
+	hooks    *hookRunner // nil without hooks
+	progress *progress   // never nil in an import's transaction
 
 	gapped replica.Vector // per origin, what this replica holds where the packet starts later
 	proven bool           // the packet was read to its trailer: its origin's signature holds
@@ -1181,9 +1264,6 @@ const progressEvery = 256 << 10
 
 func newCountReader(r io.Reader, progress func(read, size int64)) *countReader {
 	c := &countReader{r: r, progress: progress}
-	if progress == nil {
-		return c
-	}
 	switch x := r.(type) {
 	case interface{ Stat() (os.FileInfo, error) }:
 		if fi, err := x.Stat(); err == nil && fi.Mode().IsRegular() {

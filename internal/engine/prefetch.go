@@ -37,6 +37,12 @@ type prefetch struct {
 	// The decoding goroutine's own: decoded, not yet sent, and its size.
 	out  []fetched
 	size int
+
+	// For progress reports: the packet bytes read (counted, if the
+	// packet is read through a countReader) and the bytes of the
+	// uncompressed stream decoded when the last record handed out was.
+	counted       *countReader
+	read, decoded int64
 }
 
 // fetched is one item the goroutine hands over: a record, the reader's
@@ -45,6 +51,8 @@ type fetched struct {
 	rec syncpkt.Record
 	err error
 	ask *keyAsk
+
+	read, decoded int64 // packet bytes read, stream bytes decoded, at rec
 }
 
 type keyAsk struct {
@@ -64,6 +72,7 @@ const prefetchBytes = 256 << 10
 // the prefetcher. Read the header from it, then call start.
 func newPrefetch(r io.Reader, opt syncpkt.ReaderOptions) *prefetch {
 	p := &prefetch{key: opt.PublicKey}
+	p.counted, _ = r.(*countReader)
 	if opt.PublicKey != nil {
 		opt.PublicKey = p.askKey
 	}
@@ -85,7 +94,11 @@ func (p *prefetch) run() {
 	defer close(p.ch)
 	for {
 		rec, err := p.pr.Next()
-		p.out = append(p.out, fetched{rec: rec, err: err})
+		f := fetched{rec: rec, err: err, decoded: p.pr.N()}
+		if p.counted != nil {
+			f.read = p.counted.n
+		}
+		p.out = append(p.out, f)
 		if err != nil {
 			p.send()
 			return
@@ -158,6 +171,7 @@ func (p *prefetch) Next() (syncpkt.Record, error) {
 			f.ask.reply <- keyReply{k, err}
 			continue
 		}
+		p.read, p.decoded = f.read, f.decoded
 		return f.rec, f.err
 	}
 }

@@ -102,4 +102,5 @@ func ExamplePlan_Workflow() {
 	// ## Transport and storage bays
 	// ## Mastership
 	// ## Steps
+	// ## Where ClearQuest MultiSite's deployment steps went
 }

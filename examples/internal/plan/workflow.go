@@ -36,12 +36,14 @@ var workflowTmpl = template.Must(template.New("workflow").Funcs(template.FuncMap
 }).Parse(workflowText))
 
 // Workflow writes the deployment workflow document of one site, in
-// Markdown: the steps of the MultiSite deployment procedure in order
-// (plan, test, replicate the production database, inform users, run),
-// each filled with the plan's names and saying what to do at this site —
-// the multiutil command and the library call — with the site's
-// synchronization schedule, who masters what, the transport and the
-// storage bays. site is a site or replica name.
+// Markdown: the deployment steps in the order of ClearQuest MultiSite's
+// procedure, said in this project's terms (plan, rehearse, deploy in
+// production, tell the users, run the family), each filled with the
+// plan's names and saying what to do at this site — the multiutil command
+// and the library call — with the site's synchronization schedule, who
+// masters what, the transport and the storage bays; a closing table says
+// where each ClearQuest step went, or why it does not apply. site is a
+// site or replica name.
 //
 // The plan is validated first; an invalid plan returns its
 // *ValidationError and writes nothing, as does an unknown site

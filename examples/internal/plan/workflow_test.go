@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,9 +84,13 @@ func seedSteps(t *testing.T) []seedStep {
 	return steps
 }
 
-// TestWorkflowFollowsSeed: every step of the seed procedure is a heading
-// of every site's document, numbered as in the seed, in the seed's order,
-// each with a body.
+// TestWorkflowFollowsSeed: every step of the seed procedure (ClearQuest
+// MultiSite's) is accounted for in every site's document, by a row of its
+// closing table: either the step of ours that does it, a heading of the
+// document that has a body, or "not applicable" and why. The document's
+// own steps are numbered in order, each with a body, and say nothing of
+// ClearQuest's that means nothing here (licences, its packages, a schema
+// repository) outside that table.
 func TestWorkflowFollowsSeed(t *testing.T) {
 	steps := seedSteps(t)
 	solo := &plan.Plan{Family: "solo", CodePage: "UTF-8", Sites: []plan.Site{{Name: "only", Vendor: plan.Postgres, Working: true}},
@@ -94,6 +99,11 @@ func TestWorkflowFollowsSeed(t *testing.T) {
 	custom.Sync = plan.Sync{Pattern: plan.Links, Links: []plan.Link{{From: "boston", To: "bangalore", Every: "90s"}, {From: "bangalore", To: "dublin", Every: "2h"}}}
 	custom.Transport = plan.Transport{Kind: plan.FTP, Bay: "/bay"}
 	custom.Mastership = plan.Mastership{Policy: plan.ByTable, Tables: map[string]string{"defect": "dublin"}}
+	const tableHeading = "\n## Where ClearQuest MultiSite's deployment steps went\n"
+	heading := regexp.MustCompile(`(?m)^(###|####) (\d+)\.(\d*) ?(.*)$`)
+	row := regexp.MustCompile(`(?m)^\| (\d+(?:\.\d+)?) ([^|]+) \| ([^|]+) \|$`)
+	ref := regexp.MustCompile(`^steps? (\d+(?:\.\d+)?)\b`)
+	leftovers := regexp.MustCompile(`(?i)licen[cs]|CharacterSetValidation|schema repository|v2003|ClearQuest upgrade|user databases`)
 	for _, f := range append(plans, "solo", "custom") {
 		var p *plan.Plan
 		switch f {
@@ -109,32 +119,95 @@ func TestWorkflowFollowsSeed(t *testing.T) {
 		for _, s := range p.Sites {
 			var b bytes.Buffer
 			require.NoError(t, p.Workflow(&b, s.Name))
-			doc := b.String()
-			at := 0
-			for i, st := range steps {
-				heading := "\n#### " + st.id + " " + st.sentence + "\n"
-				if st.top {
-					heading = "\n### " + st.id + " " + st.sentence + "\n"
+			doc, table, ok := strings.Cut(b.String(), tableHeading)
+			if !ok {
+				t.Errorf("%s, %s: no table of ClearQuest's steps", f, s.Name)
+				continue
+			}
+			if m := leftovers.FindString(doc); m != "" {
+				t.Errorf("%s, %s: the document says %q, a ClearQuest leftover", f, s.Name, m)
+			}
+
+			// Our steps: numbered in order, each with a body unless it has sub-steps.
+			ours := map[string]bool{}
+			hs := heading.FindAllStringSubmatchIndex(doc, -1)
+			var prev []int
+			for i, h := range hs {
+				id := doc[h[4]:h[5]]
+				if h[6] != h[7] {
+					id += "." + doc[h[6]:h[7]]
 				}
-				j := strings.Index(doc[at:], heading)
-				if j < 0 {
-					t.Errorf("%s, %s: step %s %q missing or out of order", f, s.Name, st.id, st.sentence)
+				num := []int{atoi(t, doc[h[4]:h[5]])}
+				if h[6] != h[7] {
+					num = append(num, atoi(t, doc[h[6]:h[7]]))
+				}
+				if !nextStep(prev, num) {
+					t.Errorf("%s, %s: step %s follows step %v", f, s.Name, id, prev)
+				}
+				prev = num
+				ours[id] = true
+				end := len(doc)
+				if i+1 < len(hs) {
+					end = hs[i+1][0]
+				}
+				hasSub := len(num) == 1 && i+1 < len(hs) && doc[hs[i+1][2]:hs[i+1][3]] == "####"
+				if body := strings.TrimSpace(doc[h[1]:end]); body == "" && !hasSub {
+					t.Errorf("%s, %s: step %s has no body", f, s.Name, id)
+				}
+			}
+			if len(ours) < 20 {
+				t.Fatalf("%s, %s: found %d steps: the heading pattern is broken", f, s.Name, len(ours))
+			}
+
+			// ClearQuest's steps: each accounted for, in the seed's order.
+			rows := row.FindAllStringSubmatch(table, -1)
+			var got []string
+			for _, r := range rows {
+				got = append(got, r[1])
+				there := strings.TrimSpace(r[3])
+				if reason, ok := strings.CutPrefix(there, "not applicable: "); ok {
+					if len(strings.Fields(reason)) < 5 {
+						t.Errorf("%s, %s: seed step %s is not applicable for no stated reason: %q", f, s.Name, r[1], there)
+					}
 					continue
 				}
-				at += j + len(heading)
-				// A step with sub-steps is only a heading; every other step says what to do.
-				if !st.top || i+1 == len(steps) || steps[i+1].top {
-					body := doc[at:]
-					if k := strings.Index(body, "\n#"); k >= 0 {
-						body = body[:k]
-					}
-					if strings.TrimSpace(body) == "" {
-						t.Errorf("%s, %s: step %s has no body", f, s.Name, st.id)
-					}
+				m := ref.FindStringSubmatch(there)
+				if m == nil {
+					t.Errorf("%s, %s: seed step %s: %q names neither a step nor why it does not apply", f, s.Name, r[1], there)
+				} else if !ours[m[1]] {
+					t.Errorf("%s, %s: seed step %s goes to step %s, which the document does not have", f, s.Name, r[1], m[1])
 				}
+			}
+			var want []string
+			for _, st := range steps {
+				want = append(want, strings.TrimSuffix(st.id, "."))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s, %s: seed steps in the table (-want +got):\n%s", f, s.Name, diff)
 			}
 		}
 	}
+}
+
+// nextStep reports whether step num may follow step prev: 1, 1.1, 1.2, 2, 2.1, ...
+func nextStep(prev, num []int) bool {
+	switch {
+	case prev == nil:
+		return len(num) == 1 && num[0] == 1
+	case len(num) == 1:
+		return num[0] == prev[0]+1
+	case len(prev) == 1:
+		return num[0] == prev[0] && num[1] == 1
+	default:
+		return num[0] == prev[0] && num[1] == prev[1]+1
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }
 
 // TestWorkflowNames: each document is filled with the plan's names: every
@@ -176,7 +249,7 @@ func TestWorkflowNames(t *testing.T) {
 			`sql.Open("mysql", "cq:***@tcp(db.blr.example.com:3306)/defects")`,
 			"\nmultiutil sync --plan PLAN --site bangalore --every plan\n",
 			"multiutil mkreplica -import --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --in bangalore-create.pkt --origin-key ORIGIN_KEY",
-			"multiutil chstate --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects' --state active",
+			"multiutil activate-replica --db 'mysql://cq:***@tcp(db.blr.example.com:3306)/defects'",
 			"Users of this site: bala.",
 			"mysqldump --single-transaction --routines --triggers defects > bangalore-backup.sql",
 		}},
