@@ -154,7 +154,8 @@ func sqliteKeyTriggerNames(d Dialect, t Table) []string {
 // the counter past every key inserted in the range, whoever inserted it
 // (an application's plain SQL, NextID's caller, an import bringing back
 // this replica's own rows after a restore). Neither looks at the applying
-// flag: both are right for an import too. The message is one literal, so
+// flag for an import, except that the first stands aside while one
+// applies (its keys are given, -1 included). The message is one literal, so
 // the trigger parses on every SQLite.
 func (d SQLiteDialect) sqliteKeyTriggers(t Table) []string {
 	q := d.Quote
@@ -163,7 +164,10 @@ func (d SQLiteDialect) sqliteKeyTriggers(t Table) []string {
 	msg := fmt.Sprintf("multisite: an INSERT into %s without its key would take SQLite's max(%s)+1, which is not this replica's to give; give the key: INSERT INTO %s (%s, ...) VALUES ((SELECT next FROM ms_key WHERE tbl = %s), ...), or take one with multisite.NextID",
 		t.Name, t.Keys()[0].Name, q(t.Name), k, literal(t.Name))
 	return []string{
-		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s WHEN NEW.%s IS NULL OR NEW.%s = -1 BEGIN
+		// An import always gives the key, and may bring one that is -1
+		// (a row keyed -1 before activation), so the check stands aside
+		// while the library's own transaction applies a packet.
+		fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s WHEN (NEW.%s IS NULL OR NEW.%s = -1) AND `+SQLiteNotApplying+` BEGIN
 	SELECT RAISE(ABORT, %s) WHERE NEW.%s IS NULL
 		OR (SELECT coalesce(max(%s), 0) + 1 FROM %s) NOT BETWEEN (SELECT next FROM ms_key WHERE tbl = %s) AND (SELECT key_hi FROM ms_ctl);
 END`, q(n[0]), q(t.Name), k, k, literal(msg), k, k, q(t.Name), literal(t.Name)),

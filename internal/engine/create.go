@@ -184,7 +184,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 	}
 	rep := &ImportReport{Tables: map[string]*TableCounts{}, Epochs: map[replica.ID][2]uint64{}, Kind: syncpkt.KindCreation.String()}
 	var cr *creator
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := creationTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := LoadCtl(ctx, tx, d); err == nil {
 			return ErrActivated
 		} else if err != ErrNotActivated {

@@ -260,6 +260,21 @@ func checkForeignKeys(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *I
 // turns the checks off for the import's own connection and back on after,
 // and checkForeignKeys does the checking before commit.
 func importTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx) error) error {
+	return mysqlSessionTx(ctx, db, d, true, f)
+}
+
+// creationTx runs f in a transaction fit for loading a creation packet.
+func creationTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx) error) error {
+	return mysqlSessionTx(ctx, db, d, false, f)
+}
+
+// mysqlSessionTx is inTx, except on MySQL/MariaDB, where it runs f on a
+// connection of its own whose session loads rows as the packet has them:
+// NO_AUTO_VALUE_ON_ZERO, so a row keyed 0 keeps its key in an
+// AUTO_INCREMENT column (which CreateReplica makes integer keys, keys.go)
+// instead of taking the next value; and, with fkOff, foreign-key checks
+// off. The session is restored afterwards, or the connection discarded.
+func mysqlSessionTx(ctx context.Context, db *sql.DB, d dialect.Dialect, fkOff bool, f func(*sql.Tx) error) error {
 	if d.Name() != dialect.MySQL {
 		return inTx(ctx, db, f)
 	}
@@ -268,12 +283,24 @@ func importTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx
 		return fmt.Errorf("multisite: begin: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
-		return fmt.Errorf("multisite: begin import: %w", err)
+	set := []string{
+		"SET @ms_sql_mode = @@SESSION.sql_mode",
+		"SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')",
+	}
+	reset := "SET SESSION sql_mode = @ms_sql_mode, @ms_sql_mode = NULL"
+	if fkOff {
+		set = append(set, "SET SESSION foreign_key_checks = 0")
+		reset += ", SESSION foreign_key_checks = 1"
+	}
+	for _, q := range set {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			return fmt.Errorf("multisite: begin: %w", err)
+		}
 	}
 	defer func() {
-		// A connection whose checks stay off must not go back to the pool.
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION foreign_key_checks = 1"); err != nil {
+		// A connection whose session stays changed must not go back to the pool.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), reset); err != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
