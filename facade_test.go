@@ -462,10 +462,7 @@ func TestPublicAPI_EveryPackageChecked(t *testing.T) {
 		}
 	}
 	sort.Strings(dirs)
-	var listed []string
-	for _, d := range publicPackages[1:] {
-		listed = append(listed, d)
-	}
+	listed := append([]string(nil), publicPackages[1:]...)
 	sort.Strings(listed)
 	if diff := cmp.Diff(dirs, listed); diff != "" {
 		t.Errorf("public package directories (-found +checked):\n%s", diff)

@@ -33,7 +33,7 @@ func TestValues_GoWrittenTimesReachEveryVendor(t *testing.T) {
 	cet := time.FixedZone("CET", 3600)
 	rows := [][]any{
 		{1, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), true, "12.50", 0.1, "utc"},
-		{2, time.Date(2026, 3, 1, 10, 0, 0, 123456000, cet), "2026-03-01", false, 12.5, -0.0, "cet, microseconds"},
+		{2, time.Date(2026, 3, 1, 10, 0, 0, 123456000, cet), "2026-03-01", false, 12.5, 0.0, "cet, microseconds"},
 		{3, time.Now().Truncate(time.Microsecond), time.Now().UTC().Truncate(24 * time.Hour), true, "-0.01", 1e300, "now, monotonic"},
 		{4, int64(946684799), "2000-02-29", false, int64(7), 2.5, "unix seconds"},
 		{5, nil, nil, nil, nil, nil, nil},

@@ -55,10 +55,10 @@ func TestFromDriver(t *testing.T) {
 			errors.New("Runtime error near line 1: " + fmt.Sprintf(mastership.LiteralFormat, "defect", "r1", "boston", "r2") + " (19)"),
 			&mastership.NotMasterError{Table: "defect", Master: "r1", By: "r2", MasterName: "boston"}},
 		{"literal, table unknown",
-			errors.New(fmt.Sprintf(mastership.LiteralFormat, "?", "r1", "boston", "r2")),
+			fmt.Errorf(mastership.LiteralFormat, "?", "r1", "boston", "r2"),
 			&mastership.NotMasterError{Master: "r1", By: "r2", MasterName: "boston"}},
 		{"literal, master unknown",
-			errors.New(fmt.Sprintf(mastership.LiteralFormat, "defect", "?", "unknown replica", "r2")),
+			fmt.Errorf(mastership.LiteralFormat, "defect", "?", "unknown replica", "r2"),
 			&mastership.NotMasterError{Table: "defect", By: "r2"}},
 		{"unrelated", errors.New("disk full"), nil},
 	}

@@ -188,11 +188,6 @@ func (d SQLiteDialect) keyMatch(t Table, a, b string) string {
 	return keyMatch(d.Quote, t, a, b)
 }
 
-// keyText formats the key of NEW or OLD for messages: "k1,k2".
-func (d SQLiteDialect) keyText(t Table, row string) string {
-	return joinMap(t.Keys(), " || ',' || ", func(c Column) string { return row + "." + d.Quote(c.Name) })
-}
-
 // CreateTable creates a user table from its portable form.
 func (d SQLiteDialect) CreateTable(t Table, local string) string {
 	defs := joinMap(t.Columns, ",\n\t", d.colDef)
