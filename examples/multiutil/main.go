@@ -2,7 +2,8 @@
 // library, with the verbs a ClearQuest MultiSite administrator knows:
 // activate, mkreplica, chstate, syncreplica, chmaster, lsmaster, reqmaster,
 // lsrequest, grantrequest, denyrequest, lscollision, resolvecollision,
-// comparereplica, cleancharset, rotatekey, deactivate, lsreplica, lsepoch,
+// comparereplica, cleancharset, chcodepage, lscharset, enforcecharset,
+// rotatekey, deactivate, lsreplica, lsepoch,
 // lspacket, describe, validatecharset, recoverpacket, restorereplica,
 // rmreplica, prune and version; sync and serve to run a family from its
 // deployment plan over HTTP(S) or storage bays (package transport); plan
@@ -107,6 +108,12 @@ func commands() []command {
 			usage: "--db F --db G [--db ...] [--json]", run: cmdComparereplica},
 		{name: "cleancharset", synopsis: "make stored strings fit a data code page (a dry run unless --apply)",
 			usage: "--db F --codepage CP [--strategy replace|transliterate|drop] [--replacement R] [--table T,...] [--apply] [--json]", run: cmdCleancharset},
+		{name: "chcodepage", synopsis: "change the family's data code page (travels in packets); --dry-run lists what does not fit",
+			usage: "--db F --codepage CP [--dry-run] [--json]", run: cmdChcodepage},
+		{name: "lscharset", synopsis: "show how the replica enforces the data code page: triggers per table, narrow columns",
+			usage: "--db F [--json]", run: cmdLscharset},
+		{name: "enforcecharset", synopsis: "(re)install the triggers by which the database refuses strings outside the code page",
+			usage: "--db F [--dry-run] [--json]", run: cmdEnforcecharset},
 		{name: "rotatekey", synopsis: "replace the replica's signing key (the old key endorses the new one)",
 			usage: "--db F [--dry-run] [--json]", run: cmdRotatekey},
 		{name: "deactivate", synopsis: "turn a replica back into a plain database (triggers, metadata and mastership field removed)",
