@@ -110,9 +110,18 @@ func putReplica(ctx context.Context, q dialect.Querier, d dialect.Dialect, i rep
 
 // LoadVector reads what holder has (or is believed to have) of every origin.
 func LoadVector(ctx context.Context, q dialect.Querier, d dialect.Dialect, holder replica.ID) (replica.Vector, error) {
-	rows, err := q.QueryContext(ctx, d.Rebind(`SELECT origin, epoch FROM ms_vector WHERE holder = ?`), string(holder))
+	v, err := queryVector(ctx, q, d, `SELECT origin, epoch FROM ms_vector WHERE holder = ?`, string(holder))
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read vector of %s: %w", holder, err)
+	}
+	return v, nil
+}
+
+// queryVector reads a vector from query's (origin, epoch) rows.
+func queryVector(ctx context.Context, q dialect.Querier, d dialect.Dialect, query string, args ...any) (replica.Vector, error) {
+	rows, err := q.QueryContext(ctx, d.Rebind(query), args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	v := replica.Vector{}

@@ -117,21 +117,11 @@ func forgetSent(ctx context.Context, q dialect.Querier, d dialect.Dialect, targe
 // loadGaps reads the gaps this replica found in packets from peer and has
 // not seen filled: per origin, the epoch it held.
 func loadGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer replica.ID) (replica.Vector, error) {
-	rows, err := q.QueryContext(ctx, d.Rebind(`SELECT origin, epoch FROM ms_gap WHERE peer = ?`), string(peer))
+	v, err := queryVector(ctx, q, d, `SELECT origin, epoch FROM ms_gap WHERE peer = ?`, string(peer))
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read gaps of %s: %w", peer, err)
 	}
-	defer rows.Close()
-	v := replica.Vector{}
-	for rows.Next() {
-		var o string
-		var e uint64
-		if err := rows.Scan(&o, &e); err != nil {
-			return nil, err
-		}
-		v[replica.ID(o)] = e
-	}
-	return v, rows.Err()
+	return v, nil
 }
 
 // recordGaps notes that a packet from peer started after what this
