@@ -517,6 +517,11 @@ func TestBays(t *testing.T) {
 	in.Close()
 	require.NoError(t, err)
 	require.NoError(t, os.Rename(done, filepath.Join(bay, "done", filepath.Base(done))))
+	// The kernel stamps files from a coarse clock, a few milliseconds
+	// behind time.Now: without this the family's own last import, made
+	// just before, could look newer than the bay's.
+	later := time.Now().Add(time.Second)
+	require.NoError(t, os.Chtimes(filepath.Join(bay, "done", filepath.Base(done)), later, later))
 	require.NoError(t, os.WriteFile(filepath.Join(bay, "failed", "junk.pkt"), []byte("not a packet"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(bay, "half.pkt.tmp"), nil, 0o644))
 
