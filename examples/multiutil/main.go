@@ -334,12 +334,7 @@ func required(names ...string) func(fs *flag.FlagSet) error {
 	}
 }
 
-// dsn is how every example opens SQLite: wait for other writers, enforce
-// foreign keys. '?', '#' and '%' in the path are escaped for the URI.
-func dsn(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-}
-
+// writeJSON writes v to w as indented JSON.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

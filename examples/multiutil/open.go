@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/examples/internal/location"
 )
 
 // A --db argument names a SQLite file, or a database on a server:
@@ -19,41 +19,17 @@ import (
 //	mysql://user@tcp(host:3306)/dbname          MySQL/MariaDB: go-sql-driver's DSN after mysql://
 const dbKinds = " (a SQLite file, postgres://user@host/db or mysql://user@tcp(host:3306)/db)"
 
-// server returns the driver and DSN of a --db naming a server database.
-func server(db string) (driver, dsn string, ok bool) {
-	switch {
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return "pgx", db, true
-	case strings.HasPrefix(db, "mysql://"):
-		return "mysql", strings.TrimPrefix(db, "mysql://"), true
-	}
-	return "", "", false
-}
-
 func isServer(db string) bool {
-	_, _, ok := server(db)
+	_, _, ok := location.Server(db)
 	return ok
 }
 
-// display is db as messages show it: without a password.
-func display(db string) string {
-	if !isServer(db) {
-		return db
-	}
-	scheme, rest, _ := strings.Cut(db, "://")
-	end := len(rest)
-	if i := strings.LastIndex(rest, "/"); i >= 0 {
-		end = i
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return db
-	}
-	if colon := strings.IndexByte(rest[:at], ':'); colon >= 0 {
-		return scheme + "://" + rest[:colon] + ":***" + rest[at:]
-	}
-	return db
-}
+// server, display and dsn read a --db as every example program does.
+var (
+	server  = location.Server
+	display = location.Display
+	dsn     = location.SQLiteDSN
+)
 
 // openDB opens an existing database. Opening a missing SQLite file would
 // silently create it, so that is an error; a server database must exist.

@@ -14,17 +14,24 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/multisite-go/multisite"
+	"github.com/multisite-go/multisite/examples/internal/location"
 	_ "modernc.org/sqlite"
 )
 
 // A -db argument names a SQLite file, or a database on a server, as
-// multiutil's --db does (server and display are copied from
-// examples/multiutil/open.go, so that both tools read a location alike):
+// multiutil's --db does (both read it through examples/internal/location):
 //
 //	boston.db                                   SQLite (modernc.org/sqlite)
 //	postgres://user@host:5432/dbname            PostgreSQL (pgx); also postgresql://
 //	mysql://user@tcp(host:3306)/dbname          MySQL/MariaDB: go-sql-driver's DSN after mysql://
 const dbKinds = "a SQLite file, postgres://user@host/db or mysql://user@tcp(host:3306)/db"
+
+// server, display and dsn read a -db as every example program does.
+var (
+	server  = location.Server
+	display = location.Display
+	dsn     = location.SQLiteDSN
+)
 
 // Kinds of site, by the database they are on.
 const (
@@ -32,17 +39,6 @@ const (
 	kindPostgres = "postgres"
 	kindMySQL    = "mysql"
 )
-
-// server returns the driver and DSN of a location naming a server database.
-func server(db string) (driver, dsn string, ok bool) {
-	switch {
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return "pgx", db, true
-	case strings.HasPrefix(db, "mysql://"):
-		return "mysql", strings.TrimPrefix(db, "mysql://"), true
-	}
-	return "", "", false
-}
 
 // kindOf says which database a location names.
 func kindOf(location string) string {
@@ -53,31 +49,6 @@ func kindOf(location string) string {
 		return kindMySQL
 	}
 	return kindSQLite
-}
-
-// display is a location as the page shows it: without a password.
-func display(db string) string {
-	if _, _, ok := server(db); !ok {
-		return db
-	}
-	scheme, rest, _ := strings.Cut(db, "://")
-	end := len(rest)
-	if i := strings.LastIndex(rest, "/"); i >= 0 {
-		end = i
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return db
-	}
-	if colon := strings.IndexByte(rest[:at], ':'); colon >= 0 {
-		return scheme + "://" + rest[:colon] + ":***" + rest[at:]
-	}
-	return db
-}
-
-// dsn is the modernc.org/sqlite data source name for a database file.
-func dsn(path string) string {
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 }
 
 // openSite opens the database at location: a SQLite file or a server
