@@ -91,7 +91,7 @@ func Activate(ctx context.Context, db *sql.DB, d dialect.Dialect, opt ActivateOp
 	self := replica.Info{ID: replica.ID(id), Name: opt.Name, Number: 0, PublicKey: pub, State: replica.Active, Version: 1}
 	lo, hi := replica.KeyRange(0)
 	var applied []dialect.Table // tables the plan began to change
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		plan, tables, err := PlanActivation(ctx, tx, d, opt, self.ID)
 		if err != nil {
 			return err

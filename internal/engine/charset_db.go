@@ -67,7 +67,7 @@ func setCharset(ctx context.Context, q dialect.Querier, d dialect.Dialect, cp *c
 // before the library had them, or after the schema of a table changed. It
 // is one transaction where the dialect's DDL is transactional.
 func EnforceCharset(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err

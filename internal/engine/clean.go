@@ -104,7 +104,7 @@ func CleanCharset(ctx context.Context, db *sql.DB, d dialect.Dialect, cp *codepa
 	if !opt.Apply {
 		return rep, nil
 	}
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		for _, p := range todo {
 			ch := &rep.Changes[p.i]
 			if local != "" && ch.Master != local {

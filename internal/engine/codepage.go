@@ -73,7 +73,7 @@ func ChangeCodePage(ctx context.Context, db *sql.DB, d dialect.Dialect, name str
 	if err != nil {
 		return nil, err
 	}
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}

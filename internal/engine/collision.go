@@ -996,7 +996,7 @@ func ResolveCollision(ctx context.Context, db *sql.DB, d dialect.Dialect, id Col
 		return CollisionRecord{}, err
 	}
 	var out CollisionRecord
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err

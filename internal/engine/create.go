@@ -56,7 +56,7 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		return replica.Info{}, st, err
 	}
 	info := replica.Info{ID: replica.ID(id), Name: name, PublicKey: pub, State: replica.ReceiveOnly, Version: 1}
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		reg, err := Registry(ctx, tx)
 		if err != nil {
 			return err

@@ -30,7 +30,7 @@ func PlanDeactivation(ctx context.Context, q dialect.Querier, d dialect.Dialect)
 // Deactivate takes the replica out of its family in one transaction,
 // leaving the user's tables and rows as they are.
 func Deactivate(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
 		plan, err := PlanDeactivation(ctx, tx, d)
 		if err != nil {
 			return err

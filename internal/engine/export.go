@@ -174,7 +174,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 	}
 	// The packet is written: remember what it carried, so the next export
 	// sends only what is newer (sent.go).
-	if err := inTx(ctx, db, func(tx *sql.Tx) error {
+	if err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		return recordSent(ctx, tx, d, target, base, sentUpto, sentAcked, resent, now)
 	}); err != nil {
 		return st, err

@@ -276,7 +276,7 @@ func creationTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.
 // off. The session is restored afterwards, or the connection discarded.
 func mysqlSessionTx(ctx context.Context, db *sql.DB, d dialect.Dialect, fkOff bool, f func(*sql.Tx) error) error {
 	if d.Name() != dialect.MySQL {
-		return inTx(ctx, db, f)
+		return inTx(ctx, db, d, f)
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {

@@ -44,7 +44,7 @@ func infoOf(r *syncpkt.Replica) replica.Info {
 // on refuse packets signed with the old key.
 func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info, error) {
 	var info replica.Info
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}
@@ -118,7 +118,7 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, tabl
 	}
 	own := func() error {
 		if d.Name() == dialect.SQLite {
-			return inTx(ctx, db, func(tx *sql.Tx) error { return take(tx) })
+			return inTx(ctx, db, d, func(tx *sql.Tx) error { return take(tx) })
 		}
 		return take(db) // a sequence needs no transaction
 	}
@@ -141,7 +141,7 @@ func NextID(ctx context.Context, db *sql.DB, tx *sql.Tx, d dialect.Dialect, tabl
 // integer key that has none (a database activated by an older version).
 // Repair and NextID call it.
 func ensureKeys(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error { return ensureKeysIn(ctx, tx, d) })
+	return inTx(ctx, db, d, func(tx *sql.Tx) error { return ensureKeysIn(ctx, tx, d) })
 }
 
 // ensureKeysIn is ensureKeys in the caller's transaction q (Upgrade's,

@@ -107,7 +107,7 @@ func (r *runner) exec(comment string, stmts ...string) error {
 		case r.tx != nil:
 			_, err = r.tx.ExecContext(r.ctx, s)
 		case isDML(s):
-			err = inTx(r.ctx, r.db, func(tx *sql.Tx) error {
+			err = inTx(r.ctx, r.db, r.d, func(tx *sql.Tx) error {
 				if _, err := tx.ExecContext(r.ctx, r.d.SetApplying(true)); err != nil {
 					return err
 				}
@@ -498,7 +498,7 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 	}
 	if d.TransactionalDDL() {
 		errDry := errors.New("dry run")
-		err = inTx(ctx, db, func(tx *sql.Tx) error {
+		err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 			if err := run(&runner{ctx: ctx, d: d, tx: tx, plan: &rep.Plan}); err != nil {
 				return err
 			}
@@ -532,7 +532,7 @@ func runFunc(ctx context.Context, r *runner, m schema.Migration) error {
 		return fmt.Errorf("multisite: migration %d (%s) function: %w", m.Version, m.Name, err)
 	}
 	if r.tx == nil {
-		return wrap(inTx(ctx, r.db, func(tx *sql.Tx) error { return m.Func(ctx, tx) }))
+		return wrap(inTx(ctx, r.db, r.d, func(tx *sql.Tx) error { return m.Func(ctx, tx) }))
 	}
 	if _, err := r.tx.ExecContext(ctx, r.d.SetApplying(false)); err != nil {
 		return err
@@ -593,7 +593,7 @@ func Migrations(ctx context.Context, q dialect.Querier, d dialect.Dialect, migs 
 // member. Only the schema master may; the hand-over travels in the next
 // packets, and to applies the migrations after the current schema version.
 func TransferSchemaMaster(ctx context.Context, db *sql.DB, d dialect.Dialect, to replica.ID) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}
@@ -901,7 +901,7 @@ func premigrate(ctx context.Context, db *sql.DB, d dialect.Dialect, c *Ctl, f *o
 	}
 	// Verified: take the chain of schema masters, then the migrations.
 	if chain != "" {
-		if err := inTx(ctx, db, func(tx *sql.Tx) error { return takeChain(ctx, tx, d, chain) }); err != nil {
+		if err := inTx(ctx, db, d, func(tx *sql.Tx) error { return takeChain(ctx, tx, d, chain) }); err != nil {
 			return nil, err
 		}
 	}

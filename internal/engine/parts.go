@@ -216,7 +216,7 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	}
 	created := h.Created.UnixNano()
 	var have []int
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM ms_part WHERE origin = ? AND created = ? AND part = ?`), h.Origin, created, h.Part); err != nil {
 			return err
 		}

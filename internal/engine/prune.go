@@ -51,7 +51,7 @@ type PruneStats struct {
 // pruning back; remove it if it is gone for good.
 func Prune(ctx context.Context, db *sql.DB, d dialect.Dialect) (PruneStats, error) {
 	var st PruneStats
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}

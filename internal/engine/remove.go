@@ -69,7 +69,7 @@ func Mastered(ctx context.Context, q dialect.Querier, d dialect.Dialect, id repl
 // to every member once more after RemoveReplica, then retire the database.
 func RemoveReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, opt RemoveOptions) (replica.Info, error) {
 	var self replica.Info
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}

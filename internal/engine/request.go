@@ -157,7 +157,7 @@ func RequestMastership(ctx context.Context, db *sql.DB, d dialect.Dialect, table
 		return "", err
 	}
 	var id RequestID
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err
@@ -240,7 +240,7 @@ func decideRequest(ctx context.Context, db *sql.DB, d dialect.Dialect, id Reques
 		return MastershipRequest{}, err
 	}
 	var out MastershipRequest
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err

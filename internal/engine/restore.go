@@ -19,7 +19,7 @@ import (
 // once every writing member has sent such a packet it is active again.
 func RestoreReplica(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info, error) {
 	var self replica.Info
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch`); err != nil { // take the write lock
 			return err
 		}

@@ -200,7 +200,7 @@ func Repair(ctx context.Context, db *sql.DB, d dialect.Dialect) (schema.Plan, er
 		return plan, ensureKeys(ctx, db, d) // keys.go
 	}
 	var plan schema.Plan
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		var err error
 		if plan, err = PlanRepair(ctx, tx, d); err != nil {
 			return err

@@ -39,7 +39,7 @@ func sealWith(ctx context.Context, db *sql.DB, d dialect.Dialect, before func(*s
 			return e, nil
 		}
 	}
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		// Taking the write lock first (the UPDATE) keeps SQLite from
 		// failing to upgrade a read transaction.
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET epoch = epoch + 1`); err != nil {

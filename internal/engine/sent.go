@@ -156,7 +156,7 @@ func clearGaps(ctx context.Context, q dialect.Querier, d dialect.Dialect, peer r
 // matrix. The packet's signature is checked before this is called.
 func noteGap(ctx context.Context, db *sql.DB, d dialect.Dialect, h *syncpkt.Header, refused replica.Vector, gap bool) error {
 	origin := replica.ID(h.Origin)
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
 		if err := recordGaps(ctx, tx, d, origin, refused); err != nil {
 			return err
 		}

@@ -44,7 +44,7 @@ func findTable(ctx context.Context, q dialect.Querier, name string) (dialect.Tab
 // transfer, and travels in the next packet.
 func Transfer(ctx context.Context, db *sql.DB, d dialect.Dialect, table string, to replica.ID, keys [][]any) (int, error) {
 	n := 0
-	err := inTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func transferTx(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, tabl
 // receive-only to active (the new replica has been validated) and back.
 // The change is recorded in the registry entry and travels in packets.
 func SetState(ctx context.Context, db *sql.DB, d dialect.Dialect, state replica.State) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return inTx(ctx, db, d, func(tx *sql.Tx) error {
 		c, err := LoadCtl(ctx, tx, d)
 		if err != nil {
 			return err

@@ -21,8 +21,8 @@ import (
 // between; taking the lock first waits under the busy timeout like any
 // writer and never fails that way. The library's transactions are short,
 // so the application's writers wait for them, not fail.
-func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
-	if d, err := dialect.Detect(db); err == nil && d.Name() == dialect.SQLite {
+func inTx(ctx context.Context, db *sql.DB, d dialect.Dialect, f func(*sql.Tx) error) error {
+	if d.Name() == dialect.SQLite {
 		conn, err := db.Conn(ctx)
 		if err != nil {
 			return fmt.Errorf("multisite: begin: %w", err)

@@ -153,7 +153,7 @@ func Upgrade(ctx context.Context, db *sql.DB, d dialect.Dialect) (from, to int, 
 		}
 		return f, FormatVersion, nil
 	}
-	err = inTx(ctx, db, func(tx *sql.Tx) error {
+	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		// Take the write lock first, then look again: another process may
 		// have upgraded meanwhile.
 		if _, err := tx.ExecContext(ctx, `UPDATE ms_ctl SET format = format`); err != nil {
