@@ -12,7 +12,7 @@ const Magic = "MSPK"
 
 // Version is the major version of the format this package writes and reads.
 // A reader rejects any other major version with a [*VersionError].
-const Version = 2
+const Version = 3
 
 // MinorVersion is the minor version this package writes. A reader accepts any
 // minor version of a known major: minor versions only append fields to the
@@ -50,6 +50,8 @@ const (
 	frameReplica  byte = 5
 	frameSetting  byte = 6
 	frameSecret   byte = 7
+	frameInvite   byte = 8
+	frameSealed   byte = 9
 	frameTrailer  byte = 0xFF
 )
 
@@ -70,6 +72,10 @@ func frameName(t byte) string {
 		return "setting"
 	case frameSecret:
 		return "secret"
+	case frameInvite:
+		return "invite"
+	case frameSealed:
+		return "sealed"
 	case frameTrailer:
 		return "trailer"
 	}

@@ -262,6 +262,14 @@ func (r *Reader) next() (Record, error) {
 			break
 		}
 		rec, err = decodeSecret(&d)
+	case frameInvite:
+		if r.header.Kind != KindCreation {
+			err = errf("invite in a %s packet", r.header.Kind)
+			break
+		}
+		rec, err = decodeInvite(&d)
+	case frameSealed:
+		rec, err = decodeSealed(&d)
 	case frameHeader:
 		err = errString("second header")
 	default:

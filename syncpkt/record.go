@@ -1,7 +1,8 @@
 package syncpkt
 
 // Record is one item in the body of a packet. The concrete types are
-// [*Table], [*Row], [*Transfer], [*Replica], [*Setting] and [*Secret]:
+// [*Table], [*Row], [*Transfer], [*Replica], [*Setting], [*Secret],
+// [*Invite] and [*Sealed]:
 // [Writer.Write] takes pointers and [Reader.Next] returns pointers, so a type
 // switch on a Record lists pointer types (a case for a non-pointer type does
 // not compile).
@@ -36,6 +37,10 @@ type Row struct {
 	Epoch   uint64  // origin's epoch the version was sealed in
 	Deleted bool    // tombstone: only the key columns of Values are meaningful, others Null
 	Values  []Value // one per column of the current Table, in column order
+	// Proof is Origin's ed25519 signature over [RowMessage] of this image
+	// (version 3): it stays verifiable however many replicas forward the
+	// row. Empty when the origin's proof is not known.
+	Proof []byte
 }
 
 // Transfer is one mastership change of one row, kept in the log because
@@ -46,6 +51,9 @@ type Transfer struct {
 	Version  uint64
 	From, To string
 	Epoch    uint64
+	// Proof is From's ed25519 signature over [TransferMessage] (version
+	// 3): only the replica that mastered the row may hand it on.
+	Proof []byte
 }
 
 // Replica is one entry of the family registry. (The name repeats the
@@ -64,12 +72,42 @@ type Replica struct {
 	// Incarnation counts the replica's restores from backup; a higher
 	// incarnation replaces an entry whatever its Version.
 	Incarnation uint64
+	// Signer is the replica whose key made Proof (version 3): the entry's
+	// own replica, or the replica the rules let decide the entry (its
+	// creator for a creation, the remover for a removal).
+	Signer string
+	// Proof is Signer's ed25519 signature over [ReplicaMessage].
+	Proof []byte
 }
 
 // Setting is one family-level key/value pair (code page, settings), mostly
 // in creation packets.
 type Setting struct {
 	Key, Value string
+	// Signer is the replica whose key made Proof (version 3); empty for a
+	// setting no one vouches for (such as [PartsSetting]).
+	Signer string
+	// Proof is Signer's ed25519 signature over [SettingMessage]: a code
+	// page change or a migration is taken only from the schema master.
+	Proof []byte
+}
+
+// Invite carries a one-time secret in a creation packet (version 3): the
+// new replica makes its own key pair and proves itself to its creator with
+// the secret, once. No packet carries a private key.
+type Invite struct {
+	Secret []byte
+}
+
+// Sealed is a replica's signed statement that it has sealed its epochs up
+// to Epoch (version 3). A receiver believes an epoch claim about a replica
+// (in a header's Upto) only as far as a statement of that replica's own
+// vouches for it, so a forwarding replica cannot claim epochs for another.
+type Sealed struct {
+	Replica string
+	Epoch   uint64
+	// Proof is Replica's ed25519 signature over [SealedMessage].
+	Proof []byte
 }
 
 // Secret carries the target replica's private signing key. It may appear
@@ -85,6 +123,8 @@ func (*Transfer) isRecord() {}
 func (*Replica) isRecord()  {}
 func (*Setting) isRecord()  {}
 func (*Secret) isRecord()   {}
+func (*Invite) isRecord()   {}
+func (*Sealed) isRecord()   {}
 
 var (
 	_ Record = (*Table)(nil)
@@ -93,6 +133,8 @@ var (
 	_ Record = (*Replica)(nil)
 	_ Record = (*Setting)(nil)
 	_ Record = (*Secret)(nil)
+	_ Record = (*Invite)(nil)
+	_ Record = (*Sealed)(nil)
 )
 
 // Minimum encoded sizes of list items, to bound counts by frame length.
@@ -146,6 +188,9 @@ func (r *Row) check(t *Table) error {
 	if len(r.Values) != len(t.Columns) {
 		return errf("table %q: row has %d values, want %d", t.Name, len(r.Values), len(t.Columns))
 	}
+	if err := checkProof(r.Proof); err != nil {
+		return err
+	}
 	return checkValues(r.Values)
 }
 
@@ -156,6 +201,9 @@ func (x *Transfer) check() error {
 	if len(x.Key) == 0 {
 		return errf("transfer in table %q has no key", x.Table)
 	}
+	if err := checkProof(x.Proof); err != nil {
+		return err
+	}
 	return checkValues(x.Key)
 }
 
@@ -163,19 +211,47 @@ func (r *Replica) check() error {
 	if r.ID == "" {
 		return errString("replica ID is empty")
 	}
-	return nil
+	if (r.Signer == "") != (len(r.Proof) == 0) {
+		return errString("replica entry has a signer without a proof or a proof without a signer")
+	}
+	return checkProof(r.Proof)
 }
 
 func (s *Setting) check() error {
 	if s.Key == "" {
 		return errString("setting key is empty")
 	}
-	return nil
+	if (s.Signer == "") != (len(s.Proof) == 0) {
+		return errString("setting has a signer without a proof or a proof without a signer")
+	}
+	return checkProof(s.Proof)
 }
 
 func (s *Secret) check() error {
 	if len(s.PrivateKey) == 0 {
 		return errString("secret private key is empty")
+	}
+	return nil
+}
+
+func (v *Invite) check() error {
+	if len(v.Secret) == 0 {
+		return errString("invite secret is empty")
+	}
+	return nil
+}
+
+func (s *Sealed) check() error {
+	if s.Replica == "" {
+		return errString("sealed statement has no replica")
+	}
+	return checkProof(s.Proof)
+}
+
+// checkProof refuses a proof that is neither empty nor a signature.
+func checkProof(p []byte) error {
+	if len(p) != 0 && len(p) != SignatureSize {
+		return errf("proof of %d bytes, want 0 or %d", len(p), SignatureSize)
 	}
 	return nil
 }
@@ -241,7 +317,8 @@ func appendRow(b []byte, r *Row) []byte {
 	b = appendString(b, r.Creator)
 	b = appendUvarint(b, r.Epoch)
 	b = appendBool(b, r.Deleted)
-	return appendValues(b, r.Values)
+	b = appendValues(b, r.Values)
+	return appendBytes(b, r.Proof)
 }
 
 func decodeRow(d *decoder, t *Table) (*Row, error) {
@@ -262,6 +339,7 @@ func readRow(d *decoder) (*Row, error) {
 		Epoch:   d.uvarint(),
 		Deleted: d.boolean(),
 		Values:  d.values(),
+		Proof:   d.proof(),
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -275,7 +353,8 @@ func appendTransfer(b []byte, x *Transfer) []byte {
 	b = appendUvarint(b, x.Version)
 	b = appendString(b, x.From)
 	b = appendString(b, x.To)
-	return appendUvarint(b, x.Epoch)
+	b = appendUvarint(b, x.Epoch)
+	return appendBytes(b, x.Proof)
 }
 
 func decodeTransfer(d *decoder) (*Transfer, error) {
@@ -286,6 +365,7 @@ func decodeTransfer(d *decoder) (*Transfer, error) {
 		From:    d.name(),
 		To:      d.name(),
 		Epoch:   d.uvarint(),
+		Proof:   d.proof(),
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -301,7 +381,9 @@ func appendReplica(b []byte, r *Replica) []byte {
 	b = appendString(b, r.State)
 	b = appendUvarint(b, r.Version)
 	b = appendBytes(b, r.KeySig)
-	return appendUvarint(b, r.Incarnation)
+	b = appendUvarint(b, r.Incarnation)
+	b = appendString(b, r.Signer)
+	return appendBytes(b, r.Proof)
 }
 
 func decodeReplica(d *decoder) (*Replica, error) {
@@ -314,6 +396,8 @@ func decodeReplica(d *decoder) (*Replica, error) {
 		Version:     d.uvarint(),
 		KeySig:      d.blob(),
 		Incarnation: d.uvarint(),
+		Signer:      d.str(),
+		Proof:       d.proof(),
 	}
 	if err := d.finish(); err != nil {
 		return nil, err
@@ -323,11 +407,13 @@ func decodeReplica(d *decoder) (*Replica, error) {
 
 func appendSetting(b []byte, s *Setting) []byte {
 	b = appendString(b, s.Key)
-	return appendString(b, s.Value)
+	b = appendString(b, s.Value)
+	b = appendString(b, s.Signer)
+	return appendBytes(b, s.Proof)
 }
 
 func decodeSetting(d *decoder) (*Setting, error) {
-	s := &Setting{Key: d.str(), Value: d.str()}
+	s := &Setting{Key: d.str(), Value: d.str(), Signer: d.str(), Proof: d.proof()}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}
@@ -340,6 +426,32 @@ func appendSecret(b []byte, s *Secret) []byte {
 
 func decodeSecret(d *decoder) (*Secret, error) {
 	s := &Secret{PrivateKey: d.blob()}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return s, s.check()
+}
+
+func appendInvite(b []byte, v *Invite) []byte {
+	return appendBytes(b, v.Secret)
+}
+
+func decodeInvite(d *decoder) (*Invite, error) {
+	v := &Invite{Secret: d.blob()}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return v, v.check()
+}
+
+func appendSealed(b []byte, s *Sealed) []byte {
+	b = appendString(b, s.Replica)
+	b = appendUvarint(b, s.Epoch)
+	return appendBytes(b, s.Proof)
+}
+
+func decodeSealed(d *decoder) (*Sealed, error) {
+	s := &Sealed{Replica: d.str(), Epoch: d.uvarint(), Proof: d.proof()}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}

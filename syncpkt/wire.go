@@ -264,3 +264,11 @@ func (d *decoder) epochs() map[string]uint64 {
 	}
 	return m
 }
+
+// proof decodes a proof: bytes, nil when empty.
+func (d *decoder) proof() []byte {
+	if p := d.blob(); len(p) > 0 {
+		return p
+	}
+	return nil
+}

@@ -203,6 +203,25 @@ func (w *Writer) encode(b []byte, r Record) (byte, []byte, error) {
 			return frameSecret, b, err
 		}
 		return frameSecret, appendSecret(b, r), nil
+	case *Invite:
+		if r == nil {
+			return frameInvite, b, errNilRecord
+		}
+		if w.kind != KindCreation {
+			return frameInvite, b, errf("invite in a %s packet", w.kind)
+		}
+		if err := r.check(); err != nil {
+			return frameInvite, b, err
+		}
+		return frameInvite, appendInvite(b, r), nil
+	case *Sealed:
+		if r == nil {
+			return frameSealed, b, errNilRecord
+		}
+		if err := r.check(); err != nil {
+			return frameSealed, b, err
+		}
+		return frameSealed, appendSealed(b, r), nil
 	}
 	return 0, b, errf("cannot write a record of type %T", r)
 }
