@@ -106,4 +106,3 @@ func SealedMessage(family string, s *Sealed) []byte {
 	b = appendString(b, s.Replica)
 	return appendUvarint(b, s.Epoch)
 }
-
