@@ -5,7 +5,7 @@
 // another (the target). It opens with a [Header] that binds it to its family,
 // origin, target, schema version and code page and states the epoch vectors
 // it starts from and reaches; its body is a stream of records ([Table],
-// [Row], [Transfer], [Replica], [Setting], [Secret]); a trailer seals it with
+// [Row], [Transfer], [Replica], [Setting], [Invite], [Sealed]); a trailer seals it with
 // the record count, a SHA-256 digest of every byte before the trailer and
 // the origin's ed25519 signature of that digest. SPEC.md in this directory
 // gives the byte layout and the versioning rules.

@@ -49,7 +49,7 @@ const (
 	frameTransfer byte = 4
 	frameReplica  byte = 5
 	frameSetting  byte = 6
-	frameSecret   byte = 7
+	frameSecret   byte = 7 // retired: a private key never travels; the frame is refused
 	frameInvite   byte = 8
 	frameSealed   byte = 9
 	frameTrailer  byte = 0xFF
@@ -71,7 +71,7 @@ func frameName(t byte) string {
 	case frameSetting:
 		return "setting"
 	case frameSecret:
-		return "secret"
+		return "secret (retired)"
 	case frameInvite:
 		return "invite"
 	case frameSealed:
@@ -89,7 +89,8 @@ const (
 	// KindSync is a packet of incremental changes for one target replica.
 	KindSync Kind = 1
 	// KindCreation is a replica-creation snapshot: it brings the target
-	// replica to life and may carry its private key in a [Secret].
+	// replica to life and carries the one-time secret of its enrolment
+	// in an [Invite] (never a private key).
 	KindCreation Kind = 2
 	// KindAck is an acknowledgement: a packet in which the origin tells
 	// the target which epochs it holds (Upto) and which packets of the

@@ -80,12 +80,12 @@ func FuzzFrame(f *testing.F) {
 				return
 			}
 			again = appendSetting(nil, x)
-		case frameSecret:
-			x, err := decodeSecret(d)
+		case frameInvite:
+			x, err := decodeInvite(d)
 			if err != nil {
 				return
 			}
-			again = appendSecret(nil, x)
+			again = appendInvite(nil, x)
 		case frameTrailer:
 			x, err := decodeTrailer(d)
 			if err != nil {

@@ -37,7 +37,7 @@ type goldenRecord struct {
 	Transfer *goldenTransfer  `json:",omitempty"`
 	Replica  *syncpkt.Replica `json:",omitempty"`
 	Setting  *syncpkt.Setting `json:",omitempty"`
-	Secret   *syncpkt.Secret  `json:",omitempty"`
+	Invite   *syncpkt.Invite  `json:",omitempty"`
 }
 
 type goldenRow struct {
@@ -100,8 +100,8 @@ func toGolden(t *testing.T, data []byte, opt syncpkt.ReaderOptions) *goldenPacke
 			gr.Replica = rec
 		case *syncpkt.Setting:
 			gr.Setting = rec
-		case *syncpkt.Secret:
-			gr.Secret = rec
+		case *syncpkt.Invite:
+			gr.Invite = rec
 		default:
 			t.Fatalf("unexpected record %T", rec)
 		}
@@ -179,8 +179,8 @@ func goldenVectors() []struct {
 		{name: "creation", h: creation, opt: signed, recs: []syncpkt.Record{
 			&syncpkt.Setting{Key: "codepage", Value: "utf-8"},
 			&syncpkt.Replica{ID: "boston", Name: "Boston", Number: 1, PublicKey: testPublic, State: "active", Version: 1},
-			&syncpkt.Replica{ID: "tokyo", Name: "Tokyo", Number: 3, PublicKey: tokyoKey[32:], State: "receive-only", Version: 1},
-			&syncpkt.Secret{PrivateKey: tokyoKey},
+			&syncpkt.Replica{ID: "tokyo", Name: "Tokyo", Number: 3, PublicKey: []byte{}, State: "receive-only", Version: 1},
+			&syncpkt.Invite{Secret: tokyoKey[:32]},
 			&syncpkt.Table{Name: "defect", Create: true, Columns: defect.Columns},
 			&syncpkt.Row{Version: 1, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 1, Values: []syncpkt.Value{
 				syncpkt.Int(1), syncpkt.Text("first"), syncpkt.Null(), syncpkt.Null(), syncpkt.Null()}},

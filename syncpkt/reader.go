@@ -201,7 +201,7 @@ func (r *Reader) readPreamble() error {
 }
 
 // Next returns the next record: a [*Table], [*Row], [*Transfer], [*Replica],
-// [*Setting] or [*Secret]. It reads the header first if [Reader.Header] has
+// [*Setting], [*Invite] or [*Sealed]. It reads the header first if [Reader.Header] has
 // not been called. After the last record it reads the trailer, checks the
 // record count and digest ([ErrChecksum]) and the signature
 // ([ErrSignature]), checks that the stream ends there, and returns io.EOF.
@@ -257,11 +257,8 @@ func (r *Reader) next() (Record, error) {
 	case frameSetting:
 		rec, err = decodeSetting(&d)
 	case frameSecret:
-		if r.header.Kind != KindCreation {
-			err = errf("secret in a %s packet", r.header.Kind)
-			break
-		}
-		rec, err = decodeSecret(&d)
+		// Retired in version 3: no packet carries a private key.
+		err = errString("secret frame (a private key): no packet may carry one")
 	case frameInvite:
 		if r.header.Kind != KindCreation {
 			err = errf("invite in a %s packet", r.header.Kind)

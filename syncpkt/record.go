@@ -1,8 +1,8 @@
 package syncpkt
 
 // Record is one item in the body of a packet. The concrete types are
-// [*Table], [*Row], [*Transfer], [*Replica], [*Setting], [*Secret],
-// [*Invite] and [*Sealed]:
+// [*Table], [*Row], [*Transfer], [*Replica], [*Setting], [*Invite] and
+// [*Sealed]:
 // [Writer.Write] takes pointers and [Reader.Next] returns pointers, so a type
 // switch on a Record lists pointer types (a case for a non-pointer type does
 // not compile).
@@ -110,19 +110,11 @@ type Sealed struct {
 	Proof []byte
 }
 
-// Secret carries the target replica's private signing key. It may appear
-// only in creation packets: a [Writer] refuses it in a sync packet and a
-// [Reader] rejects such a packet.
-type Secret struct {
-	PrivateKey []byte
-}
-
 func (*Table) isRecord()    {}
 func (*Row) isRecord()      {}
 func (*Transfer) isRecord() {}
 func (*Replica) isRecord()  {}
 func (*Setting) isRecord()  {}
-func (*Secret) isRecord()   {}
 func (*Invite) isRecord()   {}
 func (*Sealed) isRecord()   {}
 
@@ -132,7 +124,6 @@ var (
 	_ Record = (*Transfer)(nil)
 	_ Record = (*Replica)(nil)
 	_ Record = (*Setting)(nil)
-	_ Record = (*Secret)(nil)
 	_ Record = (*Invite)(nil)
 	_ Record = (*Sealed)(nil)
 )
@@ -225,13 +216,6 @@ func (s *Setting) check() error {
 		return errString("setting has a signer without a proof or a proof without a signer")
 	}
 	return checkProof(s.Proof)
-}
-
-func (s *Secret) check() error {
-	if len(s.PrivateKey) == 0 {
-		return errString("secret private key is empty")
-	}
-	return nil
 }
 
 func (v *Invite) check() error {
@@ -414,18 +398,6 @@ func appendSetting(b []byte, s *Setting) []byte {
 
 func decodeSetting(d *decoder) (*Setting, error) {
 	s := &Setting{Key: d.str(), Value: d.str(), Signer: d.str(), Proof: d.proof()}
-	if err := d.finish(); err != nil {
-		return nil, err
-	}
-	return s, s.check()
-}
-
-func appendSecret(b []byte, s *Secret) []byte {
-	return appendBytes(b, s.PrivateKey)
-}
-
-func decodeSecret(d *decoder) (*Secret, error) {
-	s := &Secret{PrivateKey: d.blob()}
 	if err := d.finish(); err != nil {
 		return nil, err
 	}

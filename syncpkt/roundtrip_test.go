@@ -79,8 +79,8 @@ func TestRoundTrip(t *testing.T) {
 			&syncpkt.Setting{Key: "codepage", Value: "utf-8"},
 			&syncpkt.Setting{Key: "empty", Value: ""},
 		}},
-		{name: "secret", h: creation, recs: []syncpkt.Record{
-			&syncpkt.Secret{PrivateKey: testKey},
+		{name: "invite", h: creation, recs: []syncpkt.Record{
+			&syncpkt.Invite{Secret: []byte("one-time secret")},
 		}},
 	}
 	for _, tt := range tests {

@@ -115,7 +115,7 @@ func NewWriter(w io.Writer, h Header, opt WriterOptions) (*Writer, error) {
 
 // Write appends one record to the packet. It returns an error wrapping
 // [ErrFormat] for a record the format cannot carry: a nil record, a [*Row]
-// before any [*Table] or with the wrong number of values, a [*Secret] in a
+// before any [*Table] or with the wrong number of values, an [*Invite] in a
 // sync packet, an empty name. Such a record is not written and the Writer
 // stays usable. Errors from the underlying writer stick: every later call
 // returns the first.
@@ -192,17 +192,6 @@ func (w *Writer) encode(b []byte, r Record) (byte, []byte, error) {
 			return frameSetting, b, err
 		}
 		return frameSetting, appendSetting(b, r), nil
-	case *Secret:
-		if r == nil {
-			return frameSecret, b, errNilRecord
-		}
-		if w.kind != KindCreation {
-			return frameSecret, b, errf("secret in a %s packet", w.kind)
-		}
-		if err := r.check(); err != nil {
-			return frameSecret, b, err
-		}
-		return frameSecret, appendSecret(b, r), nil
 	case *Invite:
 		if r == nil {
 			return frameInvite, b, errNilRecord

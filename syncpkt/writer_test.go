@@ -58,7 +58,7 @@ func TestWriter_RejectsRecord(t *testing.T) {
 		{"nil", nil, nil, syncpkt.ErrFormat},
 		{"nil row", []syncpkt.Record{issueTable}, (*syncpkt.Row)(nil), syncpkt.ErrFormat},
 		{"nil table", nil, (*syncpkt.Table)(nil), syncpkt.ErrFormat},
-		{"nil secret", nil, (*syncpkt.Secret)(nil), syncpkt.ErrFormat},
+		{"nil invite", nil, (*syncpkt.Invite)(nil), syncpkt.ErrFormat},
 		{"row before table", nil, row(syncpkt.Int(1), syncpkt.Null(), syncpkt.Null()), syncpkt.ErrFormat},
 		{"too few values", []syncpkt.Record{issueTable}, row(syncpkt.Int(1)), syncpkt.ErrFormat},
 		{"too many values", []syncpkt.Record{issueTable}, row(syncpkt.Int(1), syncpkt.Null(), syncpkt.Null(), syncpkt.Null()), syncpkt.ErrFormat},
@@ -76,7 +76,7 @@ func TestWriter_RejectsRecord(t *testing.T) {
 		{"transfer without key", nil, &syncpkt.Transfer{Table: "t"}, syncpkt.ErrFormat},
 		{"replica without id", nil, &syncpkt.Replica{Name: "x"}, syncpkt.ErrFormat},
 		{"setting without key", nil, &syncpkt.Setting{Value: "x"}, syncpkt.ErrFormat},
-		{"secret in sync packet", nil, &syncpkt.Secret{PrivateKey: testKey}, syncpkt.ErrFormat},
+		{"invite in sync packet", nil, &syncpkt.Invite{Secret: []byte("s")}, syncpkt.ErrFormat},
 		{"too large", []syncpkt.Record{issueTable}, row(syncpkt.Int(1), syncpkt.Text(string(make([]byte, 2000))), syncpkt.Null()), syncpkt.ErrTooLarge},
 	}
 	for _, tt := range tests {
@@ -105,10 +105,10 @@ func TestWriter_RejectsRecord(t *testing.T) {
 	}
 }
 
-func TestWriter_SecretInCreationPacket(t *testing.T) {
+func TestWriter_InviteInCreationPacket(t *testing.T) {
 	h := testHeader()
 	h.Kind = syncpkt.KindCreation
-	if _, _, _, err := readPacket(writePacket(t, h, signed, &syncpkt.Secret{PrivateKey: testKey}), verified); err != nil {
+	if _, _, _, err := readPacket(writePacket(t, h, signed, &syncpkt.Invite{Secret: []byte("one-time secret")}), verified); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -230,7 +230,7 @@ type packetJSON struct {
 	Transfers     int                     `json:"transfers"`
 	Replicas      []string                `json:"replicas"` // registry entries carried: "name (id) state"
 	Settings      int                     `json:"settings"`
-	Secret        bool                    `json:"secret"` // carries a private key (creation packets)
+	Invite        bool                    `json:"invite"` // carries a one-time enrolment secret (creation packets)
 	Records       int                     `json:"records"`
 	Checksum      bool                    `json:"checksum_ok"`
 	Signature     string                  `json:"signature"` // always "not verified"
@@ -326,8 +326,8 @@ func describePacket(path string) packetJSON {
 			p.Replicas = append(p.Replicas, fmt.Sprintf("%s (%s) %s", rec.Name, rec.ID, rec.State))
 		case *syncpkt.Setting:
 			p.Settings++
-		case *syncpkt.Secret:
-			p.Secret = true
+		case *syncpkt.Invite:
+			p.Invite = true
 		}
 	}
 }
@@ -356,8 +356,8 @@ func printPacket(w io.Writer, p packetJSON) {
 		fmt.Fprintf(w, "  table %-20s %d rows (%d deletes)\n", t, p.Tables[t].Rows, p.Tables[t].Deletes)
 	}
 	fmt.Fprintf(w, "  %d transfers, %d registry entries, %d settings", p.Transfers, len(p.Replicas), p.Settings)
-	if p.Secret {
-		fmt.Fprint(w, ", a private key (protect this file)")
+	if p.Invite {
+		fmt.Fprint(w, ", a one-time enrolment secret (protect this file until the new replica has enrolled)")
 	}
 	fmt.Fprintln(w)
 	switch {

@@ -279,7 +279,7 @@ func TestMkreplica(t *testing.T) {
 	if diff := cmp.Diff(want, pk[0].Tables); diff != "" {
 		t.Errorf("lspacket tables (-want +got):\n%s", diff)
 	}
-	if pk[0].Kind != "creation" || !pk[0].Secret || !pk[0].Checksum || pk[0].Signature != "not verified" {
+	if pk[0].Kind != "creation" || !pk[0].Invite || !pk[0].Checksum || pk[0].Signature != "not verified" {
 		t.Errorf("lspacket = %+v", pk[0])
 	}
 

@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 6 are described at their steps.
+// to 6, and 9, are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -142,6 +142,20 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// AddHashColumn) and every trigger is made again, by the engine's
 		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 6"}}
+	case 8:
+		// Format 9: every registry entry keeps the proof it travels with
+		// (signer and proof: the replica that vouched for the entry, and its
+		// signature), the chain of entries that prove its key (chain: the
+		// creation entry signed by the creator, then each key rotation), and,
+		// for a replica invited but not yet enrolled, the one-time secret's
+		// hash its creator checks its enrolment against (invite).
+		return []MetaStep{
+			{Table: "ms_replica", Column: "signer", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN signer %s", metaType(n, "signer", "TEXT"))},
+			{Table: "ms_replica", Column: "proof", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN proof %s", metaType(n, "proof", "BLOB"))},
+			{Table: "ms_replica", Column: "chain", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN chain %s", metaType(n, "chain", "TEXT"))},
+			{Table: "ms_replica", Column: "invite", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN invite %s", metaType(n, "invite", "BLOB"))},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 9"},
+		}
 	}
 	return nil
 }

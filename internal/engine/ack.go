@@ -53,10 +53,8 @@ func WriteAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica
 		// The registry travels as in a sync packet: a restored replica's
 		// new incarnation tells target to forget what it believed it
 		// holds, and the vector above says what it does hold.
-		for _, i := range SortedRegistry(reg) {
-			if err := pw.Write(replicaRecord(i)); err != nil {
-				return err
-			}
+		if err := writeRegistry(ctx, tx, pw, c, reg, target, false); err != nil { // registry_auth.go
+			return err
 		}
 		return pw.Close()
 	})

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -29,7 +28,8 @@ type ReplicateOptions struct {
 
 // Replicate registers a new replica called name and writes its creation
 // packet to w: schema, every row with its version and master, the transfer
-// log, the registry, and the new replica's signing key. The new replica is
+// log, the registry, and a one-time secret with which the new replica
+// enrols its own key (no packet carries a private key). The new replica is
 // receive-only until it is made active. Writers on db are not blocked: the
 // rows are read from one snapshot after a short registration transaction.
 func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, w io.Writer, opt ReplicateOptions) (replica.Info, ExportStats, error) {
@@ -51,11 +51,14 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 	if err != nil {
 		return replica.Info{}, st, err
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
+	// No packet carries a private key: the new replica makes its own key
+	// pair and enrols with the one-time secret the packet carries
+	// (registry_auth.go). Only the secret's hash is kept here.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
 		return replica.Info{}, st, err
 	}
-	info := replica.Info{ID: replica.ID(id), Name: name, PublicKey: pub, State: replica.ReceiveOnly, Version: 1}
+	info := replica.Info{ID: replica.ID(id), Name: name, PublicKey: ed25519.PublicKey{}, State: replica.ReceiveOnly, Version: 1}
 	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
 		reg, err := Registry(ctx, tx)
 		if err != nil {
@@ -70,6 +73,9 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 			}
 		}
 		if err := putReplica(ctx, tx, d, info, false); err != nil {
+			return err
+		}
+		if err := putAuth(ctx, tx, d, info.ID, &auth{Signer: c.Local, Invite: enrolKey(secret)}); err != nil {
 			return err
 		}
 		// What the new replica will hold is what this one holds now; the
@@ -110,7 +116,7 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err := pw.Write(codePageSetting(c)); err != nil {
 			return err
 		}
-		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
+		if err := pw.Write(&syncpkt.Invite{Secret: secret}); err != nil {
 			return err
 		}
 		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go
@@ -134,10 +140,8 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 				return err
 			}
 		}
-		for _, i := range SortedRegistry(reg) {
-			if err := pw.Write(replicaRecord(i)); err != nil {
-				return err
-			}
+		if err := writeRegistry(ctx, tx, pw, c, reg, info.ID, true); err != nil { // registry_auth.go
+			return err
 		}
 		if err := writeChanges(ctx, tx, d, pw, nil, &st, opt.Progress); err != nil {
 			return err
@@ -190,7 +194,7 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		} else if err != ErrNotActivated {
 			return err
 		}
-		cr = &creator{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, opt: opt}
+		cr = &creator{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, reg: map[replica.ID]replica.Info{}, auths: map[replica.ID]*auth{}, opt: opt}
 		counted := newCountReader(r, opt.Progress)
 		prog := &progress{fn: opt.OnProgress}
 		prog.startStream(counted)
@@ -266,8 +270,9 @@ type creator struct {
 	rep  *ImportReport
 	opt  CreateOptions
 	h    *syncpkt.Header
-	reg  map[replica.ID]replica.Info
-	priv ed25519.PrivateKey
+	reg    map[replica.ID]replica.Info
+	auths  map[replica.ID]*auth // proofs and chains of the packet's entries
+	secret []byte               // the invitation's one-time secret
 
 	cpVer    uint64 // the family code page's version and name
 	cpName   string
@@ -329,17 +334,28 @@ func (c *creator) record(rec syncpkt.Record) error {
 			}
 			c.uniques = append(c.uniques, u)
 		}
-	case *syncpkt.Secret:
-		if len(r.PrivateKey) != ed25519.PrivateKeySize {
-			return fmt.Errorf("%w: private key has %d bytes", ErrPacket, len(r.PrivateKey))
-		}
-		c.priv = ed25519.PrivateKey(r.PrivateKey)
+	case *syncpkt.Invite:
+		c.secret = r.Secret
 	case *syncpkt.Replica:
 		i := infoOf(r)
-		if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
+		invited := i.ID == replica.ID(c.h.Target) && len(i.PublicKey) == 0
+		if i.ID.IsZero() || !i.State.Valid() || (len(i.PublicKey) != ed25519.PublicKeySize && !invited) {
 			return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
 		}
-		c.reg[i.ID] = i
+		// An entry comes with the chain proving its key (creation entry,
+		// rotations), oldest first, then as it is now.
+		a := c.auths[i.ID]
+		if a == nil {
+			a = &auth{}
+			c.auths[i.ID] = a
+		}
+		if len(r.Proof) > 0 && (len(a.Chain) == 0 || replica.ID(r.Signer) != i.ID || len(r.KeySig) > 0) {
+			a.Chain = append(a.Chain, r)
+		}
+		if old, ok := c.reg[i.ID]; !ok || replica.Newer(i, old) {
+			c.reg[i.ID] = i
+			a.Signer, a.Proof = replica.ID(r.Signer), r.Proof
+		}
 	case *syncpkt.Table:
 		if err := c.flush(); err != nil {
 			return err
@@ -360,25 +376,39 @@ func (c *creator) meta() error {
 		return nil
 	}
 	self, ok := c.reg[replica.ID(c.h.Target)]
-	if !ok || c.priv == nil {
-		return fmt.Errorf("%w: creation packet lacks the new replica's registry entry or key", ErrPacket)
+	if !ok || len(c.secret) == 0 || len(self.PublicKey) != 0 {
+		return fmt.Errorf("%w: creation packet lacks the new replica's invitation (its registry entry and one-time secret)", ErrPacket)
 	}
-	if !bytes.Equal(c.priv.Public().(ed25519.PublicKey), self.PublicKey) {
-		return fmt.Errorf("%w: the new replica's key does not match its registry entry", ErrPacket)
+	if _, ok := c.reg[replica.ID(c.h.Origin)]; !ok {
+		return &replica.UnknownError{ID: replica.ID(c.h.Origin)}
 	}
+	// The new replica makes its own key pair; its first packet to its
+	// creator enrols the public key with the secret (registry_auth.go).
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	self.PublicKey = pub
+	c.reg[self.ID] = self
+	c.auths[self.ID] = &auth{Signer: replica.ID(c.h.Origin), Invite: enrolKey(c.secret)}
 	c.metaStarted = true
 	if err := schema.Apply(c.ctx, c.tx, schemaplan.Metadata(c.d)); err != nil {
 		return err
 	}
 	lo, hi := replica.KeyRange(self.Number)
 	ctl := &Ctl{Format: FormatVersion, Family: c.h.Family, Local: self.ID, State: replica.ReceiveOnly,
-		KeyLo: lo, KeyHi: hi, CodePage: c.h.CodePage, CodePageVer: c.cpVer, SchemaVersion: c.h.SchemaVersion, PrivateKey: c.priv}
+		KeyLo: lo, KeyHi: hi, CodePage: c.h.CodePage, CodePageVer: c.cpVer, SchemaVersion: c.h.SchemaVersion, PrivateKey: priv}
 	if err := insertCtl(c.ctx, c.tx, c.d, ctl); err != nil {
 		return err
 	}
 	for _, i := range SortedRegistry(c.reg) {
 		if err := putReplica(c.ctx, c.tx, c.d, i, false); err != nil {
 			return err
+		}
+		if a := c.auths[i.ID]; a != nil {
+			if err := putAuth(c.ctx, c.tx, c.d, i.ID, a); err != nil {
+				return err
+			}
 		}
 	}
 	if err := takeCreationSettings(c.ctx, c.tx, c.d, self.ID, c.settings); err != nil { // migrate.go

@@ -152,10 +152,8 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go: before any row
 			return err
 		}
-		for _, i := range SortedRegistry(reg) {
-			if err := pw.Write(replicaRecord(i)); err != nil {
-				return err
-			}
+		if err := writeRegistry(ctx, tx, pw, c, reg, target, false); err != nil { // registry_auth.go
+			return err
 		}
 		if err := writeRequests(ctx, tx, d, pw, replica.Lacks(upto, base)); err != nil { // request.go
 			return err

@@ -353,6 +353,8 @@ type importer struct {
 	hooks    *hookRunner // nil without hooks
 	progress *progress   // never nil in an import's transaction
 
+	unproven []*syncpkt.Replica // registry entries not yet checkable (registry_auth.go)
+
 	gapped replica.Vector // per origin, what this replica holds where the packet starts later
 	proven bool           // the packet was read to its trailer: its origin's signature holds
 
@@ -402,13 +404,11 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 }
 
 // publicKey is the key the origin must have signed with: the one in the
-// local registry, never one the packet brings.
+// local registry, or proven by the registry entries the packet brings
+// under the registry's rules (registry_auth.go), at the packet's date.
 func (m *importer) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
-	i, ok := m.reg[replica.ID(h.Origin)]
-	if !ok {
-		return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
-	}
-	return i.PublicKey, nil
+	m.unprovenLeft()
+	return m.originKey(h)
 }
 
 func (m *importer) header(pr *syncpkt.Reader) error {
@@ -427,14 +427,18 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
 	}
 	origin, ok := m.reg[replica.ID(h.Origin)]
-	if !ok || origin.ID == c.Local {
+	if replica.ID(h.Origin) == c.Local {
 		return &replica.UnknownError{ID: replica.ID(h.Origin)}
 	}
-	if origin.State == replica.Removed {
+	// An origin never heard of is known by the trailer if the packet
+	// carries its creation entry, signed by its creator (registry_auth.go);
+	// its signature is checked against that key, or the packet is refused
+	// with replica.ErrUnknown.
+	if ok && origin.State == replica.Removed {
 		return fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
 	}
 	m.rep.Kind = h.Kind.String()
-	m.rep.Origin = origin.ID
+	m.rep.Origin = replica.ID(h.Origin)
 	if h.Kind == syncpkt.KindAck {
 		return nil
 	}
@@ -487,6 +491,9 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 	if ok, err := m.schemaSetting(s); ok { // migrate.go
 		return err
 	}
+	if s.Key == settingEnrol {
+		return m.enrol(s) // registry_auth.go
+	}
 	if s.Key == settingRequest || s.Key == settingResponse {
 		return m.requestSetting(s) // request.go
 	}
@@ -520,6 +527,9 @@ func (m *importer) record(rec syncpkt.Record) error {
 		if r, ok := rec.(*syncpkt.Replica); ok {
 			return m.mergeReplica(r)
 		}
+		if s, ok := rec.(*syncpkt.Setting); ok && s.Key == settingEnrol {
+			return m.enrol(s) // registry_auth.go
+		}
 		return fmt.Errorf("%w: %T record in an acknowledgement", ErrPacket, rec)
 	}
 	if s, ok := rec.(*syncpkt.Setting); ok {
@@ -543,51 +553,6 @@ func (m *importer) record(rec syncpkt.Record) error {
 	default:
 		return fmt.Errorf("%w: %T record in a sync packet", ErrPacket, rec)
 	}
-}
-
-// mergeReplica keeps the newer of the local and the packet's entry. The
-// local replica's own entry is its own to change.
-func (m *importer) mergeReplica(r *syncpkt.Replica) error {
-	i := infoOf(r)
-	if i.ID.IsZero() || !i.State.Valid() || len(i.PublicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: registry entry %q is invalid", ErrPacket, r.ID)
-	}
-	if i.ID == m.ctl.Local {
-		// A restored replica has caught up with this origin once the
-		// origin's packet shows it knows of the restore: it then sent all
-		// this replica lost.
-		if m.ctl.State == replica.Restoring && i.Incarnation == m.reg[m.ctl.Local].Incarnation {
-			m.caughtUp = true
-		}
-		return nil
-	}
-	old, exists := m.reg[i.ID]
-	if exists && !replica.Newer(i, old) {
-		return nil
-	}
-	if exists && replica.Reincarnated(old, i) {
-		// Restored from a backup: it holds less than it told us. Forget
-		// what we believed, so the next export resends what it lost.
-		if _, err := m.tx.ExecContext(m.ctx, m.d.Rebind(`DELETE FROM ms_vector WHERE holder = ?`), string(i.ID)); err != nil {
-			return err
-		}
-		if err := forgetSent(m.ctx, m.tx, m.d, i.ID); err != nil {
-			return err
-		}
-	}
-	if exists && !bytes.Equal(old.PublicKey, i.PublicKey) && !KeyEndorsed(old.PublicKey, i) {
-		// Only the replica's previous key can vouch for its new one. An
-		// entry this replica cannot verify (forged, or after a rotation it
-		// missed) is not taken; the old key stays in force.
-		m.rep.RefusedKeys = append(m.rep.RefusedKeys, i.ID)
-		return nil
-	}
-	if err := putReplica(m.ctx, m.tx, m.d, i, exists); err != nil {
-		return err
-	}
-	m.reg[i.ID] = i
-	m.rep.Duplicate = false // a registry entry is news too
-	return nil
 }
 
 // startTable matches the packet's table and columns against the local

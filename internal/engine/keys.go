@@ -5,33 +5,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
-	"errors"
+		"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
-
-// rotationMessage is what a replica's previous key signs to endorse its new
-// one: a fixed context, the replica ID, the registry version that carries
-// the new key, and the key itself (syncpkt/SPEC.md, Replica record).
-func rotationMessage(id replica.ID, version uint64, pub ed25519.PublicKey) []byte {
-	m := []byte("multisite key rotation\x00")
-	m = append(m, id...)
-	m = append(m, 0)
-	m = binary.BigEndian.AppendUint64(m, version)
-	return append(m, pub...)
-}
-
-// KeyEndorsed reports whether entry's public key is endorsed by prev, the
-// replica's key as the verifier knows it.
-func KeyEndorsed(prev ed25519.PublicKey, entry replica.Info) bool {
-	return len(prev) == ed25519.PublicKeySize && len(entry.KeySig) == ed25519.SignatureSize &&
-		ed25519.Verify(prev, rotationMessage(entry.ID, entry.Version, entry.PublicKey), entry.KeySig)
-}
 
 func infoOf(r *syncpkt.Replica) replica.Info {
 	return replica.Info{ID: replica.ID(r.ID), Name: r.Name, Number: r.Number, PublicKey: ed25519.PublicKey(r.PublicKey),
@@ -39,9 +21,10 @@ func infoOf(r *syncpkt.Replica) replica.Info {
 }
 
 // RotateKey replaces the local replica's signing key. The new public key,
-// endorsed by the old key, goes into the registry and travels in every
-// packet; receivers that know the old key take the new one, and from then
-// on refuse packets signed with the old key.
+// endorsed by the old key with the rotation's date, goes into the
+// registry and travels in every packet, with the chain of rotations
+// before it; receivers that know the old key take the new one, and from
+// then on accept the old key only on packets dated before the rotation.
 func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info, error) {
 	var info replica.Info
 	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
@@ -56,18 +39,41 @@ func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info
 		if err != nil {
 			return err
 		}
+		a, err := loadAuth(ctx, tx, c.Local)
+		if err != nil {
+			return err
+		}
 		info = reg[c.Local]
+		if len(a.Chain) == 0 {
+			// The key in force enters the chain, so that packets dated
+			// before the rotation still verify (keyAt).
+			a.Chain = []*syncpkt.Replica{signEntry(c.Family, replicaRecord(info), c.Local, c.PrivateKey)}
+		}
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return err
 		}
 		info.Version++
 		info.PublicKey = pub
-		info.KeySig = ed25519.Sign(c.PrivateKey, rotationMessage(info.ID, info.Version, pub))
+		// Dated at the next millisecond, and committed after it: a packet
+		// made before the rotation is dated before it, and one made after
+		// is not.
+		at := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
+		info.KeySig = endorse(c.PrivateKey, info, at)
+		link := signEntry(c.Family, replicaRecord(info), c.Local, priv)
+		a.Chain = append(a.Chain, link)
+		a.Signer, a.Proof = c.Local, link.Proof
 		if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE ms_ctl SET private_key = ?`), []byte(priv)); err != nil {
 			return fmt.Errorf("multisite: store new key: %w", err)
 		}
-		return putReplica(ctx, tx, d, info, true)
+		if err := putReplica(ctx, tx, d, info, true); err != nil {
+			return err
+		}
+		if err := putAuth(ctx, tx, d, c.Local, a); err != nil {
+			return err
+		}
+		time.Sleep(time.Until(at))
+		return nil
 	})
 	return info, err
 }
