@@ -264,12 +264,12 @@ func (c *creator) undo(ctx context.Context, db *sql.DB) {
 }
 
 type creator struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	d    dialect.Dialect
-	rep  *ImportReport
-	opt  CreateOptions
-	h    *syncpkt.Header
+	ctx    context.Context
+	tx     *sql.Tx
+	d      dialect.Dialect
+	rep    *ImportReport
+	opt    CreateOptions
+	h      *syncpkt.Header
 	reg    map[replica.ID]replica.Info
 	auths  map[replica.ID]*auth // proofs and chains of the packet's entries
 	secret []byte               // the invitation's one-time secret

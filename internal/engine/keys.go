@@ -5,7 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
