@@ -304,10 +304,14 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 6, multisite.MetadataFormat, "the test downgrades format 6 to format 1")
+	require.Equal(t, 9, multisite.MetadataFormat, "the test downgrades format 9 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
+		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9
+		`ALTER TABLE ms_replica DROP COLUMN proof`,
+		`ALTER TABLE ms_replica DROP COLUMN chain`,
+		`ALTER TABLE ms_replica DROP COLUMN invite`,
 		`DROP TABLE ms_migration`,
 		`DROP TABLE ms_schema`,
 		`DROP TABLE ms_sent`,
@@ -344,7 +348,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 6; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 9; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -360,10 +364,10 @@ func TestSchemaUpgrade(t *testing.T) {
 	for _, st := range up.Steps {
 		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
 	}
-	if up.From != 1 || up.To != 6 || !up.Applied || !epochIndex {
+	if up.From != 1 || up.To != multisite.MetadataFormat || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 6 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != multisite.MetadataFormat {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

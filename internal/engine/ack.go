@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"fmt"
 	"io"
@@ -78,7 +79,20 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 	if !ok || target == c.Local {
 		return nil, &replica.UnknownError{ID: target}
 	}
-	pr := syncpkt.NewReader(r, syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(ti.PublicKey), MaxPacket: 1 << 20})
+	opt := syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(ti.PublicKey), MaxPacket: 1 << 20}
+	var enrolled ed25519.PublicKey
+	if len(ti.PublicKey) == 0 {
+		// Invited, not enrolled yet: its request carries its enrolment
+		// (registry_auth.go), whose key must have signed it.
+		opt.KeyAtTrailer = true
+		opt.PublicKey = func(*syncpkt.Header) (ed25519.PublicKey, error) {
+			if enrolled == nil {
+				return nil, &replica.UnknownError{ID: target}
+			}
+			return enrolled, nil
+		}
+	}
+	pr := syncpkt.NewReader(r, opt)
 	h, err := pr.Header()
 	if err != nil {
 		return nil, err
@@ -94,10 +108,16 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 		return nil, &MismatchError{Field: "origin", Want: string(target), Got: h.Origin, Err: ErrPacket}
 	}
 	for {
-		if _, err := pr.Next(); err == io.EOF {
+		rec, err := pr.Next()
+		if err == io.EOF {
 			break
 		} else if err != nil {
 			return nil, err
+		}
+		if s, ok := rec.(*syncpkt.Setting); ok && s.Key == settingEnrol && len(ti.PublicKey) == 0 {
+			if enrolled, err = enrolledKey(ctx, db, c, ti, s); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// An origin the target does not name is one it holds nothing of.

@@ -62,7 +62,9 @@ func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info
 		info.KeySig = endorse(c.PrivateKey, info, at)
 		link := signEntry(c.Family, replicaRecord(info), c.Local, priv)
 		a.Chain = append(a.Chain, link)
-		a.Signer, a.Proof = c.Local, link.Proof
+		if len(a.Invite) == 0 {
+			a.Signer, a.Proof = c.Local, link.Proof
+		} // else Signer names the creator the replica still has to enrol with
 		if _, err := tx.ExecContext(ctx, d.Rebind(`UPDATE ms_ctl SET private_key = ?`), []byte(priv)); err != nil {
 			return fmt.Errorf("multisite: store new key: %w", err)
 		}

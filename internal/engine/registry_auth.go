@@ -296,7 +296,9 @@ func writeRegistry(ctx context.Context, q dialect.Querier, pw interface{ Write(s
 		cur := replicaRecord(i)
 		var last *syncpkt.Replica
 		for _, l := range a.Chain {
-			if len(l.Proof) == 0 {
+			if len(l.Proof) == 0 || (l.Signer == l.ID && len(l.KeySig) == 0) {
+				// Unproven, or the key in force before a first rotation,
+				// which only its replica vouches for: kept for keyAt.
 				continue
 			}
 			if err := pw.Write(l); err != nil {
@@ -384,6 +386,24 @@ func (m *importer) enrol(s *syncpkt.Setting) error {
 	m.reg[id] = i
 	m.rep.Duplicate = false
 	return nil
+}
+
+// enrolledKey checks, without changing anything, the enrolment s of the
+// invited replica i (ReadAck reads a request from a replica not enrolled
+// yet): the key it enrols, if its MAC proves the invitation's secret.
+func enrolledKey(ctx context.Context, q dialect.Querier, c *Ctl, i replica.Info, s *syncpkt.Setting) (ed25519.PublicKey, error) {
+	pub, mac, err := parseEnrol(s.Value)
+	if err != nil {
+		return nil, err
+	}
+	a, err := loadAuth(ctx, q, i.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Invite) == 0 || a.Signer != c.Local || !hmac.Equal(mac, enrolMAC(a.Invite, c.Family, creationEntry(i, c.Local, pub))) {
+		return nil, fmt.Errorf("%w: the enrolment of %s does not prove the creation packet's secret", ErrRegistryProof, i)
+	}
+	return pub, nil
 }
 
 // mergeReplica applies the registry rules (see the top of this file) to
