@@ -264,8 +264,13 @@ type ExportStats struct {
 // Replicate registers a new replica called name in db's family and writes
 // its replica-creation packet to w. Writers on db are not blocked while the
 // packet is written. Carry the packet to the new site and give it to
-// CreateReplica there. The packet holds the whole database and the new
-// replica's private signing key: protect it like a backup.
+// CreateReplica there. The packet holds the whole database and a one-time
+// secret, never a private key: the new replica makes its own key pair and
+// enrols it with its creator by its first packet to db's replica (an
+// export once active, or WriteAck while receive-only), which uses the
+// secret up; until then the returned Info has no public key and no other
+// member knows the new replica. Protect the packet like a backup until
+// the new replica has enrolled.
 func Replicate(ctx context.Context, db *sql.DB, name string, w io.Writer, opt ReplicateOptions) (replica.Info, ExportStats, error) {
 	d, err := ready(ctx, db, opt.Dialect)
 	if err != nil {
@@ -293,8 +298,11 @@ type ImportReport struct {
 	// Duplicate is set when the packet brought no epoch, registry entry,
 	// migration or code page change this replica did not have.
 	Duplicate bool
-	// RefusedKeys lists replicas whose new public key in the packet was not
-	// endorsed by the key this replica knows; their old key stays in force.
+	// RefusedKeys lists replicas whose registry entries in the packet no
+	// rule could check here (self-signed entries of a replica never heard
+	// of, or created by a replica unknown or removed here): they were left
+	// out. An entry that breaks a rule refuses the packet instead, with
+	// ErrRegistryProof.
 	RefusedKeys []replica.ID
 	// Part is the part number of a part of a split export (0 for a whole
 	// packet); Parts the number of parts, once the last has come.
@@ -387,8 +395,10 @@ type ImportProgress struct {
 
 // CreateReplica brings a new replica to life in db, which must hold no
 // tables the packet creates, from a creation packet made by Replicate. The
-// replica starts receive-only: it imports packets but refuses local writes
-// and exports nothing until SetState makes it active. One transaction.
+// replica makes its own signing key pair, which its first packet to its
+// creator enrols (see Replicate). The replica starts receive-only: it
+// imports packets but refuses local writes and exports nothing until
+// SetState makes it active. One transaction.
 func CreateReplica(ctx context.Context, db *sql.DB, r io.Reader, opt CreateOptions) (*ImportReport, error) {
 	d, err := dialectOf(db, "")
 	if err != nil {
@@ -721,10 +731,12 @@ func Deactivate(ctx context.Context, db *sql.DB) error {
 }
 
 // RotateKey replaces db's replica's signing key pair. The new public key is
-// endorsed by the old one and reaches the family in the next packets; a
-// replica that has taken it refuses packets signed with the old key.
-// Rotate after creating a replica, since its creation packet carried its
-// first private key.
+// endorsed by the old one, with the rotation's date, and reaches the family
+// in the next packets with the chain of earlier rotations; a replica that
+// has taken it accepts the old key only on packets dated before the
+// rotation, and no other successor of the old key. Rotate when a key may
+// have leaked, and send the rotation to every member promptly: a member
+// that has not seen it cannot know the old key is retired.
 func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 	d, err := ready(ctx, db, "")
 	if err != nil {

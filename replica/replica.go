@@ -60,8 +60,9 @@ type Info struct {
 	// Incarnation counts restores from backup (RestoreReplica). Members
 	// order entries by (Incarnation, Version).
 	Incarnation uint64
-	// KeySig is the signature by the replica's previous key endorsing
-	// PublicKey after a key rotation; nil if the key never changed.
+	// KeySig is the endorsement of PublicKey by the replica's previous key
+	// after a key rotation (the rotation's date and the previous key's
+	// signature; see syncpkt/SPEC.md); nil if the key never changed.
 	KeySig []byte
 }
 

@@ -139,8 +139,8 @@ type ImportReport struct {
 	Transfers int
 	Conflicts []Conflict
 	Duplicate bool // the packet brought no epoch, registry entry, migration or code page change this replica did not have
-	// RefusedKeys lists replicas whose new public key in the packet was not
-	// endorsed by the key this replica knows; their old key stays in force.
+	// RefusedKeys lists replicas whose registry entries no rule could
+	// check here; they were left out (registry_auth.go).
 	RefusedKeys []replica.ID
 	// Part is the part number of a part of a split export (0 for a whole
 	// packet); Parts the number of parts, once the last has come. Held

@@ -167,6 +167,16 @@ func rotationMessage(id replica.ID, version uint64, at int64, pub ed25519.Public
 	return append(m, pub...)
 }
 
+// legacyRotationMessage is what an endorsement made before metadata
+// format 9 signed: no date, so it bounds nothing in time.
+func legacyRotationMessage(id replica.ID, version uint64, pub ed25519.PublicKey) []byte {
+	m := []byte("multisite key rotation\x00")
+	m = append(m, id...)
+	m = append(m, 0)
+	m = binary.BigEndian.AppendUint64(m, version)
+	return append(m, pub...)
+}
+
 // rotationSize is the size of a dated endorsement: the date (8 bytes,
 // big-endian Unix milliseconds), then the previous key's signature.
 const rotationSize = 8 + ed25519.SignatureSize
@@ -190,6 +200,10 @@ func rotatedAt(keySig []byte) (time.Time, bool) {
 // replica's key as the verifier knows it: a dated endorsement by prev of
 // this entry's ID, version and key.
 func KeyEndorsed(prev ed25519.PublicKey, entry replica.Info) bool {
+	if len(prev) == ed25519.PublicKeySize && len(entry.KeySig) == ed25519.SignatureSize {
+		// An undated endorsement, made before metadata format 9.
+		return ed25519.Verify(prev, legacyRotationMessage(entry.ID, entry.Version, entry.PublicKey), entry.KeySig)
+	}
 	if len(prev) != ed25519.PublicKeySize || len(entry.KeySig) != rotationSize {
 		return false
 	}

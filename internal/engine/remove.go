@@ -65,8 +65,11 @@ func Mastered(ctx context.Context, q dialect.Querier, d dialect.Dialect, id repl
 // while the replica masters rows, unless opt.TransferTo names the replica
 // that takes them over (an ordinary, captured transfer). The replica is
 // then marked removed in the registry; its next packets tell the family,
-// which from then on neither sends to it nor accepts its packets. Export
-// to every member once more after RemoveReplica, then retire the database.
+// which from then on neither sends to it nor accepts its packets. Only a
+// replica removes itself: the removed entry is signed by its own key, and
+// members refuse a removal of another member's entry, or a removed
+// replica's return (registry_auth.go). Export to every member once more
+// after RemoveReplica, then retire the database.
 func RemoveReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, opt RemoveOptions) (replica.Info, error) {
 	var self replica.Info
 	err := inTx(ctx, db, d, func(tx *sql.Tx) error {
