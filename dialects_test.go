@@ -179,6 +179,7 @@ func replicateTo(t testing.TB, first *dsite, db *sql.DB, name string) *dsite {
 	s.id = info.ID
 	_, err = multisite.CreateReplica(ctx, s.db, &buf, multisite.CreateOptions{})
 	require.NoError(t, err, "create %s", name)
+	enrol(t, first.db, s.db, s.id)
 	require.NoError(t, multisite.SetState(ctx, s.db, replica.Active))
 	return s
 }

@@ -1355,6 +1355,7 @@ func runDifferential(t *testing.T, seed uint64, vendors []string) {
 		if _, err := multisite.CreateReplica(ctx, s.db, &buf, multisite.CreateOptions{}); err != nil {
 			f.fatalf("create replica %s (%s) from %s (%s): %v", name, v, origin.name, vendors[0], err)
 		}
+		enrol(t, origin.db, s.db, s.id)
 		if err := multisite.SetState(ctx, s.db, replica.Active); err != nil {
 			f.fatalf("activate %s: %v", name, err)
 		}

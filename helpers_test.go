@@ -155,6 +155,21 @@ func familyOn(t testing.TB, open func(name string) *sql.DB, defects int, names .
 	return sites
 }
 
+// enrol sends the new replica's first packet (an acknowledgement) to its
+// creator, which enrols the key the new replica made (no packet carries a
+// private key): from then on the creator's packets introduce it to the
+// family.
+func enrol(t testing.TB, creator, created *sql.DB, createdID replica.ID) {
+	t.Helper()
+	st, err := multisite.ReadStatus(context.Background(), creator)
+	require.NoError(t, err)
+	var ack bytes.Buffer
+	_, err = multisite.WriteAck(context.Background(), created, st.Local.ID, &ack)
+	require.NoError(t, err, "enrolment of %s", createdID)
+	_, err = multisite.ImportPacket(context.Background(), creator, &ack, multisite.ImportOptions{})
+	require.NoError(t, err, "enrolment of %s", createdID)
+}
+
 // export writes a packet from -> to.
 func export(t testing.TB, from, to *site) []byte {
 	t.Helper()

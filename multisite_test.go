@@ -394,7 +394,9 @@ func TestImport_UnknownOriginIsRefused(t *testing.T) {
 		if !errors.As(err, &ue) || ue.ID != dub.id {
 			t.Fatalf("error = %v, want *replica.UnknownError for dublin", err)
 		}
-		// Once boston's packet introduces dublin, the same packet applies.
+		// Once dublin has enrolled at boston (its first packet there), and
+		// boston's packet introduces it, the same packet applies.
+		enrol(t, boston.db, dub.db, dub.id)
 		syncPair(t, boston, blr)
 		importInto(t, blr, pkt)
 	})
