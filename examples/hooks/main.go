@@ -311,6 +311,16 @@ func replicate(ctx context.Context, dir string, first *site, name string) (*site
 	if _, err := multisite.CreateReplica(ctx, s.db, &pkt, multisite.CreateOptions{}); err != nil {
 		return nil, err
 	}
+	// The new replica made its own key; its first packet to its creator
+	// (an acknowledgement) enrols it, and first's packets then introduce
+	// it to the family.
+	var ack bytes.Buffer
+	if _, err := multisite.WriteAck(ctx, s.db, first.id, &ack); err != nil {
+		return nil, err
+	}
+	if _, err := multisite.ImportPacket(ctx, first.db, &ack, multisite.ImportOptions{}); err != nil {
+		return nil, fmt.Errorf("enrol %s: %w", name, err)
+	}
 	if err := multisite.SetState(ctx, s.db, replica.Active); err != nil {
 		return nil, err
 	}

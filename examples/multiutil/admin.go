@@ -165,8 +165,9 @@ func mkreplicaExport(e *env, dbPath, name, out string, asJSON bool) error {
 	b, progress := e.progressBar("mkreplica " + name)
 	var info replica.Info
 	var stats multisite.ExportStats
-	// The packet carries the new replica's private key: 0600, and it
-	// appears under its final name only once complete.
+	// The packet carries the whole database and the new replica's
+	// one-time enrolment secret: 0600, and it appears under its final
+	// name only once complete.
 	err = writeAtomic(out, 0o600, func(f *os.File) error {
 		var err error
 		info, stats, err = multisite.Replicate(e.ctx, db, name, f, multisite.ReplicateOptions{Progress: progress})
@@ -187,7 +188,7 @@ func mkreplicaExport(e *env, dbPath, name, out string, asJSON bool) error {
 		}{toReplicaJSON(info, st.Local.ID), out, stats.Rows, stats.Tables, stats.Bytes, hex.EncodeToString(st.Local.PublicKey)})
 	}
 	fmt.Fprintf(e.stdout, "registered replica %s (%s), number %d, receive-only\n", info.Name, info.ID, info.Number)
-	fmt.Fprintf(e.stdout, "wrote creation packet %s: %d rows, %d bytes; it holds the new replica's private key: protect it like a backup\n", out, stats.Rows, stats.Bytes)
+	fmt.Fprintf(e.stdout, "wrote creation packet %s: %d rows, %d bytes; it holds the whole database and a one-time enrolment secret (never a private key): protect it like a backup until the new replica has enrolled\n", out, stats.Rows, stats.Bytes)
 	fmt.Fprintf(e.stdout, "at the new site: multiutil mkreplica -import --db %s.db --in %s --origin-key %s\n", name, filepath.Base(out), hex.EncodeToString(st.Local.PublicKey))
 	return nil
 }
@@ -233,6 +234,13 @@ func mkreplicaImport(e *env, dbPath, in string, key ed25519.PublicKey, asJSON bo
 	for _, t := range sortedKeys(rep.Tables) {
 		fmt.Fprintf(e.stdout, "  %-20s %d rows\n", t, rep.Tables[t].Inserted)
 	}
+	creator := string(rep.Origin)
+	for _, r := range st.Replicas {
+		if r.ID == rep.Origin {
+			creator = r.Name
+		}
+	}
+	fmt.Fprintf(e.stdout, "the replica made its own signing key; its first packet to %s enrols it there (multiutil syncreplica -ack --db %s --to %s --bay BAY, or any export to %s once active)\n", creator, dbPath, creator, creator)
 	fmt.Fprintf(e.stdout, "the replica is %s; validate it, then: multiutil activate-replica --db %s\n", st.Local.State, dbPath)
 	return nil
 }

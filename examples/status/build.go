@@ -96,6 +96,15 @@ func BuildFamily(ctx context.Context, dir string, opt BuildOptions) (f *Family, 
 		if _, err := multisite.CreateReplica(ctx, s.DB, &pkt, multisite.CreateOptions{OriginKey: info.PublicKey}); err != nil {
 			return nil, fmt.Errorf("create %s: %w", name, err)
 		}
+		// The new replica made its own key; its first packet to boston
+		// (an acknowledgement) enrols it there.
+		var ack bytes.Buffer
+		if _, err := multisite.WriteAck(ctx, s.DB, boston.ID, &ack); err != nil {
+			return nil, fmt.Errorf("enrol %s: %w", name, err)
+		}
+		if _, err := multisite.ImportPacket(ctx, boston.DB, &ack, multisite.ImportOptions{}); err != nil {
+			return nil, fmt.Errorf("enrol %s: %w", name, err)
+		}
 	}
 	for _, s := range f.Sites[1:] {
 		if slices.Contains(opt.ReceiveOnly, s.Name) {
