@@ -509,6 +509,9 @@ func (m *importer) newEntry(r *syncpkt.Replica, wait bool) error {
 	creator, ok := m.reg[replica.ID(r.Signer)]
 	if !ok || replica.ID(r.Signer) == i.ID || creator.State == replica.Removed || len(creator.PublicKey) == 0 {
 		if wait {
+			if len(m.unproven) >= maxUnproven {
+				return fmt.Errorf("%w: more than %d registry entries no rule can check", ErrPacket, maxUnproven)
+			}
 			m.unproven = append(m.unproven, r)
 		}
 		return nil
@@ -535,6 +538,11 @@ func (m *importer) newEntry(r *syncpkt.Replica, wait bool) error {
 	// Entries that waited for this one may now be checked.
 	return m.retryUnproven()
 }
+
+// maxUnproven bounds the registry entries a packet may carry that wait
+// for their creator's (each pass over them costs a look-up each): far
+// more than any family's registry.
+const maxUnproven = 4096
 
 // retryUnproven goes again over the entries that could not be checked
 // yet, in packet order, until none more is taken.
