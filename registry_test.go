@@ -413,3 +413,44 @@ func TestRegistry_MembershipSpreads(t *testing.T) {
 		requireConverged(t, boston, blr, dub, edi)
 	})
 }
+
+// FuzzRegistry_HostileEntry: a rogue member (dublin, with its real key)
+// sends entries with fuzzed fields, signer and proof: the import fails or
+// succeeds, but boston's and bangalore's entries at boston never change,
+// and bangalore still syncs. SQLite only.
+func FuzzRegistry_HostileEntry(f *testing.F) {
+	sites := newFamily(f, 2, "boston", "bangalore", "dublin")
+	boston, blr, dub := sites[0], sites[1], sites[2]
+	hostileKey, family := privateKeyOf(f, dub)
+	protected := func(t testing.TB) map[string]*syncpkt.Replica {
+		return map[string]*syncpkt.Replica{"boston": entryAt(t, boston, boston.id), "bangalore": entryAt(t, boston, blr.id)}
+	}
+	want := protected(f)
+	f.Add(uint8(1), "removed", uint64(1000), uint8(0), uint8(1), []byte(nil), uint64(0), "x")
+	f.Add(uint8(2), "active", uint64(1), uint8(2), uint8(0), make([]byte, 72), uint64(1), "ghost")
+	f.Add(uint8(0), "receive-only", uint64(0), uint8(3), uint8(2), []byte{1}, uint64(0), "")
+	f.Fuzz(func(t *testing.T, who uint8, state string, dv uint64, signer uint8, key uint8, keySig []byte, inc uint64, name string) {
+		ids := []replica.ID{boston.id, blr.id, dub.id, "c0ffee0000000002"}
+		id := ids[int(who)%len(ids)]
+		var r *syncpkt.Replica
+		if id == "c0ffee0000000002" {
+			pub, _, _ := ed25519.GenerateKey(nil)
+			r = &syncpkt.Replica{ID: string(id), Name: name, Number: 99, PublicKey: pub, Version: 1}
+		} else {
+			r = entryAt(t, boston, id)
+		}
+		r.State, r.Version, r.Incarnation, r.KeySig = state, r.Version+dv%2000, r.Incarnation+inc%3, keySig
+		if key%3 == 1 {
+			r.PublicKey = hostileKey.Public().(ed25519.PublicKey)
+		}
+		s := ids[int(signer)%len(ids)]
+		rec := signedAs(family, r, s, hostileKey)
+		if key%3 == 2 {
+			rec.Proof = make([]byte, ed25519.SignatureSize)
+		}
+		_, _ = multisite.ImportPacket(ctx, boston.db, bytes.NewReader(forge(t, dub, boston, rec)), multisite.ImportOptions{})
+		if diff := cmp.Diff(want, protected(t)); diff != "" {
+			t.Fatalf("a rogue's entry changed another member's (-want +got):\n%s", diff)
+		}
+	})
+}
