@@ -454,3 +454,28 @@ func FuzzRegistry_HostileEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestRegistry_CreatorRestoredBeforeTheEnrolment: boston enrols dublin,
+// then is restored from a backup taken before: the family gives it back
+// the creation entry it signed, and dublin's packets are taken again.
+func TestRegistry_CreatorRestoredBeforeTheEnrolment(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 3, "boston", "bangalore")
+		boston, blr := sites[0], sites[1]
+		var buf bytes.Buffer
+		info, _, err := multisite.Replicate(ctx, boston.db, "dublin", &buf, multisite.ReplicateOptions{})
+		require.NoError(t, err)
+		dub := &site{name: "dublin", db: open("dublin"), id: info.ID}
+		_, err = multisite.CreateReplica(ctx, dub.db, &buf, multisite.CreateOptions{})
+		require.NoError(t, err)
+		enrol(t, boston.db, dub.db, dub.id)
+		syncPair(t, boston, blr) // bangalore learns of dublin
+		// The restore, as far as the registry goes: dublin invited again.
+		mustExec(t, boston.db, `UPDATE ms_replica SET public_key = ?, version = 1, signer = ?, proof = NULL, chain = NULL, invite = ? WHERE id = ?`,
+			[]byte{}, string(boston.id), []byte("hash of the old invitation"), string(dub.id))
+		syncPair(t, blr, boston)
+		require.NotEmpty(t, entryAt(t, boston, dub.id).PublicKey, "boston took back the creation entry it signed")
+		require.NoError(t, multisite.SetState(ctx, dub.db, replica.Active))
+		syncPair(t, dub, boston)
+	})
+}

@@ -438,7 +438,10 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 		return m.newEntry(r, true)
 	}
 	if len(old.PublicKey) == 0 {
-		return nil // invited, not enrolled: only its enrolment is taken
+		// Invited, not enrolled here: only its enrolment is taken, or the
+		// creation entry this replica signed on enrolling it (held by the
+		// family, lost here by a restore from an older backup).
+		return m.ownCreation(r, old)
 	}
 	if !replica.Newer(i, old) {
 		return m.sameEntryProof(r, old)
@@ -496,6 +499,26 @@ func (m *importer) mergeReplica(r *syncpkt.Replica) error {
 	}
 	m.reg[i.ID] = i
 	m.rep.Duplicate = false // a registry entry is news too
+	return nil
+}
+
+// ownCreation takes, for a replica invited here, the creation entry the
+// local replica signed when it enrolled it.
+func (m *importer) ownCreation(r *syncpkt.Replica, invited replica.Info) error {
+	self := m.reg[m.ctl.Local]
+	if replica.ID(r.Signer) != m.ctl.Local || len(r.PublicKey) != ed25519.PublicKeySize ||
+		!sameEntry(r, creationEntry(invited, m.ctl.Local, r.PublicKey)) || !entryProven(m.ctl.Family, r, self.PublicKey) {
+		return nil
+	}
+	i := infoOf(r)
+	if err := putReplica(m.ctx, m.tx, m.d, i, true); err != nil {
+		return err
+	}
+	if err := putAuth(m.ctx, m.tx, m.d, i.ID, &auth{Signer: m.ctl.Local, Proof: r.Proof, Chain: []*syncpkt.Replica{r}}); err != nil {
+		return err
+	}
+	m.reg[i.ID] = i
+	m.rep.Duplicate = false
 	return nil
 }
 
