@@ -53,6 +53,12 @@ func newFamily(t *testing.T, open func(string) *sql.DB) *family {
 		require.NoError(t, err)
 		_, err = multisite.CreateReplica(ctx, site.db, &pkt, multisite.CreateOptions{})
 		require.NoError(t, err)
+		// Its first packet to boston enrols the key it made.
+		var ack bytes.Buffer
+		_, err = multisite.WriteAck(ctx, site.db, f.bostonID, &ack)
+		require.NoError(t, err)
+		_, err = multisite.ImportPacket(ctx, f.boston, &ack, multisite.ImportOptions{})
+		require.NoError(t, err)
 		require.NoError(t, multisite.SetState(ctx, site.db, replica.Active))
 		*site.id = i.ID
 	}
