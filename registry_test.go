@@ -60,14 +60,16 @@ func signedAs(family string, r *syncpkt.Replica, signer replica.ID, key ed25519.
 // endorsement is a KeySig as SPEC.md defines it: the date, then prev's
 // signature over the rotation message.
 func endorsement(prev ed25519.PrivateKey, id string, version uint64, at time.Time, pub ed25519.PublicKey) []byte {
-	ms := at.UnixMilli()
+	ms, epoch := at.UnixMilli(), uint64(1)
 	m := []byte("multisite key rotation v3\x00")
 	m = append(m, id...)
 	m = append(m, 0)
 	m = binary.BigEndian.AppendUint64(m, version)
 	m = binary.BigEndian.AppendUint64(m, uint64(ms))
+	m = binary.BigEndian.AppendUint64(m, epoch)
 	m = append(m, pub...)
-	return append(binary.BigEndian.AppendUint64(nil, uint64(ms)), ed25519.Sign(prev, m)...)
+	sig := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(ms)), epoch)
+	return append(sig, ed25519.Sign(prev, m)...)
 }
 
 // packetBy writes a sync packet from origin to target, dated created,

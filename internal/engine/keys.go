@@ -59,7 +59,7 @@ func RotateKey(ctx context.Context, db *sql.DB, d dialect.Dialect) (replica.Info
 		// made before the rotation is dated before it, and one made after
 		// is not.
 		at := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
-		info.KeySig = endorse(c.PrivateKey, info, at)
+		info.KeySig = endorse(c.PrivateKey, info, at, c.Epoch) // epochs up to c.Epoch were sealed under the old key
 		link := signEntry(c.Family, replicaRecord(info), c.Local, priv)
 		a.Chain = append(a.Chain, link)
 		if len(a.Invite) == 0 {

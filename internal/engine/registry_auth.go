@@ -156,14 +156,16 @@ func sameEntry(a, b *syncpkt.Replica) bool {
 
 // rotationMessage is what a replica's previous key signs to endorse its
 // new one: a fixed context, the replica ID, the registry version that
-// carries the new key, the rotation's date (Unix milliseconds), and the
-// key itself (syncpkt/SPEC.md, Replica record).
-func rotationMessage(id replica.ID, version uint64, at int64, pub ed25519.PublicKey) []byte {
+// carries the new key, the rotation's date (Unix milliseconds) and epoch
+// (the replica's last epoch sealed under the previous key), and the key
+// itself (syncpkt/SPEC.md, Replica record).
+func rotationMessage(id replica.ID, version uint64, at int64, epoch uint64, pub ed25519.PublicKey) []byte {
 	m := []byte("multisite key rotation v3\x00")
 	m = append(m, id...)
 	m = append(m, 0)
 	m = binary.BigEndian.AppendUint64(m, version)
 	m = binary.BigEndian.AppendUint64(m, uint64(at))
+	m = binary.BigEndian.AppendUint64(m, epoch)
 	return append(m, pub...)
 }
 
@@ -178,14 +180,18 @@ func legacyRotationMessage(id replica.ID, version uint64, pub ed25519.PublicKey)
 }
 
 // rotationSize is the size of a dated endorsement: the date (8 bytes,
-// big-endian Unix milliseconds), then the previous key's signature.
-const rotationSize = 8 + ed25519.SignatureSize
+// big-endian Unix milliseconds), the epoch (8 bytes, big-endian), then
+// the previous key's signature.
+const rotationSize = 16 + ed25519.SignatureSize
 
-// endorse returns the KeySig by which prev endorses entry i's key, dated at.
-func endorse(prev ed25519.PrivateKey, i replica.Info, at time.Time) []byte {
+// endorse returns the KeySig by which prev endorses entry i's key, dated
+// at, after epoch, the last epoch sealed under prev.
+func endorse(prev ed25519.PrivateKey, i replica.Info, at time.Time, epoch uint64) []byte {
 	ms := at.UnixMilli()
-	sig := ed25519.Sign(prev, rotationMessage(i.ID, i.Version, ms, i.PublicKey))
-	return append(binary.BigEndian.AppendUint64(nil, uint64(ms)), sig...)
+	sig := ed25519.Sign(prev, rotationMessage(i.ID, i.Version, ms, epoch, i.PublicKey))
+	b := binary.BigEndian.AppendUint64(nil, uint64(ms))
+	b = binary.BigEndian.AppendUint64(b, epoch)
+	return append(b, sig...)
 }
 
 // rotatedAt returns the date of a dated endorsement, and false for none.
@@ -194,6 +200,15 @@ func rotatedAt(keySig []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(keySig))), true
+}
+
+// rotatedAfter returns the epoch of a dated endorsement: the replica's
+// last epoch sealed under the previous key.
+func rotatedAfter(keySig []byte) (uint64, bool) {
+	if len(keySig) != rotationSize {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(keySig[8:]), true
 }
 
 // KeyEndorsed reports whether entry's public key is endorsed by prev, the
@@ -208,7 +223,8 @@ func KeyEndorsed(prev ed25519.PublicKey, entry replica.Info) bool {
 		return false
 	}
 	ms := int64(binary.BigEndian.Uint64(entry.KeySig))
-	return ed25519.Verify(prev, rotationMessage(entry.ID, entry.Version, ms, entry.PublicKey), entry.KeySig[8:])
+	epoch := binary.BigEndian.Uint64(entry.KeySig[8:])
+	return ed25519.Verify(prev, rotationMessage(entry.ID, entry.Version, ms, epoch, entry.PublicKey), entry.KeySig[16:])
 }
 
 // keyAt returns the key a replica signed with at t, by its chain: each
@@ -229,6 +245,29 @@ func keyAt(cur replica.Info, chain []*syncpkt.Replica, t time.Time) ed25519.Publ
 		key = chain[i-1].PublicKey
 	}
 	return key
+}
+
+// KeysForEpoch returns the keys that may have signed what the replica
+// made in epoch (a row or transfer proof kept and forwarded since): the
+// key in force when it sealed the epoch, and every later key (the replica
+// signs its own changes afresh with its current key when it exports
+// them). A key retired before the epoch is never among them. cur is the
+// replica's entry, chain its chain of rotations as registryAuth gives it.
+func KeysForEpoch(cur replica.Info, chain []*syncpkt.Replica, epoch uint64) []ed25519.PublicKey {
+	keys := []ed25519.PublicKey{cur.PublicKey}
+	key := cur.PublicKey
+	for i := len(chain) - 1; i > 0; i-- {
+		if !bytes.Equal(chain[i].PublicKey, key) {
+			continue
+		}
+		after, ok := rotatedAfter(chain[i].KeySig)
+		if !ok || epoch > after {
+			break
+		}
+		key = chain[i-1].PublicKey
+		keys = append(keys, key)
+	}
+	return keys
 }
 
 // enrolKey derives, from the one-time secret of a creation packet, the
