@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/hooks"
+	"github.com/multisite-go/multisite/internal/engine"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -38,7 +39,7 @@ func siteKey(t *testing.T, s *site) (string, ed25519.PrivateKey) {
 func signRow(t *testing.T, by *site, table *syncpkt.Table, r *syncpkt.Row) *syncpkt.Row {
 	t.Helper()
 	family, key := siteKey(t, by)
-	r.Proof = ed25519.Sign(key, syncpkt.RowMessage(family, table.Name, table.Columns, r))
+	r.Proof = ed25519.Sign(key, engine.RowMessage(family, table.Name, table.Columns, r))
 	return r
 }
 
@@ -287,7 +288,7 @@ func forwardedThroughHub(t *testing.T, boston, hub, cork *site) {
 		case *syncpkt.Table:
 			cur = r
 		case *syncpkt.Row:
-			if !ed25519.Verify(keys[r.Origin], syncpkt.RowMessage(family, cur.Name, cur.Columns, r), r.Proof) {
+			if !ed25519.Verify(keys[r.Origin], engine.RowMessage(family, cur.Name, cur.Columns, r), r.Proof) {
 				t.Errorf("the hub forwards an image of %s by %s without its origin's proof", cur.Name, r.Origin)
 			}
 			byOrigin[r.Origin]++

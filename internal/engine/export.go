@@ -500,7 +500,7 @@ func (s *rowSigner) submit() error {
 			defer close(b.done)
 			for _, r := range b.rows {
 				if r.Origin == s.local {
-					r.Proof = ed25519.Sign(s.key, syncpkt.RowMessage(s.family, s.table, s.cols, r))
+					r.Proof = ed25519.Sign(s.key, RowMessage(s.family, s.table, s.cols, r))
 				}
 			}
 		}()

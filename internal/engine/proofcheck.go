@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/multisite-go/multisite/internal/dialect"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -147,7 +148,7 @@ func (c *proofCheck) verify(items []fetched) *sync.WaitGroup {
 // check verifies one proof.
 func (c *proofCheck) check(j proofJob) error {
 	if j.row != nil {
-		if ed25519.Verify(j.key, syncpkt.RowMessage(c.family, j.table, j.cols, j.row), j.row.Proof) {
+		if ed25519.Verify(j.key, RowMessage(c.family, j.table, j.cols, j.row), j.row.Proof) {
 			return nil
 		}
 		return fmt.Errorf("%w: a row image of %s (version %d) is not signed by its origin %s", ErrProof, j.table, j.row.Version, j.row.Origin)
@@ -165,4 +166,30 @@ func registryKeys(reg map[replica.ID]replica.Info) map[replica.ID]ed25519.Public
 		m[id] = i.PublicKey
 	}
 	return m
+}
+
+// RowMessage is what a row image's origin signs: syncpkt.RowMessage over
+// the image with each value in its canonical form for its column's type
+// (dialect.Canonical, the form content hashes compare), so that the proof
+// holds over the image a hub of another vendor reads back from its own
+// database: SQLite holds DECIMAL(12,2) 1234.50 as the REAL 1234.5 and
+// sends a float, PostgreSQL and MariaDB send the text "1234.50"; both
+// sign and verify as "1234.5". cols are the packet's columns of the
+// row's table, whose types every member shares (ms_table).
+func RowMessage(family, table string, cols []syncpkt.Column, r *syncpkt.Row) []byte {
+	if len(cols) != len(r.Values) {
+		return nil
+	}
+	c := *r
+	c.Values = make([]syncpkt.Value, len(r.Values))
+	for i, v := range r.Values {
+		c.Values[i] = v
+		if v.IsNull() {
+			continue
+		}
+		if cv, err := syncpkt.ValueOf(dialect.Canonical(cols[i].Type, v.Any())); err == nil {
+			c.Values[i] = cv
+		}
+	}
+	return syncpkt.RowMessage(family, table, cols, &c)
 }

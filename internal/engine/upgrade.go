@@ -81,19 +81,26 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 	// keeps a NULL proof: this replica's own rows are signed again at
 	// every export; rows of other origins held without a proof are sent
 	// without one, which a receiver takes only where it changes nothing
-	// (see the Proofs section of syncpkt/SPEC.md).
-	for _, t := range tables {
-		for _, name := range []string{dialect.Shadow(d, t.Name), dialect.Xfer(d, t.Name)} {
-			has, err := dialect.HasColumn(ctx, q, d, name, "ms_proof")
-			if err != nil {
-				return schema.Plan{}, f, err
-			}
-			if !has {
-				add(fmt.Sprintf("metadata format %d to 7: proof column of %s", f, name), dialect.AddProofColumn(d, name))
+	// (see the Proofs section of syncpkt/SPEC.md). After the steps of
+	// older formats, so the columns come in a new replica's order.
+	proofSteps := func() error {
+		for _, t := range tables {
+			for _, name := range []string{dialect.Shadow(d, t.Name), dialect.Xfer(d, t.Name)} {
+				has, err := dialect.HasColumn(ctx, q, d, name, "ms_proof")
+				if err != nil {
+					return err
+				}
+				if !has {
+					add(fmt.Sprintf("metadata format %d to 7: proof column of %s", f, name), dialect.AddProofColumn(d, name))
+				}
 			}
 		}
+		return nil
 	}
 	if f >= 6 {
+		if err := proofSteps(); err != nil {
+			return schema.Plan{}, f, err
+		}
 		n := len(plan.Steps) - 1 // the stamp of the format stays last
 		plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
 		return plan, f, nil
@@ -136,6 +143,9 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 				add(what, e.CharsetTriggers(t)...)
 			}
 		}
+	}
+	if err := proofSteps(); err != nil {
+		return schema.Plan{}, f, err
 	}
 	n := len(plan.Steps) - 1 // the stamp of the format stays last
 	plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
