@@ -263,6 +263,15 @@ func TestProof_ForwardedThroughAHubOfAnotherVendor(t *testing.T) {
 
 func forwardedThroughHub(t *testing.T, boston, hub, cork *site) {
 	t.Helper()
+	// The hub and cork were created from boston's creation packets, which
+	// carry boston's proofs: they hold one for every row, to forward it.
+	for _, s := range []*site{hub, cork} {
+		for _, table := range []string{"ms_row_project", "ms_row_defect", "ms_row_defect_tag"} {
+			if n := queryString(t, s.db, `SELECT count(*) FROM `+table+` WHERE ms_proof IS NULL`); n != "0" {
+				t.Errorf("%s holds %s rows of %s without a proof after its creation", s.name, n, table)
+			}
+		}
+	}
 	mustExec(t, boston.db, `UPDATE project SET title = 'naïve ☃ edit in boston' WHERE code = 'CORE'`)
 	mustExec(t, boston.db, `UPDATE defect SET headline = 'edited in boston', score = 2.75, attachment = ? WHERE id = 3`, []byte{0, 0xff, 7})
 	mustExec(t, boston.db, `DELETE FROM defect_tag WHERE tag = 'perf'`)
