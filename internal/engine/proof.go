@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -265,5 +266,27 @@ func (m *importer) checkSuspects() error {
 		}
 	}
 	m.suspects = nil
+	return nil
+}
+
+// forgetForwardedProofs drops the proofs this replica holds of row images
+// other replicas made, after a migration: its SQL may have changed the
+// images (a column added with a default, a data fix), and a proof made
+// over the image before no longer holds over it. Such images are then
+// forwarded without a proof, which a receiver takes only where it changes
+// nothing there; one that lacks the image gets it from its origin, which
+// signs its own images again at every export. This replica's own images
+// need nothing: they are signed at export.
+func forgetForwardedProofs(ctx context.Context, q dialect.Querier, d dialect.Dialect, local replica.ID) error {
+	tables, err := Tables(ctx, q)
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if _, err := q.ExecContext(ctx, d.Rebind(fmt.Sprintf("UPDATE %s SET ms_proof = NULL WHERE ms_origin <> ? AND ms_proof IS NOT NULL",
+			d.Quote(dialect.Shadow(d, t.Name)))), string(local)); err != nil {
+			return fmt.Errorf("multisite: forget the proofs of %s: %w", t.Name, err)
+		}
+	}
 	return nil
 }
