@@ -15,9 +15,10 @@ import (
 // writes (on SQLite they took a fifth of an import's time).
 //
 // Records travel in batches of at most prefetchBytes (or one larger
-// record), one batch queued: besides the record being applied, at most two
-// batches are held, so memory stays bounded by the packet's largest rows,
-// not its size.
+// record), two batches queued (their proofs are checked meanwhile, see
+// proofcheck.go): besides the record being applied, at most four batches
+// are held, so memory stays bounded by the packet's largest rows, not its
+// size.
 //
 // The packet's signature is checked at its trailer against a key the
 // import looks up in the registry it is building as it applies the
