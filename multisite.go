@@ -78,6 +78,18 @@ var (
 	ErrKeyRange = engine.ErrKeyRange
 	// ErrState is returned for a lifecycle change that is not allowed.
 	ErrState = engine.ErrState
+	// ErrProof is returned by ImportPacket for a packet carrying a row
+	// image or a transfer whose proof is not the signature of the replica
+	// that made it (the row's origin, the transfer's From) by the key in
+	// the local registry, or that lacks a proof where it would change
+	// something. The packet is refused whole; nothing is written.
+	ErrProof = engine.ErrProof
+	// ErrAuthority is returned by ImportPacket for a packet carrying a
+	// change its maker had no right to make: a row image whose origin was
+	// not the row's master at that version (it also matches
+	// mastership.ErrNotMaster), or a transfer from a replica that did not
+	// master the row. The packet is refused whole; nothing is written.
+	ErrAuthority = engine.ErrAuthority
 	// ErrCharset is returned for a string outside the family's data code
 	// page (in a *CharsetError).
 	ErrCharset = engine.ErrCharset

@@ -232,6 +232,7 @@ func TestDeactivate_AfterMigrationRestoresSchemaAndData(t *testing.T) {
 // shadow entry by origin and epoch, pending ones too).
 func downgradeToFormat1(t testing.TB, s *dsite) {
 	t.Helper()
+	dropProofColumns(t, s)
 	for _, q := range []string{
 		`DROP TABLE ms_migration`,
 		`DROP TABLE ms_schema`,
@@ -252,20 +253,43 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	}
 }
 
+// replicatedNames lists s's replicated tables.
+func replicatedNames(t testing.TB, s *dsite) []string {
+	t.Helper()
+	d := dialectOf(t, s.db)
+	if d.Name() == dialect.MySQL {
+		return strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
+	}
+	return strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
+}
+
+// dropProofColumns takes away the proof column format 7 gave every shadow
+// and transfer log.
+func dropProofColumns(t testing.TB, s *dsite) {
+	t.Helper()
+	d := dialectOf(t, s.db)
+	for _, table := range replicatedNames(t, s) {
+		for _, name := range []string{dialect.Shadow(d, table), dialect.Xfer(d, table)} {
+			if has, err := dialect.HasColumn(ctx, s.db, d, name, "ms_proof"); err == nil && has {
+				s.mustExec(t, fmt.Sprintf("ALTER TABLE %s DROP COLUMN ms_proof", d.Quote(name)))
+			}
+		}
+	}
+}
+
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
 // four to format 2, the stamp of format 3, four to format 4 (ms_sent,
-// ms_gap, ms_part, stamp), the stamps of formats 5 and 6; on SQLite two
+// ms_gap, ms_part, stamp), the stamps of formats 5, 6 and 7; on SQLite two
 // per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
-// and per table the fingerprints taken and the triggers (charset triggers
-// too, where there are some) dropped and created again.
+// and per table the fingerprints taken, the triggers (charset triggers
+// too, where there are some) dropped and created again, and the proof
+// columns of its shadow and transfer log.
 func upgradeSteps(t testing.TB, s *dsite) int {
 	t.Helper()
 	d := s.d
-	n := 11
-	names := strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
-	if d.Name() == dialect.MySQL {
-		names = strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
-	}
+	n := 12
+	names := replicatedNames(t, s)
+	n += 2 * len(names)
 	if d.Name() == dialect.SQLite {
 		n += 1 + 2*len(names)
 	}
@@ -373,6 +397,11 @@ func TestUpgradeMetadata_FromFormat1(t *testing.T) {
 func downgradeToFormat(t testing.TB, s *dsite, f int) {
 	t.Helper()
 	d := s.d
+	if f == 6 { // format 7 added the proof columns alone
+		dropProofColumns(t, s)
+		s.mustExec(t, `UPDATE ms_ctl SET format = 6`)
+		return
+	}
 	var tables []dialect.Table
 	for _, name := range []string{"project", "defect", "defect_tag"} {
 		tb, ok, err := d.Describe(ctx, s.db, name)
@@ -415,7 +444,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 // status clean, the rows inside the rules, and plain SQL writes (a keyless
 // INSERT included where the dialect takes one) are captured.
 func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
-	require.Equal(t, 6, multisite.MetadataFormat, "add the new format to the cases")
+	require.Equal(t, 7, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
@@ -436,7 +465,7 @@ func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
 					// SQLite's ADD COLUMN writes the column after the
 					// table's constraints in the stored CREATE TABLE text.
 					for k := range fresh {
-						if strings.HasPrefix(k, "table ms_row_") {
+						if strings.HasPrefix(k, "table ms_row_") || strings.HasPrefix(k, "table ms_xfer_") {
 							delete(fresh, k)
 							delete(got, k)
 						}

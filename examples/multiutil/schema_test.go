@@ -304,9 +304,23 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 6, multisite.MetadataFormat, "the test downgrades format 6 to format 1")
+	require.Equal(t, 7, multisite.MetadataFormat, "the test downgrades format 7 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
+	db := openTest(t, f.boston)
+	var names []string
+	rows, err := db.Query(`SELECT name FROM ms_table`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, db.Close())
+	for _, n := range names { // format 7: the proof columns
+		execTest(t, f.boston, `ALTER TABLE ms_row_`+n+` DROP COLUMN ms_proof`, `ALTER TABLE ms_xfer_`+n+` DROP COLUMN ms_proof`)
+	}
 	execTest(t, f.boston,
 		`DROP TABLE ms_migration`,
 		`DROP TABLE ms_schema`,
@@ -344,7 +358,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 6; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 7; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -360,10 +374,10 @@ func TestSchemaUpgrade(t *testing.T) {
 	for _, st := range up.Steps {
 		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
 	}
-	if up.From != 1 || up.To != 6 || !up.Applied || !epochIndex {
+	if up.From != 1 || up.To != 7 || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 6 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 7 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

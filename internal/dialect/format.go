@@ -142,6 +142,13 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// AddHashColumn) and every trigger is made again, by the engine's
 		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 6"}}
+	case 6:
+		// Format 7 changes no metadata table: every shadow and transfer
+		// log gets ms_proof (see AddProofColumns), the origin's signature
+		// over the row image or transfer it holds, added by the engine's
+		// upgrade, which knows the tables. Existing entries keep a NULL
+		// proof.
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 7"}}
 	}
 	return nil
 }
@@ -152,6 +159,24 @@ func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
 		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
 		"DROP TABLE IF EXISTS ms_refuse"}
+}
+
+// ProofType is the type of the ms_proof column of shadows and transfer
+// logs on d: an ed25519 signature of 64 bytes, or NULL.
+func ProofType(d Dialect) string {
+	switch d.Name() {
+	case MySQL:
+		return "VARBINARY(64)"
+	case Postgres:
+		return "BYTEA"
+	}
+	return "BLOB"
+}
+
+// AddProofColumn returns the DDL adding ms_proof to table (a shadow or a
+// transfer log), for metadata format 7.
+func AddProofColumn(d Dialect, table string) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_proof %s", d.Quote(table), ProofType(d))
 }
 
 // AddHashColumn returns the DDL adding ms_hash, the fingerprint of the row

@@ -139,7 +139,7 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 				return err
 			}
 		}
-		if err := writeChanges(ctx, tx, d, pw, nil, &st, opt.Progress); err != nil {
+		if err := writeChanges(ctx, tx, d, c, pw, nil, &st, opt.Progress); err != nil {
 			return err
 		}
 		if err := pw.Close(); err != nil {
@@ -532,7 +532,10 @@ func (c *creator) row(r *syncpkt.Row) error {
 		c.rows = append(c.rows, append(vals, r.Master))
 		c.rep.Tables[t.Name].Inserted++
 	}
-	c.shadow = append(c.shadow, append(key, r.Version, r.Master, r.Origin, r.Creator, r.Epoch, deleted))
+	// The proof is stored as it came, for this replica to forward: the
+	// packet's signer is the new replica's creator, whose registry it
+	// takes, so checking proofs against that registry would add nothing.
+	c.shadow = append(c.shadow, append(key, r.Version, r.Master, r.Origin, r.Creator, r.Epoch, deleted, proofArg(r.Proof)))
 	if len(c.shadow) >= 400 {
 		return c.flush()
 	}
@@ -556,7 +559,7 @@ func (c *creator) flush() error {
 	for _, k := range t.Keys() {
 		scols = append(scols, k.Name)
 	}
-	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted", "ms_proof")
 	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(c.d, t.Name), scols, c.shadow); err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
-	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -293,6 +292,9 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	// target and origin, so those get their own errors; the signature is
 	// still verified before anything commits.
 	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	// Every row image's and transfer's proof is checked before it is
+	// applied (proofcheck.go), against the registry as built so far.
+	pf.proofs = newProofCheck(m.ctl.Family, func() map[replica.ID]ed25519.PublicKey { return registryKeys(m.reg) })
 	if n == 1 {
 		if err := m.header(pf.pr); err != nil {
 			if m.gapped != nil {
@@ -318,7 +320,11 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := m.record(rec); err != nil {
+		err = pf.bad // a proof that does not hold
+		if err == nil {
+			err = m.record(rec)
+		}
+		if err != nil {
 			derr := damaged(pf, err)
 			m.proven = derr == err
 			return derr
@@ -359,7 +365,8 @@ type importer struct {
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
 	pruned    map[replica.ID]uint64
-	late      lateState // mastership requests and unique-key collisions (request.go, collision.go)
+	late      lateState         // mastership requests and unique-key collisions (request.go, collision.go)
+	suspects  []suspectTransfer // proven transfers from a replica that did not master the row (proof.go)
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -653,6 +660,12 @@ func (m *importer) transfer(x *syncpkt.Transfer) error {
 	if err := m.known(x.From, x.To); err != nil {
 		return err
 	}
+	if len(x.Key) != len(t.Keys()) {
+		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(t.Keys()))
+	}
+	if skip, err := m.checkTransfer(t, x); err != nil || skip { // proof.go
+		return err
+	}
 	if err := logTransfer(m.ctx, m.tx, m.d, t, x); err != nil {
 		return err
 	}
@@ -673,8 +686,8 @@ func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.T
 		cols = append(cols, k.Name)
 		args = append(args, d.Arg(k, x.Key[i].Any()))
 	}
-	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
-	args = append(args, x.Version, x.From, x.To, x.Epoch)
+	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch", "ms_proof")
+	args = append(args, x.Version, x.From, x.To, x.Epoch, proofArg(x.Proof))
 	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(d, t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
@@ -695,7 +708,7 @@ func (m *importer) row(r *syncpkt.Row) error {
 	if err := m.known(r.Master, r.Origin, r.Creator); err != nil {
 		return err
 	}
-	vals := make([]any, len(t.Columns)+6)
+	vals := make([]any, len(t.Columns)+7)
 	for i, v := range r.Values {
 		j := m.order[i]
 		if t.Columns[j].Key > 0 && v.Kind == syncpkt.ValueNull {
@@ -723,6 +736,9 @@ func (m *importer) row(r *syncpkt.Row) error {
 	} else {
 		vals[n+5] = 0
 	}
+	// Checked against the origin's key before this record came here
+	// (proofcheck.go); stored so that this replica can forward the image.
+	vals[n+6] = proofArg(r.Proof)
 	m.pending = append(m.pending, vals)
 	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
 		return m.route() // fastpath.go
@@ -731,11 +747,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 }
 
 func stageCols(t *dialect.Table) []string {
-	cols := make([]string, 0, len(t.Columns)+6)
+	cols := make([]string, 0, len(t.Columns)+7)
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
 	}
-	return append(cols, "ms_master", "ms_version", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+	return append(cols, "ms_master", "ms_version", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted", "ms_proof")
 }
 
 func (m *importer) insertPending() error {
@@ -774,6 +790,9 @@ func (m *importer) flush() error {
 		return err
 	}
 	if err := m.merge(); err != nil {
+		return err
+	}
+	if err := m.checkSuspects(); err != nil { // proof.go
 		return err
 	}
 	if err := m.restoreTriggers(); err != nil { // fastpath.go
@@ -823,6 +842,9 @@ func (m *importer) merge() error {
 		S, R, keyMatch(d, *t, "r.", S+"."), R, keyMatch(d, *t, "r.", S+"."), S, S, S, S)
 	if _, err := m.tx.ExecContext(m.ctx, d.Rebind(decide), pargs...); err != nil {
 		return fmt.Errorf("multisite: merge %s: %w", t.Name, err)
+	}
+	if err := m.checkUnproven(); err != nil { // proof.go
+		return err
 	}
 	if err := m.conflicts(); err != nil {
 		return err
@@ -875,7 +897,7 @@ func (m *importer) merge() error {
 	}
 	stmts = append(stmts,
 		d.Upsert(*t, cols, fmt.Sprintf("SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 ORDER BY ms_seq", strings.Join(sel, ", "), S)),
-		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
+		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_proof FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
 		// The fingerprints of the rows just applied (refuse.go).
 		rehashSQL(d, *t, fmt.Sprintf("(%s) IN (SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0)", keyNames(d, *t), keyNames(d, *t), S)),
 		fmt.Sprintf("DELETE FROM %s", S),
@@ -916,92 +938,6 @@ func (m *importer) checkDuplicates() error {
 		return fmt.Errorf("%w: %d keys of %s appear more than once", ErrPacket, n, t.Name)
 	}
 	return nil
-}
-
-// checkMasters refuses the packet if it changes a row whose master, as far
-// as this replica can tell by following the transfer log, is not the
-// change's origin. Such a change cannot come from an honest member: a
-// sender always includes the transfers the receiver lacks.
-func (m *importer) checkMasters() error {
-	t := m.cur
-	d := m.d
-	S, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name))
-	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
-WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
-		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
-	rows, err := m.tx.QueryContext(m.ctx, q)
-	if err != nil {
-		return fmt.Errorf("multisite: check masters of %s: %w", t.Name, err)
-	}
-	type suspect struct {
-		key  []any
-		held mastership.Image // the stamp the rule needs: master and version
-		in   mastership.Image // origin and version
-	}
-	var sus []suspect
-	nk := len(t.Keys())
-	for rows.Next() {
-		s := suspect{key: make([]any, nk)}
-		dest := make([]any, 0, nk+4)
-		for i := range s.key {
-			dest = append(dest, &s.key[i])
-		}
-		dest = append(dest, &s.in.Version, &s.in.Origin, &s.held.Master, &s.held.Version)
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
-		sus = append(sus, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, s := range sus {
-		log, err := m.transferLog(s.key)
-		if err != nil {
-			return err
-		}
-		// The query selected the images that replace the held one on the
-		// same chain and were not made by the held master; the rule
-		// decides the rest.
-		if master, ok := mastership.MayChange(s.held, s.in, log); !ok {
-			key := append([]any{}, s.key...)
-			if err := portable(d, t.Keys(), key); err != nil {
-				return err
-			}
-			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
-				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: s.in.Origin})
-		}
-	}
-	return nil
-}
-
-func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
-	t := m.cur
-	d := m.d
-	var conds []string
-	for _, k := range t.Keys() {
-		conds = append(conds, d.Quote(k.Name)+" = ?")
-	}
-	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
-		d.Quote(dialect.Xfer(d, t.Name)), strings.Join(conds, " AND ")))
-	rows, err := m.tx.QueryContext(m.ctx, q, key...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var log []mastership.Transfer
-	for rows.Next() {
-		var x mastership.Transfer
-		var from, to string
-		if err := rows.Scan(&x.Version, &from, &to); err != nil {
-			return nil, err
-		}
-		x.From, x.To = replica.ID(from), replica.ID(to)
-		log = append(log, x)
-	}
-	return log, rows.Err()
 }
 
 // conflicts keeps the losing record of every creation conflict in

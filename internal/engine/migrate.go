@@ -207,6 +207,9 @@ func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrati
 	if err := reconcile(ctx, r, local, replica.ID(b.By), before, b.Version, rep); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
+	if err := forgetForwardedProofs(ctx, r.q(), d, local); err != nil { // proof.go
+		return fmt.Errorf("multisite: %s: %w", comment, err)
+	}
 	if err := triggersAroundMigration(ctx, r, false); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
