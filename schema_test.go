@@ -415,7 +415,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 // status clean, the rows inside the rules, and plain SQL writes (a keyless
 // INSERT included where the dialect takes one) are captured.
 func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
-	require.Equal(t, 6, multisite.MetadataFormat, "add the new format to the cases")
+	require.Equal(t, 8, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {

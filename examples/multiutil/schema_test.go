@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 6, multisite.MetadataFormat, "the test downgrades format 6 to format 1")
+	require.Equal(t, 8, multisite.MetadataFormat, "the test downgrades format 8 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	execTest(t, f.boston,
@@ -318,6 +318,8 @@ func TestSchemaUpgrade(t *testing.T) {
 		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
 		`DROP TABLE ms_refuse`, // format 5
+		`DROP TABLE ms_sealed`, // format 8
+		`DROP TABLE ms_proof`,  // format 8
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
