@@ -346,7 +346,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 6; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 8; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -362,10 +362,10 @@ func TestSchemaUpgrade(t *testing.T) {
 	for _, st := range up.Steps {
 		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
 	}
-	if up.From != 1 || up.To != 6 || !up.Applied || !epochIndex {
+	if up.From != 1 || up.To != 8 || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 6 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 8 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)
