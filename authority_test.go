@@ -271,6 +271,29 @@ func TestAuthority_HostileEpochClaims(t *testing.T) {
 				requireRefused(t, boston, pkt, multisite.ErrEpochClaim, multisite.ErrPacket)
 			})
 		}
+		t.Run("huge claim in an acknowledgement", func(t *testing.T) {
+			pkt := forgeHeader(t, blr, boston, func(h *syncpkt.Header) {
+				h.Kind, h.Base = syncpkt.KindAck, map[string]uint64{}
+				h.Upto[string(boston.id)] = 1<<63 - 1
+			})
+			requireRefused(t, boston, pkt, multisite.ErrEpochClaim, multisite.ErrPacket)
+		})
+		t.Run("acknowledgement claiming the receiver's own epochs beyond what it sealed is capped", func(t *testing.T) {
+			pkt := forgeHeader(t, blr, boston, func(h *syncpkt.Header) {
+				h.Kind, h.Base = syncpkt.KindAck, map[string]uint64{}
+				h.Upto[string(boston.id)] = bostonSealed + 100
+				h.Upto[string(dublin.id)] = 1000
+			})
+			importInto(t, boston, pkt)
+			st, err := multisite.ReadStatus(ctx, boston.db)
+			require.NoError(t, err)
+			if got := st.Matrix[blr.id][boston.id]; got > bostonSealed {
+				t.Errorf("boston believes bangalore holds its epoch %d; it sealed %d", got, bostonSealed)
+			}
+			if got := st.Matrix[blr.id][dublin.id]; got > dublinSealed {
+				t.Errorf("boston believes bangalore holds dublin's epoch %d; dublin sealed %d", got, dublinSealed)
+			}
+		})
 		t.Run("claim on the receiver's own epochs beyond what it sealed", func(t *testing.T) {
 			pkt := forgeHeader(t, blr, boston, func(h *syncpkt.Header) { h.Upto[string(boston.id)] = bostonSealed + 100 })
 			requireRefused(t, boston, pkt, multisite.ErrEpochClaim)

@@ -738,7 +738,9 @@ func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 // *CharsetError names the first string to clean). The change travels in
 // the next packets; every replica takes it once its own data fits, and
 // until then refuses packets with a *CharsetError saying what to clean.
-// No replica is re-created.
+// No replica is re-created. Only the family's schema master may change the
+// code page (a *schema.NotSchemaMasterError elsewhere): the change travels
+// with its proof, and a change without it is refused (ErrAuthority).
 func ChangeCodePage(ctx context.Context, db *sql.DB, codePage string) error {
 	d, err := ready(ctx, db, "")
 	if err != nil {
