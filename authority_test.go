@@ -377,6 +377,16 @@ func TestAuthority_GenuineSettingsThroughAHub(t *testing.T) {
 			require.Equal(t, "windows-1252", queryString(t, s.db, `SELECT code_page FROM ms_ctl`), s.name)
 			require.Equal(t, "2", queryString(t, s.db, `SELECT count(*) FROM ms_proof`), s.name+": stored proofs")
 		}
+		// A replica the hub creates now keeps the proofs and the sealed
+		// statements it was given, to forward them in turn.
+		var buf bytes.Buffer
+		info, _, err := multisite.Replicate(ctx, hub.db, "eton", &buf, multisite.ReplicateOptions{})
+		require.NoError(t, err)
+		eton := &site{name: "eton", db: open("eton"), id: info.ID}
+		_, err = multisite.CreateReplica(ctx, eton.db, &buf, multisite.CreateOptions{})
+		require.NoError(t, err)
+		require.Equal(t, "2", queryString(t, eton.db, `SELECT count(*) FROM ms_proof`), "eton: stored proofs")
+		require.NotEqual(t, "0", queryString(t, eton.db, `SELECT count(*) FROM ms_sealed`), "eton: sealed statements")
 		// A member that is not the schema master may not change the code
 		// page at all.
 		var nsm *schema.NotSchemaMasterError
