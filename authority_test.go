@@ -368,6 +368,13 @@ func TestAuthority_GenuineSettingsThroughAHub(t *testing.T) {
 		_, err := multisite.Migrate(ctx, a.db, migs, multisite.MigrateOptions{})
 		require.NoError(t, err)
 		require.NoError(t, multisite.ChangeCodePage(ctx, a.db, "windows-1252"))
+		// The master's genuine migration text (its inner signature holds)
+		// forwarded without the master's proof of the setting is refused.
+		hfamily, hkey := memberKey(t, hub)
+		body := queryString(t, a.db, `SELECT body FROM ms_migration WHERE version = 1`)
+		unproven := &syncpkt.Setting{Key: "ms.migration", Value: body, Signer: string(a.id)}
+		unproven.Proof = ed25519.Sign(hkey, syncpkt.SettingMessage(hfamily, unproven))
+		requireRefused(t, c, forgeHeader(t, hub, c, func(h *syncpkt.Header) { h.SchemaVersion = 1 }, unproven), multisite.ErrAuthority)
 		syncPair(t, a, hub)
 		rep := syncPair(t, hub, c)
 		require.Equal(t, []int64{1}, rep.Migrated)
