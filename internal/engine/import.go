@@ -239,6 +239,11 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 			}
 		}
 		imp.progress.commit()
+		if imp.h.Kind == syncpkt.KindSync {
+			if err := imp.checkClaims(); err != nil { // authority.go: a packet without tables, before any request is acted on
+				return err
+			}
+		}
 		if err := imp.flush(); err != nil {
 			return err
 		}
@@ -1186,10 +1191,14 @@ func (m *importer) refused() replica.Vector {
 	if m.gapped != nil {
 		return m.gapped
 	}
+	upto := vectorOf(m.h.Upto)
+	if m.auth.checked {
+		upto = m.auth.upto // as far as it is believed (authority.go)
+	}
 	v := replica.Vector{}
-	for o, u := range m.h.Upto {
-		if have := m.ours[replica.ID(o)]; u > have {
-			v[replica.ID(o)] = have
+	for o, u := range upto {
+		if have := m.ours[o]; u > have {
+			v[o] = have
 		}
 	}
 	return v
