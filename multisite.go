@@ -84,12 +84,6 @@ var (
 	// the local registry, or that lacks a proof where it would change
 	// something. The packet is refused whole; nothing is written.
 	ErrProof = engine.ErrProof
-	// ErrAuthority is returned by ImportPacket for a packet carrying a
-	// change its maker had no right to make: a row image whose origin was
-	// not the row's master at that version (it also matches
-	// mastership.ErrNotMaster), or a transfer from a replica that did not
-	// master the row. The packet is refused whole; nothing is written.
-	ErrAuthority = engine.ErrAuthority
 	// ErrCharset is returned for a string outside the family's data code
 	// page (in a *CharsetError).
 	ErrCharset = engine.ErrCharset
@@ -750,7 +744,9 @@ func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 // *CharsetError names the first string to clean). The change travels in
 // the next packets; every replica takes it once its own data fits, and
 // until then refuses packets with a *CharsetError saying what to clean.
-// No replica is re-created.
+// No replica is re-created. Only the family's schema master may change the
+// code page (a *schema.NotSchemaMasterError elsewhere): the change travels
+// with its proof, and a change without it is refused (ErrAuthority).
 func ChangeCodePage(ctx context.Context, db *sql.DB, codePage string) error {
 	d, err := ready(ctx, db, "")
 	if err != nil {

@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 7, multisite.MetadataFormat, "the test downgrades format 7 to format 1")
+	require.Equal(t, 8, multisite.MetadataFormat, "the test downgrades format 8 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	db := openTest(t, f.boston)
@@ -332,6 +332,8 @@ func TestSchemaUpgrade(t *testing.T) {
 		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
 		`DROP TABLE ms_refuse`, // format 5
+		`DROP TABLE ms_sealed`, // format 8
+		`DROP TABLE ms_proof`,  // format 8
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
@@ -358,7 +360,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 7; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 8; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {
@@ -374,10 +376,10 @@ func TestSchemaUpgrade(t *testing.T) {
 	for _, st := range up.Steps {
 		epochIndex = epochIndex || strings.Contains(st.SQL, "WHERE ms_epoch IS NOT NULL")
 	}
-	if up.From != 1 || up.To != 7 || !up.Applied || !epochIndex {
+	if up.From != 1 || up.To != 8 || !up.Applied || !epochIndex {
 		t.Errorf("upgrade --json = %+v", up)
 	}
-	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 7 {
+	if s := statusOut(t, exitOK, f.boston); !s.Clean || s.Format != 8 {
 		t.Errorf("status after upgrade = %+v", s)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston)

@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 6 are described at their steps.
+// to 8 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -149,6 +149,25 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// upgrade, which knows the tables. Existing entries keep a NULL
 		// proof.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 7"}}
+	case 7:
+		// Format 8: ms_sealed keeps, per replica, the newest signed
+		// statement of the epochs it has sealed (syncpkt.Sealed) that
+		// reached this replica, to bound epoch claims and to forward;
+		// ms_proof keeps the proofs of family settings this replica did
+		// not make itself (code page changes, migrations), to forward.
+		return []MetaStep{
+			{Table: "ms_sealed", SQL: metaTable(n, "ms_sealed", []string{
+				"replica TEXT PRIMARY KEY",
+				"epoch INTEGER NOT NULL",
+				"proof BLOB NOT NULL",
+			}, "")},
+			{Table: "ms_proof", SQL: metaTable(n, "ms_proof", []string{
+				"name TEXT PRIMARY KEY",
+				"signer TEXT NOT NULL",
+				"proof BLOB NOT NULL",
+			}, "")},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 8"},
+		}
 	}
 	return nil
 }
@@ -158,7 +177,7 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
 		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
-		"DROP TABLE IF EXISTS ms_refuse"}
+		"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_sealed", "DROP TABLE IF EXISTS ms_proof"}
 }
 
 // ProofType is the type of the ms_proof column of shadows and transfer

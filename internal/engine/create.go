@@ -107,13 +107,10 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err != nil {
 			return err
 		}
-		if err := pw.Write(codePageSetting(c)); err != nil {
-			return err
-		}
 		if err := pw.Write(&syncpkt.Secret{PrivateKey: priv}); err != nil {
 			return err
 		}
-		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go
+		if err := writeSchemaSettings(ctx, tx, d, c, pw); err != nil { // migrate.go: the chain, the code page, the migrations, proven
 			return err
 		}
 		fks, err := foreignKeySettings(ctx, tx, d)
@@ -138,6 +135,9 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err
 			}
+		}
+		if err := writeSealed(ctx, tx, c, upto, pw); err != nil { // authority.go: what vouches for the vector the new replica takes
+			return err
 		}
 		if err := writeChanges(ctx, tx, d, c, pw, nil, &st, opt.Progress); err != nil {
 			return err
@@ -272,6 +272,7 @@ type creator struct {
 	cpVer    uint64 // the family code page's version and name
 	cpName   string
 	settings []*syncpkt.Setting // other settings, taken once the metadata exists
+	sealed   []*syncpkt.Sealed  // sealed statements, kept once the metadata exists (authority.go)
 	metaDone bool
 	// What this creation made, for undoing it where DDL commits by itself.
 	metaStarted bool
@@ -309,9 +310,8 @@ func (c *creator) record(rec syncpkt.Record) error {
 				return err
 			}
 			c.cpVer, c.cpName = ver, cp.Name()
-		} else {
-			c.settings = append(c.settings, r) // migrate.go takes its own
 		}
+		c.settings = append(c.settings, r) // migrate.go takes its own (and the code page's proof)
 		if r.Key == settingForeignKey {
 			fk, err := parseForeignKey(r.Value)
 			if err != nil {
@@ -329,6 +329,8 @@ func (c *creator) record(rec syncpkt.Record) error {
 			}
 			c.uniques = append(c.uniques, u)
 		}
+	case *syncpkt.Sealed:
+		c.sealed = append(c.sealed, r)
 	case *syncpkt.Secret:
 		if len(r.PrivateKey) != ed25519.PrivateKeySize {
 			return fmt.Errorf("%w: private key has %d bytes", ErrPacket, len(r.PrivateKey))
@@ -381,7 +383,7 @@ func (c *creator) meta() error {
 			return err
 		}
 	}
-	if err := takeCreationSettings(c.ctx, c.tx, c.d, self.ID, c.settings); err != nil { // migrate.go
+	if err := takeCreationSettings(c.ctx, c.tx, c.d, c.h.Family, self.ID, c.reg, c.settings, c.sealed); err != nil { // migrate.go
 		return err
 	}
 	c.metaDone = true

@@ -43,11 +43,6 @@ var (
 	// the transfer's From, by the key this replica's registry holds), or
 	// that lacks a proof where the record would change something here.
 	ErrProof = errors.New("multisite: record not proven by the replica that made it")
-	// ErrAuthority is returned for a packet carrying a change its maker
-	// had no right to make: a row image whose origin was not the row's
-	// master at that version, or a transfer from a replica that did not
-	// master the row.
-	ErrAuthority = errors.New("multisite: change made by a replica without the right to make it")
 )
 
 // MismatchError reports a packet header field that does not match the

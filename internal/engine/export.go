@@ -147,16 +147,16 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err != nil {
 			return err
 		}
-		if err := pw.Write(codePageSetting(c)); err != nil {
-			return err
-		}
-		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go: before any row
+		if err := writeSchemaSettings(ctx, tx, d, c, pw); err != nil { // migrate.go: the chain, the code page, the migrations, proven; before any row
 			return err
 		}
 		for _, i := range SortedRegistry(reg) {
 			if err := pw.Write(replicaRecord(i)); err != nil {
 				return err
 			}
+		}
+		if err := writeSealed(ctx, tx, c, upto, pw); err != nil { // authority.go: after the registry, before any table
+			return err
 		}
 		if err := writeRequests(ctx, tx, d, pw, replica.Lacks(upto, base)); err != nil { // request.go
 			return err

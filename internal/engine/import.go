@@ -238,6 +238,11 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 			}
 		}
 		imp.progress.commit()
+		if imp.h.Kind == syncpkt.KindSync {
+			if err := imp.checkClaims(); err != nil { // authority.go: a packet without tables, before any request is acted on
+				return err
+			}
+		}
 		if err := imp.flush(); err != nil {
 			return err
 		}
@@ -263,7 +268,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		return err
 	})
 	if err != nil {
-		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync {
+		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync && !forged(err) {
 			// The origin's own packet, refused: for a gap or for any other
 			// reason (a schema version behind, a hook's veto). Noted, so
 			// this replica's next packet or acknowledgement tells the
@@ -367,6 +372,7 @@ type importer struct {
 	pruned    map[replica.ID]uint64
 	late      lateState         // mastership requests and unique-key collisions (request.go, collision.go)
 	suspects  []suspectTransfer // proven transfers from a replica that did not master the row (proof.go)
+	auth      authState         // sealed statements and the epoch claims they bound (authority.go)
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -442,6 +448,9 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	}
 	m.rep.Kind = h.Kind.String()
 	m.rep.Origin = origin.ID
+	if err := checkEpochRange(h); err != nil { // authority.go
+		return err
+	}
 	if h.Kind == syncpkt.KindAck {
 		return nil
 	}
@@ -504,7 +513,13 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 	if err != nil {
 		return err
 	}
-	if ver <= m.ctl.CodePageVer {
+	if ver < m.ctl.CodePageVer || (ver == m.ctl.CodePageVer && (s.Signer == "" || cp.Name() != m.ctl.CodePage)) {
+		return nil
+	}
+	if err := m.codePageProof(s, ver); err != nil { // authority: the schema master's proof
+		return err
+	}
+	if ver == m.ctl.CodePageVer {
 		return nil
 	}
 	if _, err := checkLocalCharset(m.ctx, m.tx, m.d, cp); err != nil {
@@ -538,6 +553,13 @@ func (m *importer) record(rec syncpkt.Record) error {
 	switch r := rec.(type) {
 	case *syncpkt.Replica:
 		return m.mergeReplica(r)
+	case *syncpkt.Sealed:
+		return m.sealed(r) // authority.go
+	}
+	if err := m.checkClaims(); err != nil { // authority.go: before the first table
+		return err
+	}
+	switch r := rec.(type) {
 	case *syncpkt.Table:
 		if err := m.flush(); err != nil {
 			return err
@@ -1045,7 +1067,10 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 
 // finish records what this replica now holds and what the origin holds.
 func (m *importer) finish() error {
-	upto := vectorOf(m.h.Upto)
+	if err := m.checkClaims(); err != nil { // authority.go
+		return err
+	}
+	upto := m.auth.upto
 	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
 		return err
 	}
@@ -1078,13 +1103,21 @@ func (m *importer) finish() error {
 // replica believes it sent there.
 func (m *importer) finishAck() error {
 	origin := replica.ID(m.h.Origin)
-	if err := raiseVector(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Upto)); err != nil {
+	held, err := loadSealed(m.ctx, m.tx)
+	if err != nil {
+		return err
+	}
+	upto, err := boundClaims(m.h, m.ctl, m.reg, m.ours, held, true) // authority.go
+	if err != nil {
+		return err
+	}
+	if err := raiseVector(m.ctx, m.tx, m.d, origin, upto); err != nil {
 		return err
 	}
 	if err := lowerSent(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Gaps)); err != nil {
 		return err
 	}
-	_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
+	_, err = m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
 	return err
 }
 
@@ -1094,10 +1127,14 @@ func (m *importer) refused() replica.Vector {
 	if m.gapped != nil {
 		return m.gapped
 	}
+	upto := vectorOf(m.h.Upto)
+	if m.auth.checked {
+		upto = m.auth.upto // as far as it is believed (authority.go)
+	}
 	v := replica.Vector{}
-	for o, u := range m.h.Upto {
-		if have := m.ours[replica.ID(o)]; u > have {
-			v[replica.ID(o)] = have
+	for o, u := range upto {
+		if have := m.ours[o]; u > have {
+			v[o] = have
 		}
 	}
 	return v
