@@ -139,7 +139,8 @@ func TestImport_KeyTwiceInOnePacketIsRefused(t *testing.T) {
 			}
 			for _, i := range dups {
 				c := *rows[i]
-				c.Version++ // a later image of the same row
+				c.Version++                   // a later image of the same row
+				signRow(t, boston, table, &c) // with its origin's proof (proof_test.go)
 				out = append(out, &c)
 			}
 			return out

@@ -87,10 +87,11 @@ func TestImport_HostileMemberCannotChangeRowsItDoesNotMaster(t *testing.T) {
 					Values: []syncpkt.Value{syncpkt.Text("UI"), syncpkt.Null()}}}, mastership.ErrNotMaster},
 			{"forged transfer chain", []syncpkt.Record{projectTable(),
 				// A transfer "from" someone who is not the master does not make
-				// the forger master.
+				// the forger master: without its From's proof it is refused
+				// (proof_test.go has the signed forgeries).
 				&syncpkt.Transfer{Table: "project", Key: []syncpkt.Value{syncpkt.Text("CORE")}, Version: 5, From: hostile, To: hostile, Epoch: 1},
 				&syncpkt.Row{Version: 6, Master: hostile, Origin: hostile, Creator: string(boston.id), Epoch: 1,
-					Values: []syncpkt.Value{syncpkt.Text("CORE"), syncpkt.Text("stolen")}}}, mastership.ErrNotMaster},
+					Values: []syncpkt.Value{syncpkt.Text("CORE"), syncpkt.Text("stolen")}}}, multisite.ErrProof},
 			{"table not in the schema", []syncpkt.Record{&syncpkt.Table{Name: "defect; DROP TABLE defect", Columns: []syncpkt.Column{{Name: "id", Key: 1}}}}, schema.ErrUnknownTable},
 			{"quoted table name", []syncpkt.Record{&syncpkt.Table{Name: `project"`, Columns: projectTable().Columns}}, schema.ErrUnknownTable},
 			{"look-alike table name", []syncpkt.Record{&syncpkt.Table{Name: "prоject", Columns: projectTable().Columns}}, schema.ErrUnknownTable}, // Cyrillic о

@@ -184,7 +184,10 @@ func TestSQLite_WritersNeverFail(t *testing.T) {
 	if len(errs) > 0 || st.commits == 0 {
 		t.Errorf("%d writer commits failed, %d succeeded", len(errs), st.commits)
 	}
-	if st.max >= time.Second {
-		t.Errorf("a writer waited %v for the write lock, want under 1s", st.max)
+	// How long a writer waited is a figure (logged above), not a test: on
+	// a loaded machine it varies. A wait near the busy timeout, though,
+	// means the library held the write lock for the whole creation.
+	if st.max >= 10*time.Second {
+		t.Errorf("a writer waited %v for the write lock: the library held it through the creation", st.max)
 	}
 }

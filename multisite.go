@@ -78,6 +78,12 @@ var (
 	ErrKeyRange = engine.ErrKeyRange
 	// ErrState is returned for a lifecycle change that is not allowed.
 	ErrState = engine.ErrState
+	// ErrProof is returned by ImportPacket for a packet carrying a row
+	// image or a transfer whose proof is not the signature of the replica
+	// that made it (the row's origin, the transfer's From) by the key in
+	// the local registry, or that lacks a proof where it would change
+	// something. The packet is refused whole; nothing is written.
+	ErrProof = engine.ErrProof
 	// ErrCharset is returned for a string outside the family's data code
 	// page (in a *CharsetError).
 	ErrCharset = engine.ErrCharset
@@ -750,7 +756,9 @@ func RotateKey(ctx context.Context, db *sql.DB) (replica.Info, error) {
 // *CharsetError names the first string to clean). The change travels in
 // the next packets; every replica takes it once its own data fits, and
 // until then refuses packets with a *CharsetError saying what to clean.
-// No replica is re-created.
+// No replica is re-created. Only the family's schema master may change the
+// code page (a *schema.NotSchemaMasterError elsewhere): the change travels
+// with its proof, and a change without it is refused (ErrAuthority).
 func ChangeCodePage(ctx context.Context, db *sql.DB, codePage string) error {
 	d, err := ready(ctx, db, "")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/multisite-go/multisite"
 	"github.com/multisite-go/multisite/hooks"
+	"github.com/multisite-go/multisite/internal/engine"
 	"github.com/multisite-go/multisite/internal/testdb"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -121,9 +122,9 @@ func registryDump(t testing.TB, db *sql.DB) map[string][]map[string]any {
 	return out
 }
 
-// refused imports pkt into s, wants an error matching want, and checks
+// refusedWhole imports pkt into s, wants an error matching want, and checks
 // that nothing changed and no hook ran.
-func refused(t *testing.T, s *site, pkt []byte, want ...error) {
+func refusedWhole(t *testing.T, s *site, pkt []byte, want ...error) {
 	t.Helper()
 	before := registryDump(t, s.db)
 	called := 0
@@ -178,7 +179,7 @@ func TestRegistry_HostileEntriesAreRefused(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				refused(t, boston, forge(t, dub, boston, tt.rec), multisite.ErrRegistryProof)
+				refusedWhole(t, boston, forge(t, dub, boston, tt.rec), multisite.ErrRegistryProof)
 			})
 		}
 		// A member made up with its own signature proves nothing: it is
@@ -186,7 +187,7 @@ func TestRegistry_HostileEntriesAreRefused(t *testing.T) {
 		selfMade := signedAs(family, madeUp, replica.ID(madeUp.ID), otherPriv)
 		rep := importInto(t, boston, forge(t, dub, boston, selfMade))
 		require.Equal(t, []replica.ID{replica.ID(madeUp.ID)}, rep.RefusedKeys)
-		refused(t, boston, packetBy(t, otherPriv, replica.ID(madeUp.ID), boston, time.Now(), selfMade), replica.ErrUnknown)
+		refusedWhole(t, boston, packetBy(t, otherPriv, replica.ID(madeUp.ID), boston, time.Now(), selfMade), replica.ErrUnknown)
 
 		// The genuine members still sync, both ways, and bangalore is
 		// still active at boston.
@@ -221,11 +222,11 @@ func TestRegistry_RemovedReplicaNeverComesBack(t *testing.T) {
 			"as a restore, with its key":            signedAs(family, &reborn, blr.id, blrKey),
 		} {
 			t.Run(name, func(t *testing.T) {
-				refused(t, boston, forge(t, dub, boston, rec), multisite.ErrRegistryProof, replica.ErrRemoved)
+				refusedWhole(t, boston, forge(t, dub, boston, rec), multisite.ErrRegistryProof, replica.ErrRemoved)
 			})
 		}
 		// The removed replica's own packets stay refused.
-		refused(t, boston, packetBy(t, blrKey, blr.id, boston, time.Now(), signedAs(family, &back, blr.id, blrKey)), replica.ErrRemoved)
+		refusedWhole(t, boston, packetBy(t, blrKey, blr.id, boston, time.Now(), signedAs(family, &back, blr.id, blrKey)), replica.ErrRemoved)
 		syncPair(t, boston, dub)
 		syncPair(t, dub, boston)
 	})
@@ -251,7 +252,7 @@ func TestRegistry_RetiredKey(t *testing.T) {
 		// At a member that knows the rotation, the retired key signs
 		// nothing dated after it...
 		cur := entryAt(t, boston, blr.id)
-		refused(t, boston, packetBy(t, oldKey, blr.id, boston, time.Now(), signedAs(family, cur, blr.id, oldKey)), syncpkt.ErrSignature)
+		refusedWhole(t, boston, packetBy(t, oldKey, blr.id, boston, time.Now(), signedAs(family, cur, blr.id, oldKey)), syncpkt.ErrSignature)
 		// ...and endorses no other successor, whatever the date it claims.
 		thiefPub, thiefPriv, err := ed25519.GenerateKey(nil)
 		require.NoError(t, err)
@@ -261,7 +262,7 @@ func TestRegistry_RetiredKey(t *testing.T) {
 				fork.Version += 5
 				fork.PublicKey = thiefPub
 				fork.KeySig = endorsement(oldKey, fork.ID, fork.Version, at, thiefPub)
-				refused(t, boston, forge(t, dub, boston, signedAs(family, &fork, blr.id, thiefPriv)), multisite.ErrRegistryProof)
+				refusedWhole(t, boston, forge(t, dub, boston, signedAs(family, &fork, blr.id, thiefPriv)), multisite.ErrRegistryProof)
 			})
 		}
 		// A packet dated before the rotation is still bangalore's: it
@@ -301,7 +302,7 @@ func TestRegistry_ForkAtAMemberThatNeverSawTheRotation(t *testing.T) {
 		var buf bytes.Buffer
 		_, err = multisite.RecoverPacket(ctx, blr.db, boston.id, nil, &buf, multisite.ExportOptions{})
 		require.NoError(t, err)
-		refused(t, boston, buf.Bytes(), syncpkt.ErrSignature)
+		refusedWhole(t, boston, buf.Bytes(), syncpkt.ErrSignature)
 	})
 }
 
@@ -354,7 +355,7 @@ func TestRegistry_CreationPacketCarriesNoPrivateKey(t *testing.T) {
 		require.NoError(t, err)
 		// The thief's packet is signed by its own key, not the one dublin
 		// enrolled: refused.
-		refused(t, boston, stolen.Bytes(), syncpkt.ErrSignature)
+		refusedWhole(t, boston, stolen.Bytes(), syncpkt.ErrSignature)
 
 		// The family learns of dublin from boston, and dublin syncs.
 		syncPair(t, boston, dub)
@@ -389,7 +390,7 @@ func TestRegistry_MembershipSpreads(t *testing.T) {
 		// Before dublin holds its creation entry as boston signed it, it
 		// cannot show bangalore who it is.
 		mustExec(t, dub.db, `INSERT INTO project (code, title) VALUES ('DUB', 'from dublin')`)
-		refused(t, blr, export(t, dub, blr), replica.ErrUnknown)
+		refusedWhole(t, blr, export(t, dub, blr), replica.ErrUnknown)
 		syncPair(t, boston, dub)
 
 		// Chains of creators: edinburgh, created by dublin, reaches
@@ -479,5 +480,30 @@ func TestRegistry_CreatorRestoredBeforeTheEnrolment(t *testing.T) {
 		require.NotEmpty(t, entryAt(t, boston, dub.id).PublicKey, "boston took back the creation entry it signed")
 		require.NoError(t, multisite.SetState(ctx, dub.db, replica.Active))
 		syncPair(t, dub, boston)
+	})
+}
+
+// TestRegistry_RetiredKeySignsNoLaterChange: once cork knows boston's
+// rotation, a row image in boston's name of an epoch after it, signed
+// with boston's retired key and forwarded by bangalore, is refused.
+func TestRegistry_RetiredKeySignsNoLaterChange(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 3, "boston", "bangalore", "cork")
+		boston, blr, cork := sites[0], sites[1], sites[2]
+		oldKey, family := privateKeyOf(t, boston)
+		st, err := multisite.ReadStatus(ctx, boston.db)
+		require.NoError(t, err)
+		retiredAfter := st.Matrix[boston.id][boston.id]
+		_, err = multisite.RotateKey(ctx, boston.db)
+		require.NoError(t, err)
+		syncPair(t, boston, cork)
+		b := string(boston.id)
+		v, _ := shadowStamp(t, cork, "CORE")
+		r := &syncpkt.Row{Version: v + 1, Master: b, Origin: b, Creator: b, Epoch: retiredAfter + 1,
+			Values: []syncpkt.Value{syncpkt.Text("CORE"), syncpkt.Text("signed with a retired key")}}
+		r.Proof = ed25519.Sign(oldKey, engine.RowMessage(family, projectTable().Name, projectTable().Columns, r))
+		refusedWhole(t, cork, forge(t, blr, cork, projectTable(), r), multisite.ErrProof)
+		syncPair(t, boston, cork)
+		syncPair(t, blr, cork)
 	})
 }

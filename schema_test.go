@@ -232,6 +232,7 @@ func TestDeactivate_AfterMigrationRestoresSchemaAndData(t *testing.T) {
 // shadow entry by origin and epoch, pending ones too).
 func downgradeToFormat1(t testing.TB, s *dsite) {
 	t.Helper()
+	dropProofColumns(t, s)
 	for _, q := range []string{
 		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9 (first: SQLite parses the triggers again)
 		`ALTER TABLE ms_replica DROP COLUMN proof`,
@@ -245,6 +246,8 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 		`ALTER TABLE ms_table DROP COLUMN version`,
 		`UPDATE ms_ctl SET format = 1`,
 		`DROP TABLE IF EXISTS ms_refuse`,
+		`DROP TABLE IF EXISTS ms_sealed`, // format 8
+		`DROP TABLE IF EXISTS ms_proof`,
 	} {
 		s.mustExec(t, q)
 	}
@@ -256,21 +259,45 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	}
 }
 
+// replicatedNames lists s's replicated tables.
+func replicatedNames(t testing.TB, s *dsite) []string {
+	t.Helper()
+	d := dialectOf(t, s.db)
+	if d.Name() == dialect.MySQL {
+		return strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
+	}
+	return strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
+}
+
+// dropProofColumns takes away the proof column format 7 gave every shadow
+// and transfer log.
+func dropProofColumns(t testing.TB, s *dsite) {
+	t.Helper()
+	d := dialectOf(t, s.db)
+	for _, table := range replicatedNames(t, s) {
+		for _, name := range []string{dialect.Shadow(d, table), dialect.Xfer(d, table)} {
+			if has, err := dialect.HasColumn(ctx, s.db, d, name, "ms_proof"); err == nil && has {
+				s.mustExec(t, fmt.Sprintf("ALTER TABLE %s DROP COLUMN ms_proof", d.Quote(name)))
+			}
+		}
+	}
+}
+
 // upgradeSteps is how many statements upgrade s's metadata from format 1:
 // four to format 2, the stamp of format 3, four to format 4 (ms_sent,
-// ms_gap, ms_part, stamp), the stamps of formats 5 and 6, four columns of
-// ms_replica and the stamp of format 9; on SQLite two
+// ms_gap, ms_part, stamp), the stamps of formats 5, 6 and 7, three to
+// format 8 (ms_sealed, ms_proof, stamp), four columns of ms_replica and
+// the stamp of format 9; on SQLite two
 // per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
-// and per table the fingerprints taken and the triggers (charset triggers
-// too, where there are some) dropped and created again.
+// and per table the fingerprints taken, the triggers (charset triggers
+// too, where there are some) dropped and created again, and the proof
+// columns of its shadow and transfer log.
 func upgradeSteps(t testing.TB, s *dsite) int {
 	t.Helper()
 	d := s.d
-	n := 16
-	names := strings.Fields(s.query(t, `SELECT `+map[bool]string{true: "group_concat(name, ' ')", false: "string_agg(name, ' ')"}[d.Name() != dialect.Postgres]+` FROM ms_table`))
-	if d.Name() == dialect.MySQL {
-		names = strings.Split(s.query(t, `SELECT group_concat(name SEPARATOR ' ') FROM ms_table`), " ")
-	}
+	n := 20
+	names := replicatedNames(t, s)
+	n += 2 * len(names)
 	if d.Name() == dialect.SQLite {
 		n += 1 + 2*len(names)
 	}
@@ -378,6 +405,11 @@ func TestUpgradeMetadata_FromFormat1(t *testing.T) {
 func downgradeToFormat(t testing.TB, s *dsite, f int) {
 	t.Helper()
 	d := s.d
+	if f == 6 { // format 7 added the proof columns alone
+		dropProofColumns(t, s)
+		s.mustExec(t, `UPDATE ms_ctl SET format = 6`)
+		return
+	}
 	var tables []dialect.Table
 	for _, name := range []string{"project", "defect", "defect_tag"} {
 		tb, ok, err := d.Describe(ctx, s.db, name)
@@ -386,7 +418,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 	}
 	for _, tb := range tables {
 		if f >= 6 {
-			break // format 6 has fingerprints, triggers and key generators as they are now
+			break // formats 6 and later have them
 		}
 		for _, q := range dialect.DropTriggers(d, tb) {
 			s.mustExec(t, q)
@@ -428,9 +460,6 @@ func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
 				s := newDSite(t, open("boston"), "boston")
-				if from > 1 && dialect.MetaFormat(s.d, from-1) == nil {
-					t.Skipf("no format %d on this branch", from)
-				}
 				seedPortable(t, s, 5)
 				info, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})
 				require.NoError(t, err)
@@ -447,7 +476,7 @@ func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
 					// SQLite's ADD COLUMN writes the column after the
 					// table's constraints in the stored CREATE TABLE text.
 					for k := range fresh {
-						if strings.HasPrefix(k, "table ms_row_") {
+						if strings.HasPrefix(k, "table ms_row_") || strings.HasPrefix(k, "table ms_xfer_") {
 							delete(fresh, k)
 							delete(got, k)
 						}

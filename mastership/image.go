@@ -129,16 +129,36 @@ func CreationWinner(a, b replica.ID) replica.ID {
 // Authority follows the origin: a row image counts only if the row's
 // master at that version made it. The held image names the master at the
 // held version; every transfer since is in the row's transfer log (a
-// sender always includes the transfers the receiver lacks), so following
-// the log from the held version ([Chain]) gives the master just before
-// in's version. An origin that masters the held image is taken at its
-// word without the log, as the import's set-based check does.
+// sender always includes the transfers the receiver lacks, each proven by
+// its From), so following the log from the held version ([Chain]) gives
+// the master just before in's version. The log is followed even when in's
+// origin masters the held image: a master that handed the row on and
+// then signs a newer image of it had no right to.
+//
+// For a row nothing is held of, pass held as the creation stamp
+// (Version 0, Master the creator): a row is created by its creator, who
+// masters it until a transfer hands it on.
 //
 // log must be sorted by version.
 func MayChange(held, in Image, log []Transfer) (master replica.ID, ok bool) {
-	if in.Origin == held.Master {
-		return held.Master, true
-	}
 	master = Chain(held.Master, held.Version, in.Version, log)
 	return master, master == in.Origin
+}
+
+// Entitled reports whether in's origin had the right to make in, given
+// what a replica holds of the row (held, zero for nothing), the prune
+// horizon and the row's transfer log (sorted by version), and names the
+// master the rules see: for an image that replaces the held one on its
+// chain, [MayChange]; for an image that creates the row here or starts
+// another creation chain ([Create], [Won], [Lost]), MayChange from the
+// chain's start, where its creator masters the row; an image that changes
+// nothing ([Keep], [Dead]) needs no right.
+func Entitled(held, in Image, pruned replica.Vector, log []Transfer) (master replica.ID, ok bool) {
+	switch Decide(held, in, pruned) {
+	case Replace:
+		return MayChange(held, in, log)
+	case Create, Won, Lost:
+		return MayChange(Image{Master: in.Creator}, in, log)
+	}
+	return held.Master, true
 }

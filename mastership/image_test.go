@@ -134,7 +134,12 @@ func TestMayChange(t *testing.T) {
 		{"old master after the transfer", held("b", 4), in("a", 6), log, "c", false},
 		{"two transfers", held("a", 1), in("c", 6), log, "c", true},
 		{"a forged link is no link", held("c", 6), in("y", 8), log, "c", false},
-		{"the held master is taken at its word", held("a", 1), in("a", 6), log, "a", true},
+		// A master that handed the row on had no right to a newer image:
+		// the log says c masters it by version 6.
+		{"the held master that handed the row on", held("a", 1), in("a", 6), log, "c", false},
+		{"a row new here: its creator", mastership.Image{Master: "a"}, in("a", 1), log, "a", true},
+		{"a row new here: the transfer chain", mastership.Image{Master: "a"}, in("c", 6), log, "c", true},
+		{"a row new here: the creator after handing it on", mastership.Image{Master: "a"}, in("a", 4), log, "b", false},
 		{"transfers before the held version are past", held("c", 5), in("b", 6), log, "c", false},
 	}
 	for _, tt := range tests {

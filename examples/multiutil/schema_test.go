@@ -307,6 +307,20 @@ func TestSchemaUpgrade(t *testing.T) {
 	require.Equal(t, 9, multisite.MetadataFormat, "the test downgrades format 9 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
+	db := openTest(t, f.boston)
+	var names []string
+	rows, err := db.Query(`SELECT name FROM ms_table`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, db.Close())
+	for _, n := range names { // format 7: the proof columns
+		execTest(t, f.boston, `ALTER TABLE ms_row_`+n+` DROP COLUMN ms_proof`, `ALTER TABLE ms_xfer_`+n+` DROP COLUMN ms_proof`)
+	}
 	execTest(t, f.boston,
 		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9
 		`ALTER TABLE ms_replica DROP COLUMN proof`,
@@ -322,6 +336,8 @@ func TestSchemaUpgrade(t *testing.T) {
 		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
 		`DROP TABLE ms_refuse`, // format 5
+		`DROP TABLE ms_sealed`, // format 8
+		`DROP TABLE ms_proof`,  // format 8
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})

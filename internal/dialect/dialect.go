@@ -267,10 +267,11 @@ func onConflictUpsert(q func(string) string, t Table, cols []string, query strin
 
 // onConflictUpsertShadow is onConflictUpsert for the shadow table; query
 // selects the key columns, then ms_version, ms_master, ms_origin,
-// ms_creator, ms_epoch, ms_deleted; shadow is the shadow table's name.
+// ms_creator, ms_epoch, ms_deleted, ms_proof; shadow is the shadow table's
+// name.
 func onConflictUpsertShadow(q func(string) string, shadow string, t Table, query string) string {
-	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
+	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_proof) %s
 ON CONFLICT (%s) DO UPDATE SET ms_version = excluded.ms_version, ms_master = excluded.ms_master,
 	ms_origin = excluded.ms_origin, ms_creator = excluded.ms_creator, ms_epoch = excluded.ms_epoch,
-	ms_deleted = excluded.ms_deleted, ms_hash = NULL`, q(shadow), keyList(q, t, ""), query, keyList(q, t, ""))
+	ms_deleted = excluded.ms_deleted, ms_proof = excluded.ms_proof, ms_hash = NULL`, q(shadow), keyList(q, t, ""), query, keyList(q, t, ""))
 }

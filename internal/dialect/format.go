@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 6, and 9, are described at their steps.
+// to 9 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -142,6 +142,32 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 		// AddHashColumn) and every trigger is made again, by the engine's
 		// upgrade, which knows the tables. ms_ctl.applying stays, unread.
 		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 6"}}
+	case 6:
+		// Format 7 changes no metadata table: every shadow and transfer
+		// log gets ms_proof (see AddProofColumns), the origin's signature
+		// over the row image or transfer it holds, added by the engine's
+		// upgrade, which knows the tables. Existing entries keep a NULL
+		// proof.
+		return []MetaStep{{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 7"}}
+	case 7:
+		// Format 8: ms_sealed keeps, per replica, the newest signed
+		// statement of the epochs it has sealed (syncpkt.Sealed) that
+		// reached this replica, to bound epoch claims and to forward;
+		// ms_proof keeps the proofs of family settings this replica did
+		// not make itself (code page changes, migrations), to forward.
+		return []MetaStep{
+			{Table: "ms_sealed", SQL: metaTable(n, "ms_sealed", []string{
+				"replica TEXT PRIMARY KEY",
+				"epoch INTEGER NOT NULL",
+				"proof BLOB NOT NULL",
+			}, "")},
+			{Table: "ms_proof", SQL: metaTable(n, "ms_proof", []string{
+				"name TEXT PRIMARY KEY",
+				"signer TEXT NOT NULL",
+				"proof BLOB NOT NULL",
+			}, "")},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 8"},
+		}
 	case 8:
 		// Format 9: every registry entry keeps the proof it travels with
 		// (signer and proof: the replica that vouched for the entry, and its
@@ -165,7 +191,25 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
 		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
-		"DROP TABLE IF EXISTS ms_refuse"}
+		"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_sealed", "DROP TABLE IF EXISTS ms_proof"}
+}
+
+// ProofType is the type of the ms_proof column of shadows and transfer
+// logs on d: an ed25519 signature of 64 bytes, or NULL.
+func ProofType(d Dialect) string {
+	switch d.Name() {
+	case MySQL:
+		return "VARBINARY(64)"
+	case Postgres:
+		return "BYTEA"
+	}
+	return "BLOB"
+}
+
+// AddProofColumn returns the DDL adding ms_proof to table (a shadow or a
+// transfer log), for metadata format 7.
+func AddProofColumn(d Dialect, table string) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_proof %s", d.Quote(table), ProofType(d))
 }
 
 // AddHashColumn returns the DDL adding ms_hash, the fingerprint of the row

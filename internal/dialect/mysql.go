@@ -346,6 +346,7 @@ func (d MySQLDialect) shadowDDL(t Table) []string {
 	ms_epoch BIGINT,
 	ms_deleted INT NOT NULL DEFAULT 0,
 	ms_hash CHAR(32),
+	ms_proof VARBINARY(64),
 	PRIMARY KEY (%s),
 	INDEX ms_epoch (ms_origin, ms_epoch)
 )`+tableOptions, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
@@ -355,6 +356,7 @@ func (d MySQLDialect) shadowDDL(t Table) []string {
 	ms_from VARCHAR(64) NOT NULL,
 	ms_to VARCHAR(64) NOT NULL,
 	ms_epoch BIGINT,
+	ms_proof VARBINARY(64),
 	PRIMARY KEY (%s, ms_version),
 	INDEX ms_epoch (ms_from, ms_epoch)
 )`+tableOptions, d.Quote(Xfer(d, t.Name)), keys, d.keyList(t, "")),
@@ -553,7 +555,7 @@ func (d MySQLDialect) Stage(t Table) []string {
 	return []string{
 		d.DropStage(t),
 		fmt.Sprintf(`CREATE TEMPORARY TABLE %s (%s, ms_master VARCHAR(64), ms_version BIGINT, ms_origin VARCHAR(64), ms_creator VARCHAR(64),
-	ms_epoch BIGINT, ms_deleted INT, ms_apply INT NOT NULL DEFAULT 0, ms_seq BIGINT AUTO_INCREMENT PRIMARY KEY,
+	ms_epoch BIGINT, ms_deleted INT, ms_proof VARBINARY(64), ms_apply INT NOT NULL DEFAULT 0, ms_seq BIGINT AUTO_INCREMENT PRIMARY KEY,
 	INDEX ms_key (%s))`+tableOptions,
 			d.Quote(StageName(d, t.Name)), cols, d.keyList(t, "")),
 	}
@@ -587,10 +589,10 @@ func (d MySQLDialect) Upsert(t Table, cols []string, query string) string {
 // UpsertShadow inserts shadow entries from query, replacing entries whose
 // key exists.
 func (d MySQLDialect) UpsertShadow(t Table, query string) string {
-	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted) %s
+	return fmt.Sprintf(`INSERT INTO %s (%s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_proof) %s
 ON DUPLICATE KEY UPDATE ms_version = VALUES(ms_version), ms_master = VALUES(ms_master),
 	ms_origin = VALUES(ms_origin), ms_creator = VALUES(ms_creator), ms_epoch = VALUES(ms_epoch),
-	ms_deleted = VALUES(ms_deleted), ms_hash = NULL`, d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), query)
+	ms_deleted = VALUES(ms_deleted), ms_proof = VALUES(ms_proof), ms_hash = NULL`, d.Quote(Shadow(d, t.Name)), d.keyList(t, ""), query)
 }
 
 // SetApplying sets (on) or clears (off) the session variable @ms_applying

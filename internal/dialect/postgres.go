@@ -280,6 +280,7 @@ func (d PostgresDialect) shadowDDL(t Table) []string {
 	ms_epoch BIGINT,
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
 	ms_hash TEXT,
+	ms_proof BYTEA,
 	PRIMARY KEY (%s)
 )`, d.Quote(S), keys, d.keyList(t, "")),
 		fmt.Sprintf("CREATE INDEX %s ON %s (ms_origin, ms_epoch)", d.Quote(ShadowIndex(d, t.Name, "epoch")), d.Quote(S)),
@@ -291,6 +292,7 @@ func (d PostgresDialect) shadowDDL(t Table) []string {
 	ms_from TEXT NOT NULL,
 	ms_to TEXT NOT NULL,
 	ms_epoch BIGINT,
+	ms_proof BYTEA,
 	PRIMARY KEY (%s, ms_version)
 )`, d.Quote(X), keys, d.keyList(t, "")),
 		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(XferIndex(d, t.Name, "epoch")), d.Quote(X)),
@@ -481,7 +483,7 @@ func (d PostgresDialect) Stage(t Table) []string {
 	return []string{
 		"DROP TABLE IF EXISTS pg_temp." + S,
 		fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s, %s, NULL::BIGINT AS ms_version, NULL::TEXT AS ms_origin,
-	NULL::TEXT AS ms_creator, NULL::BIGINT AS ms_epoch, NULL::INTEGER AS ms_deleted FROM %s WITH NO DATA`, S, cols, MasterColumn, d.Quote(t.Name)),
+	NULL::TEXT AS ms_creator, NULL::BIGINT AS ms_epoch, NULL::INTEGER AS ms_deleted, NULL::BYTEA AS ms_proof FROM %s WITH NO DATA`, S, cols, MasterColumn, d.Quote(t.Name)),
 		fmt.Sprintf("ALTER TABLE %s ADD COLUMN ms_apply INTEGER NOT NULL DEFAULT 0, ADD COLUMN ms_seq BIGSERIAL PRIMARY KEY", S),
 	}
 }

@@ -210,6 +210,7 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_epoch INTEGER,
 	ms_deleted INTEGER NOT NULL DEFAULT 0,
 	ms_hash TEXT,
+	ms_proof BLOB,
 	PRIMARY KEY (%s)
 )`, d.Quote(Shadow(d, t.Name)), keys, d.keyList(t, "")),
 		d.EpochIndex(t),
@@ -222,6 +223,7 @@ func (d SQLiteDialect) shadowDDL(t Table) []string {
 	ms_from TEXT NOT NULL,
 	ms_to TEXT NOT NULL,
 	ms_epoch INTEGER,
+	ms_proof BLOB,
 	PRIMARY KEY (%s, ms_version)
 )`, d.Quote(Xfer(d, t.Name)), keys, d.keyList(t, "")),
 		fmt.Sprintf("CREATE INDEX %s ON %s (ms_from, ms_epoch)", d.Quote(XferIndex(d, t.Name, "epoch")), d.Quote(Xfer(d, t.Name))),
@@ -405,7 +407,7 @@ func (d SQLiteDialect) Stage(t Table) []string {
 	cols := joinMap(t.Columns, ", ", func(c Column) string { return d.Quote(c.Name) })
 	return []string{
 		"DROP TABLE IF EXISTS temp." + d.Quote(StageName(d, t.Name)),
-		fmt.Sprintf(`CREATE TEMP TABLE %s (%s, ms_master, ms_version, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_apply INTEGER NOT NULL DEFAULT 0, ms_seq INTEGER PRIMARY KEY)`,
+		fmt.Sprintf(`CREATE TEMP TABLE %s (%s, ms_master, ms_version, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_proof, ms_apply INTEGER NOT NULL DEFAULT 0, ms_seq INTEGER PRIMARY KEY)`,
 			d.Quote(StageName(d, t.Name)), cols),
 	}
 }
@@ -422,7 +424,7 @@ func (d SQLiteDialect) Upsert(t Table, cols []string, query string) string {
 
 // UpsertShadow inserts shadow entries from query (which must select the key
 // columns then ms_version, ms_master, ms_origin, ms_creator, ms_epoch,
-// ms_deleted), replacing entries whose key exists.
+// ms_deleted, ms_proof), replacing entries whose key exists.
 func (d SQLiteDialect) UpsertShadow(t Table, query string) string {
 	return onConflictUpsertShadow(d.Quote, Shadow(d, t.Name), t, query)
 }

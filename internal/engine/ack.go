@@ -107,6 +107,9 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 	case h.Origin != string(target):
 		return nil, &MismatchError{Field: "origin", Want: string(target), Got: h.Origin, Err: ErrPacket}
 	}
+	if err := checkEpochRange(h); err != nil { // authority.go
+		return nil, err
+	}
 	for {
 		rec, err := pr.Next()
 		if err == io.EOF {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
 )
 
@@ -84,6 +85,15 @@ func ChangeCodePage(ctx context.Context, db *sql.DB, d dialect.Dialect, name str
 		if c.CodePage == cp.Name() {
 			return nil
 		}
+		// The family's code page is the schema master's to change: every
+		// replica takes a change only with its proof.
+		master, err := SchemaMaster(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if master != c.Local {
+			return &schema.NotSchemaMasterError{Local: string(c.Local), Master: string(master)}
+		}
 		if _, err := checkLocalCharset(ctx, tx, d, cp); err != nil {
 			return fmt.Errorf("multisite: cannot change the code page to %s; clean the data first: %w", cp.Name(), err)
 		}
@@ -96,4 +106,29 @@ func ChangeCodePage(ctx context.Context, db *sql.DB, d dialect.Dialect, name str
 		return nil, err
 	}
 	return cp, nil
+}
+
+// codePageProof checks that the schema master entitled to code page
+// version ver (by the chain of schema masters, see masterForCodePage)
+// proved s, and stores the proof for forwarding. A change without it is
+// refused with ErrAuthority; the proof of the version this replica has
+// already is stored if it lacked one.
+func (m *importer) codePageProof(s *syncpkt.Setting, ver uint64) error {
+	chain, err := loadChain(m.ctx, m.tx)
+	if err != nil {
+		return err
+	}
+	want := masterForCodePage(chain, ver)
+	if err := checkSetting(m.reg, m.ctl.Family, s, want, "code page change to "+s.Value); err != nil {
+		if ver == m.ctl.CodePageVer {
+			return nil // nothing new: an unproven copy changes nothing
+		}
+		return err
+	}
+	if ver == m.ctl.CodePageVer {
+		if _, _, ok, err := loadProof(m.ctx, m.tx, m.d, proofCodePage); err != nil || ok {
+			return err
+		}
+	}
+	return saveProof(m.ctx, m.tx, m.d, proofCodePage, s.Signer, s.Proof)
 }

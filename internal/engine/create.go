@@ -113,13 +113,10 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err != nil {
 			return err
 		}
-		if err := pw.Write(codePageSetting(c)); err != nil {
-			return err
-		}
 		if err := pw.Write(&syncpkt.Invite{Secret: secret}); err != nil {
 			return err
 		}
-		if err := writeSchemaSettings(ctx, tx, pw); err != nil { // migrate.go
+		if err := writeSchemaSettings(ctx, tx, d, c, pw); err != nil { // migrate.go: the chain, the code page, the migrations, proven
 			return err
 		}
 		fks, err := foreignKeySettings(ctx, tx, d)
@@ -143,7 +140,10 @@ func Replicate(ctx context.Context, db *sql.DB, d dialect.Dialect, name string, 
 		if err := writeRegistry(ctx, tx, pw, c, reg, info.ID, true); err != nil { // registry_auth.go
 			return err
 		}
-		if err := writeChanges(ctx, tx, d, pw, nil, &st, opt.Progress); err != nil {
+		if err := writeSealed(ctx, tx, c, upto, pw); err != nil { // authority.go: what vouches for the vector the new replica takes
+			return err
+		}
+		if err := writeChanges(ctx, tx, d, c, pw, nil, &st, opt.Progress); err != nil {
 			return err
 		}
 		if err := pw.Close(); err != nil {
@@ -277,6 +277,7 @@ type creator struct {
 	cpVer    uint64 // the family code page's version and name
 	cpName   string
 	settings []*syncpkt.Setting // other settings, taken once the metadata exists
+	sealed   []*syncpkt.Sealed  // sealed statements, kept once the metadata exists (authority.go)
 	metaDone bool
 	// What this creation made, for undoing it where DDL commits by itself.
 	metaStarted bool
@@ -314,9 +315,8 @@ func (c *creator) record(rec syncpkt.Record) error {
 				return err
 			}
 			c.cpVer, c.cpName = ver, cp.Name()
-		} else {
-			c.settings = append(c.settings, r) // migrate.go takes its own
 		}
+		c.settings = append(c.settings, r) // migrate.go takes its own (and the code page's proof)
 		if r.Key == settingForeignKey {
 			fk, err := parseForeignKey(r.Value)
 			if err != nil {
@@ -334,6 +334,8 @@ func (c *creator) record(rec syncpkt.Record) error {
 			}
 			c.uniques = append(c.uniques, u)
 		}
+	case *syncpkt.Sealed:
+		c.sealed = append(c.sealed, r)
 	case *syncpkt.Invite:
 		c.secret = r.Secret
 	case *syncpkt.Replica:
@@ -411,7 +413,7 @@ func (c *creator) meta() error {
 			}
 		}
 	}
-	if err := takeCreationSettings(c.ctx, c.tx, c.d, self.ID, c.settings); err != nil { // migrate.go
+	if err := takeCreationSettings(c.ctx, c.tx, c.d, c.h.Family, self.ID, c.reg, c.settings, c.sealed); err != nil { // migrate.go
 		return err
 	}
 	c.metaDone = true
@@ -562,7 +564,10 @@ func (c *creator) row(r *syncpkt.Row) error {
 		c.rows = append(c.rows, append(vals, r.Master))
 		c.rep.Tables[t.Name].Inserted++
 	}
-	c.shadow = append(c.shadow, append(key, r.Version, r.Master, r.Origin, r.Creator, r.Epoch, deleted))
+	// The proof is stored as it came, for this replica to forward: the
+	// packet's signer is the new replica's creator, whose registry it
+	// takes, so checking proofs against that registry would add nothing.
+	c.shadow = append(c.shadow, append(key, r.Version, r.Master, r.Origin, r.Creator, r.Epoch, deleted, proofArg(r.Proof)))
 	if len(c.shadow) >= 400 {
 		return c.flush()
 	}
@@ -586,7 +591,7 @@ func (c *creator) flush() error {
 	for _, k := range t.Keys() {
 		scols = append(scols, k.Name)
 	}
-	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+	scols = append(scols, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted", "ms_proof")
 	if err := insertRows(c.ctx, &c.stmts, c.d, dialect.Shadow(c.d, t.Name), scols, c.shadow); err != nil {
 		return err
 	}

@@ -38,6 +38,11 @@ var (
 	ErrCharset = errors.New("multisite: string outside the data code page")
 	// ErrState is returned for a lifecycle change that is not allowed.
 	ErrState = errors.New("multisite: state change not allowed")
+	// ErrProof is returned for a packet carrying a row image or a
+	// transfer whose proof is not its maker's signature (the row's Origin,
+	// the transfer's From, by the key this replica's registry holds), or
+	// that lacks a proof where the record would change something here.
+	ErrProof = errors.New("multisite: record not proven by the replica that made it")
 )
 
 // MismatchError reports a packet header field that does not match the

@@ -15,8 +15,11 @@ import (
 // A row is new when its key has no shadow row here: then none of the
 // merge's questions arise. There is no local version to compare with, no
 // creation conflict (that needs a row of the same key), no transfer log to
-// follow (checkMasters only looks at rows that exist), and, on a table
-// without unique keys besides the primary key, no collision. What is left
+// follow when its creator made the image and the log names no transfer of
+// its key (other new rows go through the stage, where checkMasters follows
+// the chain from the creator), and, on a table without unique keys besides
+// the primary key, no collision. Its proof was checked as it was decoded
+// (proofcheck.go); one without a proof is refused (proof.go). What is left
 // is the prune horizon (an old image of a row whose tombstone was pruned
 // stays dead), decided here from the packet's stamp, and the refusal of a
 // packet that carries a key twice, kept by remembering the keys of the
@@ -96,7 +99,11 @@ func (m *importer) route() error {
 		m.fast.window[k] = struct{}{}
 		look = append(look, k)
 	}
-	present, err := m.presentKeys(look)
+	present, err := m.presentKeys(look, dialect.Shadow(m.d, t.Name))
+	if err != nil {
+		return err
+	}
+	logged, err := m.presentKeys(look, dialect.Xfer(m.d, t.Name))
 	if err != nil {
 		return err
 	}
@@ -109,6 +116,7 @@ func (m *importer) route() error {
 			continue
 		}
 		origin, _ := p[n+2].(string)
+		creator, _ := p[n+3].(string)
 		epoch, _ := p[n+4].(uint64)
 		// Nothing is held of the row: it is new here unless the prune
 		// horizon says it is dead (the merge's SQL decides the same).
@@ -116,11 +124,20 @@ func (m *importer) route() error {
 			counts.Unchanged++ // an old image of a row whose tombstone was pruned
 			continue
 		}
+		if origin != creator || logged[keys[i]] {
+			// Made by another replica than its creator, or of a key the
+			// transfer log names: the merge follows the chain (proof.go).
+			stage = append(stage, p)
+			continue
+		}
+		if p[n+6] == nil {
+			return unprovenError(t.Name, formatKey([]any{keys[i]}), origin)
+		}
 		if p[n+5] == 0 {
 			rows = append(rows, p[:n+1]) // the columns and the master
 			counts.Inserted++
 		}
-		shadow = append(shadow, []any{p[m.fast.key], p[n+1], p[n], p[n+2], p[n+3], p[n+4], p[n+5]})
+		shadow = append(shadow, []any{p[m.fast.key], p[n+1], p[n], p[n+2], p[n+3], p[n+4], p[n+5], p[n+6]})
 	}
 	m.fast.routed += len(m.pending)
 	m.pending = stage
@@ -138,7 +155,7 @@ func (m *importer) route() error {
 	if err := upsertRows(m.ctx, &m.stmts, m.d, *t, append(cols, dialect.MasterColumn), rows); err != nil {
 		return err
 	}
-	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(m.d, t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted"}, shadow); err != nil {
+	if err := insertRows(m.ctx, &m.stmts, m.d, dialect.Shadow(m.d, t.Name), []string{t.Columns[m.fast.key].Name, "ms_version", "ms_master", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted", "ms_proof"}, shadow); err != nil {
 		return err
 	}
 	if err := m.rehashFresh(rows); err != nil {
@@ -155,15 +172,16 @@ func (m *importer) route() error {
 	return nil
 }
 
-// presentKeys returns which of keys have a shadow row here.
-func (m *importer) presentKeys(keys []any) (map[int64]bool, error) {
+// presentKeys returns which of keys have a row in table here (the shadow
+// or the transfer log).
+func (m *importer) presentKeys(keys []any, table string) (map[int64]bool, error) {
 	present := map[int64]bool{}
 	if len(keys) == 0 {
 		return present, nil
 	}
 	t := m.cur
 	k := m.d.Quote(t.Columns[m.fast.key].Name)
-	q := m.d.Rebind(fmt.Sprintf("SELECT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(dialect.Shadow(m.d, t.Name)), k,
+	q := m.d.Rebind(fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", k, m.d.Quote(table), k,
 		strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")))
 	st, err := m.stmts.prepare(m.ctx, q)
 	if err != nil {

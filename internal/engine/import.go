@@ -17,7 +17,6 @@ import (
 	"github.com/multisite-go/multisite/codepage"
 	"github.com/multisite-go/multisite/hooks"
 	"github.com/multisite-go/multisite/internal/dialect"
-	"github.com/multisite-go/multisite/mastership"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/schema"
 	"github.com/multisite-go/multisite/syncpkt"
@@ -239,6 +238,11 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 			}
 		}
 		imp.progress.commit()
+		if imp.h.Kind == syncpkt.KindSync {
+			if err := imp.checkClaims(); err != nil { // authority.go: a packet without tables, before any request is acted on
+				return err
+			}
+		}
 		if err := imp.flush(); err != nil {
 			return err
 		}
@@ -264,7 +268,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 		return err
 	})
 	if err != nil {
-		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync {
+		if imp != nil && imp.proven && imp.h.Kind == syncpkt.KindSync && !forged(err) {
 			// The origin's own packet, refused: for a gap or for any other
 			// reason (a schema version behind, a hook's veto). Noted, so
 			// this replica's next packet or acknowledgement tells the
@@ -293,6 +297,9 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	// target and origin, so those get their own errors; the signature is
 	// still verified before anything commits.
 	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	// Every row image's and transfer's proof is checked before it is
+	// applied (proofcheck.go), against the registry as built so far.
+	pf.proofs = newProofCheck(m.ctl.Family, m.proofKeys) // registry_auth.go
 	if n == 1 {
 		if err := m.header(pf.pr); err != nil {
 			if m.gapped != nil {
@@ -318,7 +325,11 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := m.record(rec); err != nil {
+		err = pf.bad // a proof that does not hold
+		if err == nil {
+			err = m.record(rec)
+		}
+		if err != nil {
 			derr := damaged(pf, err)
 			m.proven = derr == err
 			return derr
@@ -361,7 +372,9 @@ type importer struct {
 	cpChecked bool // the header's code page was compared with ours
 	caughtUp  bool // a restoring replica got everything from this origin
 	pruned    map[replica.ID]uint64
-	late      lateState // mastership requests and unique-key collisions (request.go, collision.go)
+	late      lateState         // mastership requests and unique-key collisions (request.go, collision.go)
+	suspects  []suspectTransfer // proven transfers from a replica that did not master the row (proof.go)
+	auth      authState         // sealed statements and the epoch claims they bound (authority.go)
 
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
@@ -439,6 +452,9 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	}
 	m.rep.Kind = h.Kind.String()
 	m.rep.Origin = replica.ID(h.Origin)
+	if err := checkEpochRange(h); err != nil { // authority.go
+		return err
+	}
 	if h.Kind == syncpkt.KindAck {
 		return nil
 	}
@@ -504,7 +520,13 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 	if err != nil {
 		return err
 	}
-	if ver <= m.ctl.CodePageVer {
+	if ver < m.ctl.CodePageVer || (ver == m.ctl.CodePageVer && (s.Signer == "" || cp.Name() != m.ctl.CodePage)) {
+		return nil
+	}
+	if err := m.codePageProof(s, ver); err != nil { // authority: the schema master's proof
+		return err
+	}
+	if ver == m.ctl.CodePageVer {
 		return nil
 	}
 	if _, err := checkLocalCharset(m.ctx, m.tx, m.d, cp); err != nil {
@@ -541,6 +563,13 @@ func (m *importer) record(rec syncpkt.Record) error {
 	switch r := rec.(type) {
 	case *syncpkt.Replica:
 		return m.mergeReplica(r)
+	case *syncpkt.Sealed:
+		return m.sealed(r) // authority.go
+	}
+	if err := m.checkClaims(); err != nil { // authority.go: before the first table
+		return err
+	}
+	switch r := rec.(type) {
 	case *syncpkt.Table:
 		if err := m.flush(); err != nil {
 			return err
@@ -618,6 +647,12 @@ func (m *importer) transfer(x *syncpkt.Transfer) error {
 	if err := m.known(x.From, x.To); err != nil {
 		return err
 	}
+	if len(x.Key) != len(t.Keys()) {
+		return fmt.Errorf("%w: transfer of %s has %d key values, want %d", ErrPacket, t.Name, len(x.Key), len(t.Keys()))
+	}
+	if skip, err := m.checkTransfer(t, x); err != nil || skip { // proof.go
+		return err
+	}
 	if err := logTransfer(m.ctx, m.tx, m.d, t, x); err != nil {
 		return err
 	}
@@ -638,8 +673,8 @@ func logTransfer(ctx context.Context, tx *sql.Tx, d dialect.Dialect, t dialect.T
 		cols = append(cols, k.Name)
 		args = append(args, d.Arg(k, x.Key[i].Any()))
 	}
-	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch")
-	args = append(args, x.Version, x.From, x.To, x.Epoch)
+	cols = append(cols, "ms_version", "ms_from", "ms_to", "ms_epoch", "ms_proof")
+	args = append(args, x.Version, x.From, x.To, x.Epoch, proofArg(x.Proof))
 	if _, err := tx.ExecContext(ctx, d.Rebind(d.InsertIgnore(dialect.Xfer(d, t.Name), cols, 1)), args...); err != nil {
 		return fmt.Errorf("multisite: log transfer of %s: %w", t.Name, err)
 	}
@@ -660,7 +695,7 @@ func (m *importer) row(r *syncpkt.Row) error {
 	if err := m.known(r.Master, r.Origin, r.Creator); err != nil {
 		return err
 	}
-	vals := make([]any, len(t.Columns)+6)
+	vals := make([]any, len(t.Columns)+7)
 	for i, v := range r.Values {
 		j := m.order[i]
 		if t.Columns[j].Key > 0 && v.Kind == syncpkt.ValueNull {
@@ -688,6 +723,9 @@ func (m *importer) row(r *syncpkt.Row) error {
 	} else {
 		vals[n+5] = 0
 	}
+	// Checked against the origin's key before this record came here
+	// (proofcheck.go); stored so that this replica can forward the image.
+	vals[n+6] = proofArg(r.Proof)
 	m.pending = append(m.pending, vals)
 	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
 		return m.route() // fastpath.go
@@ -696,11 +734,11 @@ func (m *importer) row(r *syncpkt.Row) error {
 }
 
 func stageCols(t *dialect.Table) []string {
-	cols := make([]string, 0, len(t.Columns)+6)
+	cols := make([]string, 0, len(t.Columns)+7)
 	for _, c := range t.Columns {
 		cols = append(cols, c.Name)
 	}
-	return append(cols, "ms_master", "ms_version", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted")
+	return append(cols, "ms_master", "ms_version", "ms_origin", "ms_creator", "ms_epoch", "ms_deleted", "ms_proof")
 }
 
 func (m *importer) insertPending() error {
@@ -739,6 +777,9 @@ func (m *importer) flush() error {
 		return err
 	}
 	if err := m.merge(); err != nil {
+		return err
+	}
+	if err := m.checkSuspects(); err != nil { // proof.go
 		return err
 	}
 	if err := m.restoreTriggers(); err != nil { // fastpath.go
@@ -788,6 +829,9 @@ func (m *importer) merge() error {
 		S, R, keyMatch(d, *t, "r.", S+"."), R, keyMatch(d, *t, "r.", S+"."), S, S, S, S)
 	if _, err := m.tx.ExecContext(m.ctx, d.Rebind(decide), pargs...); err != nil {
 		return fmt.Errorf("multisite: merge %s: %w", t.Name, err)
+	}
+	if err := m.checkUnproven(); err != nil { // proof.go
+		return err
 	}
 	if err := m.conflicts(); err != nil {
 		return err
@@ -840,7 +884,7 @@ func (m *importer) merge() error {
 	}
 	stmts = append(stmts,
 		d.Upsert(*t, cols, fmt.Sprintf("SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0 ORDER BY ms_seq", strings.Join(sel, ", "), S)),
-		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
+		d.UpsertShadow(*t, fmt.Sprintf("SELECT %s, ms_version, ms_master, ms_origin, ms_creator, ms_epoch, ms_deleted, ms_proof FROM %s WHERE ms_apply = 1 ORDER BY ms_seq", keyCols(d, *t, ""), S)),
 		// The fingerprints of the rows just applied (refuse.go).
 		rehashSQL(d, *t, fmt.Sprintf("(%s) IN (SELECT %s FROM %s WHERE ms_apply = 1 AND ms_deleted = 0)", keyNames(d, *t), keyNames(d, *t), S)),
 		fmt.Sprintf("DELETE FROM %s", S),
@@ -881,92 +925,6 @@ func (m *importer) checkDuplicates() error {
 		return fmt.Errorf("%w: %d keys of %s appear more than once", ErrPacket, n, t.Name)
 	}
 	return nil
-}
-
-// checkMasters refuses the packet if it changes a row whose master, as far
-// as this replica can tell by following the transfer log, is not the
-// change's origin. Such a change cannot come from an honest member: a
-// sender always includes the transfers the receiver lacks.
-func (m *importer) checkMasters() error {
-	t := m.cur
-	d := m.d
-	S, R := d.Quote(dialect.StageName(d, t.Name)), d.Quote(dialect.Shadow(d, t.Name))
-	q := fmt.Sprintf(`SELECT %s, s.ms_version, s.ms_origin, r.ms_master, r.ms_version FROM %s s JOIN %s r ON %s
-WHERE r.ms_creator = s.ms_creator AND s.ms_version > r.ms_version AND r.ms_master <> s.ms_origin`,
-		keyCols(d, *t, "s."), S, R, keyMatch(d, *t, "r.", "s."))
-	rows, err := m.tx.QueryContext(m.ctx, q)
-	if err != nil {
-		return fmt.Errorf("multisite: check masters of %s: %w", t.Name, err)
-	}
-	type suspect struct {
-		key  []any
-		held mastership.Image // the stamp the rule needs: master and version
-		in   mastership.Image // origin and version
-	}
-	var sus []suspect
-	nk := len(t.Keys())
-	for rows.Next() {
-		s := suspect{key: make([]any, nk)}
-		dest := make([]any, 0, nk+4)
-		for i := range s.key {
-			dest = append(dest, &s.key[i])
-		}
-		dest = append(dest, &s.in.Version, &s.in.Origin, &s.held.Master, &s.held.Version)
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return err
-		}
-		sus = append(sus, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, s := range sus {
-		log, err := m.transferLog(s.key)
-		if err != nil {
-			return err
-		}
-		// The query selected the images that replace the held one on the
-		// same chain and were not made by the held master; the rule
-		// decides the rest.
-		if master, ok := mastership.MayChange(s.held, s.in, log); !ok {
-			key := append([]any{}, s.key...)
-			if err := portable(d, t.Keys(), key); err != nil {
-				return err
-			}
-			return fmt.Errorf("multisite: import from %s refused: %w", m.h.Origin,
-				&mastership.NotMasterError{Table: t.Name, Key: formatKey(key), Master: master, By: s.in.Origin})
-		}
-	}
-	return nil
-}
-
-func (m *importer) transferLog(key []any) ([]mastership.Transfer, error) {
-	t := m.cur
-	d := m.d
-	var conds []string
-	for _, k := range t.Keys() {
-		conds = append(conds, d.Quote(k.Name)+" = ?")
-	}
-	q := d.Rebind(fmt.Sprintf("SELECT ms_version, ms_from, ms_to FROM %s WHERE %s ORDER BY ms_version",
-		d.Quote(dialect.Xfer(d, t.Name)), strings.Join(conds, " AND ")))
-	rows, err := m.tx.QueryContext(m.ctx, q, key...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var log []mastership.Transfer
-	for rows.Next() {
-		var x mastership.Transfer
-		var from, to string
-		if err := rows.Scan(&x.Version, &from, &to); err != nil {
-			return nil, err
-		}
-		x.From, x.To = replica.ID(from), replica.ID(to)
-		log = append(log, x)
-	}
-	return log, rows.Err()
 }
 
 // conflicts keeps the losing record of every creation conflict in
@@ -1074,7 +1032,10 @@ FROM %s s JOIN %s r ON %s LEFT JOIN %s t ON %s WHERE r.ms_creator <> s.ms_creato
 
 // finish records what this replica now holds and what the origin holds.
 func (m *importer) finish() error {
-	upto := vectorOf(m.h.Upto)
+	if err := m.checkClaims(); err != nil { // authority.go
+		return err
+	}
+	upto := m.auth.upto
 	if err := raiseVector(m.ctx, m.tx, m.d, m.ctl.Local, upto); err != nil {
 		return err
 	}
@@ -1107,13 +1068,21 @@ func (m *importer) finish() error {
 // replica believes it sent there.
 func (m *importer) finishAck() error {
 	origin := replica.ID(m.h.Origin)
-	if err := raiseVector(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Upto)); err != nil {
+	held, err := loadSealed(m.ctx, m.tx)
+	if err != nil {
+		return err
+	}
+	upto, err := boundClaims(m.h, m.ctl, m.reg, m.ours, held, true) // authority.go
+	if err != nil {
+		return err
+	}
+	if err := raiseVector(m.ctx, m.tx, m.d, origin, upto); err != nil {
 		return err
 	}
 	if err := lowerSent(m.ctx, m.tx, m.d, origin, vectorOf(m.h.Gaps)); err != nil {
 		return err
 	}
-	_, err := m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
+	_, err = m.tx.ExecContext(m.ctx, m.d.SetApplying(false))
 	return err
 }
 
@@ -1123,10 +1092,14 @@ func (m *importer) refused() replica.Vector {
 	if m.gapped != nil {
 		return m.gapped
 	}
+	upto := vectorOf(m.h.Upto)
+	if m.auth.checked {
+		upto = m.auth.upto // as far as it is believed (authority.go)
+	}
 	v := replica.Vector{}
-	for o, u := range m.h.Upto {
-		if have := m.ours[replica.ID(o)]; u > have {
-			v[replica.ID(o)] = have
+	for o, u := range upto {
+		if have := m.ours[o]; u > have {
+			v[o] = have
 		}
 	}
 	return v

@@ -73,10 +73,8 @@ func inBody(k int) string   { return "in " + strconv.Itoa(k) }
 // ruled is the outcome the rules give for c, or the refusal.
 func (c mergeCase) ruled(pruned replica.Vector) (rowOutcome, *mastership.NotMasterError) {
 	o := mastership.Decide(c.held, c.in, pruned)
-	if o == mastership.Replace {
-		if master, ok := mastership.MayChange(c.held, c.in, c.log); !ok {
-			return rowOutcome{}, &mastership.NotMasterError{Master: master, By: c.in.Origin}
-		}
+	if master, ok := mastership.Entitled(c.held, c.in, pruned, c.log); !ok {
+		return rowOutcome{}, &mastership.NotMasterError{Master: master, By: c.in.Origin}
 	}
 	var out rowOutcome
 	now, body := c.held, heldBody(c.key)
@@ -320,8 +318,10 @@ func (mt mergeTable) merge(ctx context.Context, db *sql.DB, d dialect.Dialect, c
 			if c.in.Deleted {
 				body = syncpkt.Null()
 			}
+			// Proofs are checked before a record reaches row
+			// (proofcheck.go); here any proof stands for a valid one.
 			if err := m.row(&syncpkt.Row{Version: c.in.Version, Master: string(c.in.Master), Origin: string(c.in.Origin),
-				Creator: string(c.in.Creator), Epoch: c.in.Epoch, Deleted: c.in.Deleted, Values: []syncpkt.Value{key, body}}); err != nil {
+				Creator: string(c.in.Creator), Epoch: c.in.Epoch, Deleted: c.in.Deleted, Values: []syncpkt.Value{key, body}, Proof: make([]byte, ed25519.SignatureSize)}); err != nil {
 				return err
 			}
 		}

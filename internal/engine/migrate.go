@@ -181,7 +181,12 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 // that masters the rows a new table holds after the migration (the schema
 // master: every replica ran the same SQL, so those rows are alike
 // everywhere and already known to all).
-func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrationBody, rep *MigrateReport) error {
+//
+// raw is the migration's value as it travelled (stored as it is, so that
+// its proof, stored with it, still proves it when forwarded); "" for a
+// migration made here. signer and proof are the schema master's proof of
+// a migration from a packet.
+func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrationBody, raw, signer string, proof []byte, rep *MigrateReport) error {
 	d := r.d
 	stmts, err := b.migration().Statements(string(d.Name()))
 	if err != nil {
@@ -207,20 +212,32 @@ func applyMigration(ctx context.Context, r *runner, local replica.ID, b *migrati
 	if err := reconcile(ctx, r, local, replica.ID(b.By), before, b.Version, rep); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
+	if err := forgetForwardedProofs(ctx, r.q(), d, local); err != nil { // proof.go
+		return fmt.Errorf("multisite: %s: %w", comment, err)
+	}
 	if err := triggersAroundMigration(ctx, r, false); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
 	if err := charsetAroundMigration(ctx, r, false); err != nil {
 		return fmt.Errorf("multisite: %s: %w", comment, err)
 	}
-	body, err := json.Marshal(b)
-	if err != nil {
-		return err
+	body := raw
+	if body == "" {
+		j, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		body = string(j)
 	}
 	q := r.q()
 	if _, err := q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_migration (version, name, checksum, applied_at, applied_by, body) VALUES (?, ?, ?, ?, ?, ?)`),
-		b.Version, b.Name, b.Checksum, time.Now().UTC().Format(time.RFC3339), string(local), string(body)); err != nil {
+		b.Version, b.Name, b.Checksum, time.Now().UTC().Format(time.RFC3339), string(local), body); err != nil {
 		return fmt.Errorf("multisite: record %s: %w", comment, err)
+	}
+	if len(proof) > 0 {
+		if err := saveProof(ctx, q, d, proofMigration(b.Version), signer, proof); err != nil {
+			return err
+		}
 	}
 	if _, err := q.ExecContext(ctx, d.Rebind(`UPDATE ms_ctl SET schema_version = ?`), b.Version); err != nil {
 		return fmt.Errorf("multisite: record %s: %w", comment, err)
@@ -474,7 +491,7 @@ func Migrate(ctx context.Context, db *sql.DB, d dialect.Dialect, migs []schema.M
 				}
 				defer clearApplying(ctx, r.tx, d)
 			}
-			if err := applyMigration(ctx, r, c.Local, b, rep); err != nil {
+			if err := applyMigration(ctx, r, c.Local, b, "", "", nil, rep); err != nil {
 				return err
 			}
 			if m.Func != nil && !r.dry {
@@ -618,60 +635,177 @@ func TransferSchemaMaster(ctx context.Context, db *sql.DB, d dialect.Dialect, to
 		if i, ok := reg[to]; !ok || i.State == replica.Removed {
 			return &replica.UnknownError{ID: to}
 		}
-		return saveChain(ctx, tx, d, append(chain, masterLink{Replica: string(to), From: c.SchemaVersion}))
+		next := append(chain, masterLink{Replica: string(to), From: c.SchemaVersion, CP: c.CodePageVer})
+		s := chainSetting(next)
+		next[len(next)-1].Sig = ed25519.Sign(c.PrivateKey, syncpkt.SettingMessage(c.Family, &syncpkt.Setting{Key: s.Key, Value: s.Value, Signer: string(c.Local)}))
+		return saveChain(ctx, tx, d, next)
 	})
 }
 
-// writeSchemaSettings writes the chain of schema masters (once it moved)
-// and every applied migration, before any table of a packet.
-func writeSchemaSettings(ctx context.Context, q dialect.Querier, pw recordWriter) error {
-	var raw string
-	err := q.QueryRowContext(ctx, `SELECT chain FROM ms_schema WHERE id = 1`).Scan(&raw)
-	switch {
-	case err == nil:
-		if err := pw.Write(&syncpkt.Setting{Key: settingSchemaMaster, Value: raw}); err != nil {
+// writeSchemaSettings writes, before any table of a packet, the family
+// settings with their proofs: the chain of schema masters (once it moved),
+// one record per hand-over, each proven by the master that handed over;
+// the code page, proven by the schema master that set it; every applied
+// migration, proven by the schema master that made it. A proof this
+// replica may make it makes; others it forwards as it stored them.
+func writeSchemaSettings(ctx context.Context, q dialect.Querier, d dialect.Dialect, c *Ctl, pw recordWriter) error {
+	reg, err := Registry(ctx, q)
+	if err != nil {
+		return err
+	}
+	chain, err := loadChain(ctx, q)
+	if err != nil {
+		return err
+	}
+	for i := 1; i < len(chain); i++ {
+		s := chainSetting(chain[:i+1])
+		signer := chain[i-1].Replica
+		switch {
+		case signer == string(c.Local):
+			s.Signer = signer
+			s.Proof = ed25519.Sign(c.PrivateKey, syncpkt.SettingMessage(c.Family, s))
+		case len(chain[i].Sig) > 0:
+			s.Signer, s.Proof = signer, chain[i].Sig
+		}
+		if err := pw.Write(s); err != nil {
 			return err
 		}
-	case err != sql.ErrNoRows:
-		return fmt.Errorf("multisite: read schema master: %w", err)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT body FROM ms_migration ORDER BY version`)
+	cp := codePageSetting(c)
+	if err := proveSetting(ctx, q, d, c, reg, cp, proofCodePage, masterForCodePage(chain, c.CodePageVer)); err != nil { // authority.go
+		return err
+	}
+	if err := pw.Write(cp); err != nil {
+		return err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT version, body FROM ms_migration ORDER BY version`)
 	if err != nil {
 		return fmt.Errorf("multisite: read applied migrations: %w", err)
 	}
-	defer rows.Close()
+	type mig struct {
+		version int64
+		body    string
+	}
+	var migs []mig
 	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
+		var m mig
+		if err := rows.Scan(&m.version, &m.body); err != nil {
+			rows.Close()
 			return err
 		}
-		if err := pw.Write(&syncpkt.Setting{Key: settingMigration, Value: body}); err != nil {
+		migs = append(migs, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range migs {
+		b := &migrationBody{}
+		if err := json.Unmarshal([]byte(m.body), b); err != nil {
+			return fmt.Errorf("multisite: ms_migration %d: %w", m.version, err)
+		}
+		s := &syncpkt.Setting{Key: settingMigration, Value: m.body}
+		if err := proveSetting(ctx, q, d, c, reg, s, proofMigration(m.version), b.By); err != nil {
+			return err
+		}
+		if err := pw.Write(s); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
-// takeChain stores the packet's chain of schema masters if it is longer
-// than (and extends) the local one: only the schema master extends it.
-func takeChain(ctx context.Context, q dialect.Querier, d dialect.Dialect, value string) error {
+// chainSetting is the ms.schema_master record of a chain: its links as
+// JSON, without their proofs.
+func chainSetting(chain []masterLink) *syncpkt.Setting {
+	bare := make([]masterLink, len(chain))
+	for i, l := range chain {
+		bare[i] = masterLink{Replica: l.Replica, From: l.From, CP: l.CP}
+	}
+	v, _ := json.Marshal(bare) // cannot fail
+	return &syncpkt.Setting{Key: settingSchemaMaster, Value: string(v)}
+}
+
+// takeLink takes one hand-over of schema mastership from a packet: the
+// record's chain must be this replica's own (then it brings nothing, but
+// may bring the proof of a link held without one) or extend it by one
+// link proven by the master handing over (ErrAuthority otherwise). A
+// chain that contradicts this replica's is malformed (ErrPacket).
+func takeLink(ctx context.Context, q dialect.Querier, d dialect.Dialect, family string, reg map[replica.ID]replica.Info, s *syncpkt.Setting) error {
 	var in []masterLink
-	if err := json.Unmarshal([]byte(value), &in); err != nil || len(in) == 0 {
-		return fmt.Errorf("%w: schema master setting %q", ErrPacket, value)
+	if err := json.Unmarshal([]byte(s.Value), &in); err != nil || len(in) < 2 || in[0].From != 0 {
+		return fmt.Errorf("%w: schema master setting %q", ErrPacket, s.Value)
+	}
+	for _, l := range in {
+		if l.Replica == "" || len(l.Sig) > 0 {
+			return fmt.Errorf("%w: schema master setting %q", ErrPacket, s.Value)
+		}
 	}
 	cur, err := loadChain(ctx, q)
 	if err != nil {
 		return err
 	}
-	if len(in) <= len(cur) {
-		return nil
-	}
-	for i, l := range cur {
-		if in[i] != l {
+	n := min(len(in), len(cur))
+	for i := 0; i < n; i++ {
+		if !in[i].same(cur[i]) {
 			return fmt.Errorf("%w: the packet's chain of schema masters does not extend this replica's", ErrPacket)
 		}
 	}
+	last := len(in) - 1
+	signer := in[last-1].Replica
+	proven := s.Signer == signer && verifyProof(reg, signer, syncpkt.SettingMessage(family, s), s.Proof)
+	if len(in) <= len(cur) {
+		if proven && len(cur[last].Sig) == 0 { // a proof this replica lacked
+			cur[last].Sig = s.Proof
+			return saveChain(ctx, q, d, cur)
+		}
+		return nil
+	}
+	if len(in) > len(cur)+1 {
+		return fmt.Errorf("%w: hand-over of the schema to %s without the hand-overs before it", ErrAuthority, in[last].Replica)
+	}
+	if !proven {
+		return fmt.Errorf("%w: hand-over of the schema to %s is not proven by the schema master %s", ErrAuthority, in[last].Replica, signer)
+	}
+	if in[last].From < in[last-1].From || in[last].CP < in[last-1].CP {
+		return fmt.Errorf("%w: schema master setting %q goes back", ErrPacket, s.Value)
+	}
+	in[last].Sig = s.Proof
+	for i := range cur {
+		in[i].Sig = cur[i].Sig
+	}
 	return saveChain(ctx, q, d, in)
+}
+
+// takeMigrationProof checks the proof a packet gives a migration, by the
+// schema master that made it (b.By, checked against the chain by
+// checkBody): required for a migration this replica lacks (news is
+// ErrAuthority without it), optional for one it has, where a valid proof
+// it did not store is stored for forwarding and an invalid one refuses
+// the packet.
+func takeMigrationProof(ctx context.Context, q dialect.Querier, d dialect.Dialect, family string, reg map[replica.ID]replica.Info, s *syncpkt.Setting, b *migrationBody, news bool) error {
+	what := fmt.Sprintf("migration %d", b.Version)
+	if !news && s.Signer == "" {
+		return nil
+	}
+	if err := checkSetting(reg, family, s, b.By, what); err != nil {
+		return err
+	}
+	if news {
+		return nil // stored with the migration (applyMigration)
+	}
+	if _, _, ok, err := loadProof(ctx, q, d, proofMigration(b.Version)); err != nil || ok {
+		return err
+	}
+	var have string
+	err := q.QueryRowContext(ctx, d.Rebind(`SELECT body FROM ms_migration WHERE version = ?`), b.Version).Scan(&have)
+	if err == sql.ErrNoRows || (err == nil && have != s.Value) {
+		return nil // the stored proof must prove the stored text
+	}
+	if err != nil {
+		return err
+	}
+	return saveProof(ctx, q, d, proofMigration(b.Version), s.Signer, s.Proof)
 }
 
 // checkBody verifies a migration from a packet: its checksum matches its
@@ -688,11 +822,11 @@ func checkBody(ctx context.Context, q dialect.Querier, reg map[replica.ID]replic
 		return err
 	}
 	if m := masterFor(chain, b.Version); b.By != m {
-		return fmt.Errorf("%w: migration %d claims schema master %s, the family's was %s", ErrPacket, b.Version, b.By, m)
+		return fmt.Errorf("%w: %w: migration %d claims schema master %s, the family's was %s", ErrAuthority, ErrPacket, b.Version, b.By, m)
 	}
 	i, ok := reg[replica.ID(b.By)]
 	if !ok || !ed25519.Verify(i.PublicKey, b.message(), b.Sig) {
-		return fmt.Errorf("%w: migration %d is not signed by schema master %s", syncpkt.ErrSignature, b.Version, b.By)
+		return fmt.Errorf("%w: %w: migration %d is not signed by schema master %s", ErrAuthority, syncpkt.ErrSignature, b.Version, b.By)
 	}
 	return nil
 }
@@ -712,7 +846,11 @@ func (m *importer) migration(s *syncpkt.Setting) error {
 	if err := checkBody(m.ctx, m.tx, m.reg, b); err != nil {
 		return err
 	}
-	if b.Version <= m.ctl.SchemaVersion {
+	news := b.Version > m.ctl.SchemaVersion
+	if err := takeMigrationProof(m.ctx, m.tx, m.d, m.ctl.Family, m.reg, s, b, news); err != nil { // authority: the schema master's proof
+		return err
+	}
+	if !news {
 		return m.compareApplied(b)
 	}
 	if b.Prev != m.ctl.SchemaVersion {
@@ -722,7 +860,7 @@ func (m *importer) migration(s *syncpkt.Setting) error {
 		return fmt.Errorf("multisite: migration %d was not applied before the import", b.Version)
 	}
 	r := &runner{ctx: m.ctx, d: m.d, tx: m.tx, plan: &schema.Plan{}}
-	if err := applyMigration(m.ctx, r, m.ctl.Local, b, &MigrateReport{}); err != nil {
+	if err := applyMigration(m.ctx, r, m.ctl.Local, b, s.Value, s.Signer, s.Proof, &MigrateReport{}); err != nil {
 		return err
 	}
 	m.ctl.SchemaVersion = b.Version
@@ -777,7 +915,10 @@ func (m *importer) checkSchema() error {
 func (m *importer) schemaSetting(s *syncpkt.Setting) (ok bool, err error) {
 	switch s.Key {
 	case settingSchemaMaster:
-		return true, takeChain(m.ctx, m.tx, m.d, s.Value)
+		if m.cur != nil {
+			return true, fmt.Errorf("%w: schema master setting after rows", ErrPacket)
+		}
+		return true, takeLink(m.ctx, m.tx, m.d, m.ctl.Family, m.reg, s)
 	case settingMigration:
 		return true, m.migration(s)
 	}
@@ -786,13 +927,21 @@ func (m *importer) schemaSetting(s *syncpkt.Setting) (ok bool, err error) {
 
 // takeCreationSettings records, in a replica created from a packet, the
 // chain of schema masters and the migrations the family applied (its
-// tables come from the packet already migrated).
-func takeCreationSettings(ctx context.Context, q dialect.Querier, d dialect.Dialect, local replica.ID, settings []*syncpkt.Setting) error {
+// tables come from the packet already migrated), with the proofs the
+// packet gives them, to forward; and the sealed statements it carries.
+// The new replica takes what its creator holds; proofs that do not verify
+// with the packet's registry (reg) are left out, not refused.
+func takeCreationSettings(ctx context.Context, q dialect.Querier, d dialect.Dialect, family string, local replica.ID, reg map[replica.ID]replica.Info, settings []*syncpkt.Setting, sealed []*syncpkt.Sealed) error {
+	var links []*syncpkt.Setting
 	for _, s := range settings {
 		switch s.Key {
 		case settingSchemaMaster:
-			if err := takeChain(ctx, q, d, s.Value); err != nil {
-				return err
+			links = append(links, s)
+		case settingCodePage:
+			if s.Signer != "" && verifyProof(reg, s.Signer, syncpkt.SettingMessage(family, s), s.Proof) {
+				if err := saveProof(ctx, q, d, proofCodePage, s.Signer, s.Proof); err != nil {
+					return err
+				}
 			}
 		case settingMigration:
 			b := &migrationBody{}
@@ -802,6 +951,47 @@ func takeCreationSettings(ctx context.Context, q dialect.Querier, d dialect.Dial
 			if _, err := q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_migration (version, name, checksum, applied_at, applied_by, body) VALUES (?, ?, ?, ?, ?, ?)`),
 				b.Version, b.Name, b.Checksum, time.Now().UTC().Format(time.RFC3339), string(local), s.Value); err != nil {
 				return fmt.Errorf("multisite: record migration %d: %w", b.Version, err)
+			}
+			if s.Signer == b.By && verifyProof(reg, s.Signer, syncpkt.SettingMessage(family, s), s.Proof) {
+				if err := saveProof(ctx, q, d, proofMigration(b.Version), s.Signer, s.Proof); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// The chain as the creator holds it: its links in order, each with
+	// the proof the packet gives it, if it verifies.
+	var chain []masterLink
+	for i, s := range links {
+		var in []masterLink
+		if err := json.Unmarshal([]byte(s.Value), &in); err != nil || len(in) != i+2 {
+			return fmt.Errorf("%w: schema master setting %q", ErrPacket, s.Value)
+		}
+		if chain == nil {
+			chain = in[:1]
+		}
+		for j := range chain {
+			if !chain[j].same(in[j]) {
+				return fmt.Errorf("%w: schema master settings do not extend each other", ErrPacket)
+			}
+		}
+		l := in[len(in)-1]
+		l.Sig = nil
+		if s.Signer == in[len(in)-2].Replica && verifyProof(reg, s.Signer, syncpkt.SettingMessage(family, s), s.Proof) {
+			l.Sig = s.Proof
+		}
+		chain = append(chain, l)
+	}
+	if chain != nil {
+		if err := saveChain(ctx, q, d, chain); err != nil {
+			return err
+		}
+	}
+	held := map[replica.ID]sealedStmt{}
+	for _, s := range sealed {
+		if s.Epoch < MaxEpoch && verifyProof(reg, s.Replica, syncpkt.SealedMessage(family, s), s.Proof) {
+			if err := storeSealed(ctx, q, d, held, s); err != nil {
+				return err
 			}
 		}
 	}
@@ -874,8 +1064,9 @@ func premigrate(ctx context.Context, db *sql.DB, d dialect.Dialect, c *Ctl, f *o
 			}
 			return i.PublicKey, nil
 		}})
-	var chain string
+	var links []*syncpkt.Setting
 	var bodies []*migrationBody
+	var raws []*syncpkt.Setting
 	for {
 		rec, err := pr.Next()
 		if err == io.EOF {
@@ -890,35 +1081,48 @@ func premigrate(ctx context.Context, db *sql.DB, d dialect.Dialect, c *Ctl, f *o
 		}
 		switch s.Key {
 		case settingSchemaMaster:
-			chain = s.Value
+			links = append(links, s)
 		case settingMigration:
 			b := &migrationBody{}
 			if err := json.Unmarshal([]byte(s.Value), b); err != nil {
 				return nil, fmt.Errorf("%w: migration setting: %v", ErrPacket, err)
 			}
 			bodies = append(bodies, b)
+			raws = append(raws, s)
 		}
 	}
-	// Verified: take the chain of schema masters, then the migrations.
-	if chain != "" {
-		if err := inTx(ctx, db, d, func(tx *sql.Tx) error { return takeChain(ctx, tx, d, chain) }); err != nil {
+	// Verified: take the chain of schema masters, each hand-over proven
+	// by the master handing over, then the migrations, each proven by
+	// its schema master.
+	if len(links) > 0 {
+		if err := inTx(ctx, db, d, func(tx *sql.Tx) error {
+			for _, s := range links {
+				if err := takeLink(ctx, tx, d, c.Family, reg, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}
 	version := c.SchemaVersion
 	var migrated []int64
-	for _, b := range bodies {
+	for k, b := range bodies {
 		if err := checkBody(ctx, db, reg, b); err != nil {
 			return nil, err
 		}
 		if b.Version <= version {
 			continue // the import compares it with what was applied
 		}
+		if err := checkSetting(reg, c.Family, raws[k], b.By, fmt.Sprintf("migration %d", b.Version)); err != nil {
+			return nil, err
+		}
 		if b.Prev != version {
 			return nil, fmt.Errorf("%w: %w", ErrSchemaVersion, &schema.NeedVersionError{Replica: string(c.Local), Have: version, Need: b.Prev})
 		}
 		r := &runner{ctx: ctx, d: d, db: db, plan: &schema.Plan{}}
-		if err := applyMigration(ctx, r, c.Local, b, &MigrateReport{}); err != nil {
+		if err := applyMigration(ctx, r, c.Local, b, raws[k].Value, raws[k].Signer, raws[k].Proof, &MigrateReport{}); err != nil {
 			return nil, err
 		}
 		version = b.Version

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/ed25519"
 	"io"
+	"sync"
 
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -13,9 +14,10 @@ import (
 // writes (on SQLite they took a fifth of an import's time).
 //
 // Records travel in batches of at most prefetchBytes (or one larger
-// record), one batch queued: besides the record being applied, at most two
-// batches are held, so memory stays bounded by the packet's largest rows,
-// not its size.
+// record), two batches queued (their proofs are checked meanwhile, see
+// proofcheck.go): besides the record being applied, at most four batches
+// are held, so memory stays bounded by the packet's largest rows, not its
+// size.
 //
 // The packet's signature is checked at its trailer against a key the
 // import looks up in the registry it is building as it applies the
@@ -29,10 +31,16 @@ type prefetch struct {
 	pr      *syncpkt.Reader
 	key     func(*syncpkt.Header) (ed25519.PublicKey, error)
 	started bool
-	ch      chan []fetched
+	ch      chan fbatch
 	quit    chan struct{}
 	done    chan struct{}
 	batch   []fetched // received, not yet handed out
+
+	// proofs, if set, has every row image's and transfer's proof checked
+	// (proofcheck.go) on other goroutines before its batch is handed out;
+	// bad is the verdict on the record Next returned last.
+	proofs *proofCheck
+	bad    error
 
 	// The decoding goroutine's own: decoded, not yet sent, and its size.
 	out  []fetched
@@ -51,6 +59,9 @@ type fetched struct {
 	rec syncpkt.Record
 	err error
 	ask *keyAsk
+	bad error // the record's proof does not hold (proofcheck.go)
+
+	keys chan proofKeys // a registry snapshot to answer (proofcheck.go)
 
 	read, decoded int64 // packet bytes read, stream bytes decoded, at rec
 }
@@ -63,6 +74,13 @@ type keyAsk struct {
 type keyReply struct {
 	key ed25519.PublicKey
 	err error
+}
+
+// fbatch is a batch of fetched items; wait, if set, is done once their
+// proofs are checked.
+type fbatch struct {
+	items []fetched
+	wait  *sync.WaitGroup
 }
 
 // prefetchBytes is the size a batch of records reaches before it is sent.
@@ -83,7 +101,7 @@ func newPrefetch(r io.Reader, opt syncpkt.ReaderOptions) *prefetch {
 // start begins decoding the records after the header.
 func (p *prefetch) start() {
 	p.started = true
-	p.ch = make(chan []fetched, 1)
+	p.ch = make(chan fbatch, 2)
 	p.quit = make(chan struct{})
 	p.done = make(chan struct{})
 	go p.run()
@@ -97,6 +115,9 @@ func (p *prefetch) run() {
 		f := fetched{rec: rec, err: err, decoded: p.pr.N()}
 		if p.counted != nil {
 			f.read = p.counted.n
+		}
+		if err == nil && p.proofs != nil && !p.proofs.see(p, rec) {
+			return
 		}
 		p.out = append(p.out, f)
 		if err != nil {
@@ -116,8 +137,12 @@ func (p *prefetch) send() bool {
 	if len(p.out) == 0 {
 		return true
 	}
+	b := fbatch{items: p.out}
+	if p.proofs != nil {
+		b.wait = p.proofs.verify(b.items)
+	}
 	select {
-	case p.ch <- p.out:
+	case p.ch <- b:
 		p.out, p.size = nil, 0
 		return true
 	case <-p.quit:
@@ -137,7 +162,7 @@ func (p *prefetch) askKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
 		return nil, errStopped
 	}
 	select {
-	case p.ch <- []fetched{{ask: ask}}:
+	case p.ch <- fbatch{items: []fetched{{ask: ask}}}:
 	case <-p.quit:
 		return nil, errStopped
 	}
@@ -161,7 +186,10 @@ func (p *prefetch) Next() (syncpkt.Record, error) {
 			if !ok {
 				return nil, io.EOF
 			}
-			p.batch = b
+			if b.wait != nil {
+				b.wait.Wait() // the batch's proofs are checked
+			}
+			p.batch = b.items
 		}
 		f := p.batch[0]
 		p.batch[0] = fetched{}
@@ -171,7 +199,11 @@ func (p *prefetch) Next() (syncpkt.Record, error) {
 			f.ask.reply <- keyReply{k, err}
 			continue
 		}
-		p.read, p.decoded = f.read, f.decoded
+		if f.keys != nil {
+			f.keys <- p.proofs.keys()
+			continue
+		}
+		p.read, p.decoded, p.bad = f.read, f.decoded, f.bad
 		return f.rec, f.err
 	}
 }

@@ -270,6 +270,85 @@ func KeysForEpoch(cur replica.Info, chain []*syncpkt.Replica, epoch uint64) []ed
 	return keys
 }
 
+// keyChain is what a proof check needs of a replica's keys: the key in
+// force, and each retired key with the last epoch it sealed (a proof kept
+// and forwarded since it was made).
+type keyChain struct {
+	cur ed25519.PublicKey
+	old []epochKey
+}
+
+type epochKey struct {
+	key  ed25519.PublicKey
+	upto uint64
+}
+
+// proofKeys is a snapshot of every replica's keys, for proof checks on
+// other goroutines.
+type proofKeys map[replica.ID]keyChain
+
+// verify reports whether sig over msg, made in epoch, is the replica's:
+// by its key in force, or by a key it retired after that epoch.
+func (k keyChain) verify(epoch uint64, msg, sig []byte) bool {
+	if len(k.cur) == ed25519.PublicKeySize && ed25519.Verify(k.cur, msg, sig) {
+		return true
+	}
+	for _, o := range k.old {
+		if epoch <= o.upto && ed25519.Verify(o.key, msg, sig) {
+			return true
+		}
+	}
+	return false
+}
+
+// chainKeys is cur's keyChain by its chain of rotations (KeysForEpoch's
+// walk, for every epoch at once).
+func chainKeys(cur replica.Info, chain []*syncpkt.Replica) keyChain {
+	k := keyChain{cur: cur.PublicKey}
+	key := cur.PublicKey
+	for i := len(chain) - 1; i > 0; i-- {
+		if !bytes.Equal(chain[i].PublicKey, key) {
+			continue
+		}
+		after, ok := rotatedAfter(chain[i].KeySig)
+		if !ok {
+			break
+		}
+		key = chain[i-1].PublicKey
+		k.old = append(k.old, epochKey{key: key, upto: after})
+	}
+	return k
+}
+
+// proofKeys snapshots the registry as the import holds it now, with each
+// replica's retired keys (runs on the applying goroutine).
+func (m *importer) proofKeys() proofKeys {
+	auths, err := registryAuth(m.ctx, m.tx)
+	out := make(proofKeys, len(m.reg))
+	for id, i := range m.reg {
+		var chain []*syncpkt.Replica
+		if a := auths[id]; err == nil && a != nil {
+			chain = a.Chain
+		}
+		out[id] = chainKeys(i, chain)
+	}
+	return out
+}
+
+// verifyMade reports whether proof over msg is signer's, made in epoch:
+// by its key in force, or a key it retired after that epoch.
+func (m *importer) verifyMade(signer string, epoch uint64, msg, proof []byte) bool {
+	i, ok := m.reg[replica.ID(signer)]
+	if !ok || len(proof) != ed25519.SignatureSize {
+		return false
+	}
+	a, err := loadAuth(m.ctx, m.tx, i.ID)
+	if err != nil {
+		return false
+	}
+	return chainKeys(i, a.Chain).verify(epoch, msg, proof)
+}
+
 // enrolKey derives, from the one-time secret of a creation packet, the
 // key of the HMAC by which the new replica enrols. The creator stores
 // this hash, never the secret.

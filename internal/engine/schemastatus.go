@@ -18,6 +18,32 @@ import (
 type masterLink struct {
 	Replica string `json:"replica"`
 	From    int64  `json:"from"`
+	// CP is the code page version in force at the hand-over: Replica
+	// decides code page versions above it (see masterForCodePage).
+	CP uint64 `json:"cp,omitempty"`
+	// Sig is the proof of the hand-over, by the previous link's replica,
+	// over the chain up to this link (see chainSetting). Kept here, never
+	// in the chain's value on the wire; empty for the first link.
+	Sig []byte `json:"sig,omitempty"`
+}
+
+// same reports whether l and o are the same hand-over (proofs aside).
+func (l masterLink) same(o masterLink) bool {
+	return l.Replica == o.Replica && l.From == o.From && l.CP == o.CP
+}
+
+// masterForCodePage returns the replica entitled to make code page
+// version v: the schema master when the family went beyond v-1. Links of
+// a chain recorded before hand-overs noted the code page (CP 0) give the
+// later master every version.
+func masterForCodePage(chain []masterLink, v uint64) string {
+	m := chain[0].Replica
+	for _, l := range chain[1:] {
+		if v > l.CP {
+			m = l.Replica
+		}
+	}
+	return m
 }
 
 // loadChain reads the chain of schema masters. Until the schema was handed

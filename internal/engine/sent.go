@@ -96,11 +96,26 @@ func recordSent(ctx context.Context, q dialect.Querier, d dialect.Dialect, targe
 }
 
 // lowerSent takes a gap report from target: of each origin it holds only
-// gaps[o], so what was sent beyond is sent again.
+// gaps[o], so what was sent beyond is sent again. The report is bounded by
+// what this replica sent target and what target acknowledged: it can only
+// make this replica resend to target what it sent and target did not
+// acknowledge, never forget an acknowledgement or touch what is sent to
+// anyone else; a report on target's own epochs means nothing.
 func lowerSent(ctx context.Context, q dialect.Querier, d dialect.Dialect, target replica.ID, gaps replica.Vector) error {
+	if len(gaps) == 0 {
+		return nil
+	}
+	acked, err := LoadVector(ctx, q, d, target)
+	if err != nil {
+		return err
+	}
 	for _, o := range gaps.Origins() {
+		if o == target {
+			continue
+		}
+		e := max(gaps[o], acked[o])
 		if _, err := q.ExecContext(ctx, d.Rebind(`UPDATE ms_sent SET epoch = ?, since = 0 WHERE target = ? AND origin = ? AND epoch > ?`),
-			gaps[o], string(target), string(o), gaps[o]); err != nil {
+			e, string(target), string(o), e); err != nil {
 			return fmt.Errorf("multisite: take the gap report of %s: %w", target, err)
 		}
 	}

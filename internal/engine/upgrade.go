@@ -63,7 +63,7 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		}
 		return dialect.HasColumn(ctx, q, d, table, column)
 	})
-	if err != nil || f >= 6 {
+	if err != nil || f >= FormatVersion {
 		return plan, f, err
 	}
 	tables, err := Tables(ctx, q)
@@ -75,6 +75,35 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 		for _, s := range stmts {
 			steps = append(steps, schema.Step{Comment: what, SQL: s})
 		}
+	}
+	// Format 7: every shadow and transfer log gets ms_proof, the origin's
+	// signature over what it holds (export.go, import.go). What is held
+	// keeps a NULL proof: this replica's own rows are signed again at
+	// every export; rows of other origins held without a proof are sent
+	// without one, which a receiver takes only where it changes nothing
+	// (see the Proofs section of syncpkt/SPEC.md). After the steps of
+	// older formats, so the columns come in a new replica's order.
+	proofSteps := func() error {
+		for _, t := range tables {
+			for _, name := range []string{dialect.Shadow(d, t.Name), dialect.Xfer(d, t.Name)} {
+				has, err := dialect.HasColumn(ctx, q, d, name, "ms_proof")
+				if err != nil {
+					return err
+				}
+				if !has {
+					add(fmt.Sprintf("metadata format %d to 7: proof column of %s", f, name), dialect.AddProofColumn(d, name))
+				}
+			}
+		}
+		return nil
+	}
+	if f >= 6 {
+		if err := proofSteps(); err != nil {
+			return schema.Plan{}, f, err
+		}
+		n := len(plan.Steps) - 1 // the stamp of the format stays last
+		plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
+		return plan, f, nil
 	}
 	if sd, ok := d.(dialect.SQLiteDialect); ok && f < 3 {
 		// Format 3 on SQLite: the epoch index of every shadow holds sealed
@@ -114,6 +143,9 @@ func PlanUpgrade(ctx context.Context, q dialect.Querier, d dialect.Dialect) (sch
 				add(what, e.CharsetTriggers(t)...)
 			}
 		}
+	}
+	if err := proofSteps(); err != nil {
+		return schema.Plan{}, f, err
 	}
 	n := len(plan.Steps) - 1 // the stamp of the format stays last
 	plan.Steps = append(plan.Steps[:n], append(steps, plan.Steps[n:]...)...)
