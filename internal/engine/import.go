@@ -23,13 +23,17 @@ import (
 	"github.com/multisite-go/multisite/syncpkt"
 )
 
-// ImportOptions controls Import. The zero value imports with no size limit
-// and logs nothing.
+// ImportOptions controls Import. The zero value imports with no packet size
+// limit, the reader's default record limits, and logs nothing.
 type ImportOptions struct {
 	Logger        *slog.Logger // nil means silent
 	MaxPacketSize int64        // 0 means no limit
 	MaxRowSize    int64        // largest record in bytes; 0 means syncpkt.DefaultMaxFrame
-	Hooks         *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
+	// MaxRecords and MaxMeta bound the records other than rows and
+	// transfers, in number and in bytes (syncpkt.ReaderOptions); 0 means
+	// the reader's default, negative no limit.
+	MaxRecords, MaxMeta int64
+	Hooks               *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless the reader is a regular file or has Len),
 	// about every 256 KiB and at the end.
@@ -187,7 +191,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 	// A look at the header first: a part is held, not applied.
 	size := newCountReader(r, func(int64, int64) {}).size
 	var head bytes.Buffer
-	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), syncpkt.ReaderOptions{MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize}).Header()
+	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), readerOptions(nil, opt)).Header()
 	r = &replayReader{Reader: io.MultiReader(&head, r), size: size}
 	if herr == nil && h.Part > 0 {
 		return importPart(ctx, db, d, r, h, opt)
@@ -289,10 +293,12 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
 	m.progress.startStream(cr)
-	// The key is looked up at the trailer, after header() has checked family,
-	// target and origin, so those get their own errors; the signature is
-	// still verified before anything commits.
-	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	// The reader looks the origin's key up in the local registry when the
+	// first record is asked for, after header() has checked family, target
+	// and origin (so those get their own errors), and returns a record only
+	// once the chunk it came in has verified: nothing of the packet is
+	// written, and no hook runs, before the bytes are authenticated.
+	pf := newPrefetch(cr, readerOptions(m.publicKey, opt))
 	if n == 1 {
 		if err := m.header(pf.pr); err != nil {
 			if m.gapped != nil {
@@ -401,8 +407,28 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 	return &importer{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp, pruned: pruned}, nil
 }
 
+// readerOptions are the options of a packet reader for an import: the
+// key lookup, a key rotation the packet carries (endorsed by the key the
+// registry holds), and the import's limits.
+func readerOptions(key func(*syncpkt.Header) (ed25519.PublicKey, error), opt ImportOptions) syncpkt.ReaderOptions {
+	return syncpkt.ReaderOptions{PublicKey: key, Successor: endorsedKey, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize,
+		MaxRecords: opt.MaxRecords, MaxMeta: opt.MaxMeta}
+}
+
+// endorsedKey is the key of a registry entry for a packet's origin that
+// the key the receiver holds endorses (a rotation the packet carries, see
+// KeyEndorsed): a packet its origin signed after rotating its key verifies
+// at a replica that has not yet seen the rotation. Without a key held,
+// nothing is endorsed.
+func endorsedKey(cur ed25519.PublicKey, e *syncpkt.Replica) ed25519.PublicKey {
+	if cur != nil && KeyEndorsed(cur, infoOf(e)) {
+		return ed25519.PublicKey(e.PublicKey)
+	}
+	return nil
+}
+
 // publicKey is the key the origin must have signed with: the one in the
-// local registry, never one the packet brings.
+// local registry, never one the packet brings (but see endorsedKey).
 func (m *importer) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
 	i, ok := m.reg[replica.ID(h.Origin)]
 	if !ok {

@@ -264,7 +264,7 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 // returns the number of parts its ms.parts setting gives (0 if it is not
 // the last part).
 func verifyPart(data []byte, key ed25519.PublicKey, opt ImportOptions) (int, error) {
-	pr := syncpkt.NewReader(bytes.NewReader(data), syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(key), MaxFrame: opt.MaxRowSize})
+	pr := syncpkt.NewReader(bytes.NewReader(data), readerOptions(syncpkt.StaticPublicKey(key), opt))
 	parts := 0
 	for {
 		rec, err := pr.Next()
