@@ -484,10 +484,10 @@ const (
 	// when ImportOptions.MaxPacketSize is 0: 1 GiB of uncompressed stream.
 	DefaultMaxPacketSize int64 = 1 << 30
 	// DefaultMaxRowSize is the largest single row (record) ImportPacket
-	// and CreateReplica accept when MaxRowSize is 0: 16 MiB. A receiver
+	// and CreateReplica accept when MaxRowSize is 0: 2 MiB. A receiver
 	// holds a few copies of a row while it applies it, and this keeps the
 	// memory an import takes, whatever the packet, under 64 MiB.
-	DefaultMaxRowSize int64 = 16 << 20
+	DefaultMaxRowSize int64 = 2 << 20
 	// DefaultMaxRecords is how many records other than rows and transfers
 	// (tables, registry entries, settings, sealed statements) a packet may
 	// hold when MaxRecords is 0.

@@ -293,6 +293,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
 	m.progress.startStream(cr)
+	m.seen = nil // every part starts its tables again
 	// The reader looks the origin's key up in the local registry when the
 	// first record is asked for, after header() has checked family, target
 	// and origin (so those get their own errors), and returns a record only
@@ -371,6 +372,12 @@ type importer struct {
 	order   []int          // packet column i -> local column order[i]
 	staged  int
 	pending [][]any   // rows waiting for one multi-row INSERT
+	// pendingBytes counts their text and blob bytes.
+	pendingBytes int
+	// seen holds the tables this stream (one packet, or one part) has
+	// started: a table comes once per packet, so a repeated Table record
+	// is refused rather than costing the catalog work again.
+	seen map[string]bool
 	fast    fastState // rows new to the replica skip the stage (fastpath.go)
 	stmts   stmtCache
 }
@@ -558,6 +565,13 @@ func (m *importer) record(rec syncpkt.Record) error {
 	case *syncpkt.Replica:
 		return m.mergeReplica(r)
 	case *syncpkt.Table:
+		if m.seen[r.Name] {
+			return fmt.Errorf("%w: table %s comes twice in one packet", ErrPacket, r.Name)
+		}
+		if m.seen == nil {
+			m.seen = map[string]bool{}
+		}
+		m.seen[r.Name] = true
 		if err := m.flush(); err != nil {
 			return err
 		}
@@ -750,11 +764,20 @@ func (m *importer) row(r *syncpkt.Row) error {
 		vals[n+5] = 0
 	}
 	m.pending = append(m.pending, vals)
-	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
+	for _, v := range r.Values {
+		m.pendingBytes += len(v.Text) + len(v.Blob)
+	}
+	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch || m.pendingBytes >= pendingBytes {
+		m.pendingBytes = 0
 		return m.route() // fastpath.go
 	}
 	return nil
 }
+
+// pendingBytes bounds the text and blob bytes of the rows held for one
+// multi-row INSERT, so large rows are written a few at a time and memory
+// stays bounded whatever their size.
+const pendingBytes = 1 << 20
 
 func stageCols(t *dialect.Table) []string {
 	cols := make([]string, 0, len(t.Columns)+6)

@@ -12,9 +12,9 @@ import (
 // writes (on SQLite they took a fifth of an import's time).
 //
 // Records travel in batches of at most prefetchBytes (or one larger
-// record), one batch queued: besides the record being applied, at most two
-// batches are held, so memory stays bounded by the packet's largest rows,
-// not its size.
+// record), handed over without a queue: besides the batch being applied,
+// one batch is held (and the reader's chunk), so memory stays bounded by
+// the packet's largest rows, not its size.
 //
 // The reader returns a record only once the chunk it came in verified
 // (syncpkt.Reader): the key is looked up, on the decoding goroutine, when
@@ -65,7 +65,7 @@ func newPrefetch(r io.Reader, opt syncpkt.ReaderOptions) *prefetch {
 // start begins decoding the records after the header.
 func (p *prefetch) start() {
 	p.started = true
-	p.ch = make(chan []fetched, 1)
+	p.ch = make(chan []fetched) // unbuffered: a large record is not held twice ahead
 	p.quit = make(chan struct{})
 	p.done = make(chan struct{})
 	go p.run()
