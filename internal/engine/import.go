@@ -371,15 +371,15 @@ type importer struct {
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
 	staged  int
-	pending [][]any   // rows waiting for one multi-row INSERT
+	pending [][]any // rows waiting for one multi-row INSERT
 	// pendingBytes counts their text and blob bytes.
 	pendingBytes int
 	// seen holds the tables this stream (one packet, or one part) has
 	// started: a table comes once per packet, so a repeated Table record
 	// is refused rather than costing the catalog work again.
-	seen map[string]bool
-	fast    fastState // rows new to the replica skip the stage (fastpath.go)
-	stmts   stmtCache
+	seen  map[string]bool
+	fast  fastState // rows new to the replica skip the stage (fastpath.go)
+	stmts stmtCache
 }
 
 func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
