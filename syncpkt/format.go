@@ -273,6 +273,10 @@ func decodeTrailer(d *decoder) (*trailer, error) {
 // fixed by the format, not chosen by a writer.
 const ChunkSize = 1 << 20
 
+// chunkSize is ChunkSize, but for this package's fuzz target, which makes
+// it small so that short inputs hold checkpoints.
+var chunkSize int64 = ChunkSize
+
 // checkpointDomain starts the message a checkpoint's signature covers, so
 // that it can never pass for a trailer's (a packet cut at a checkpoint) or
 // any other signature of the key.

@@ -321,7 +321,7 @@ func isRecordFrame(typ byte) bool {
 // checkpoint or trailer that ends it, and verifies it. Only framing and
 // limits are checked before: records are decoded once verified.
 func (r *Reader) readChunk() error {
-	if r.chunk != nil && cap(r.chunk) > 2*ChunkSize {
+	if r.chunk != nil && int64(cap(r.chunk)) > 2*chunkSize {
 		r.chunk = nil // a huge frame is not kept for the rest of the packet
 	}
 	r.chunk, r.chunkN, r.pos, r.verified = r.chunk[:0], 0, 0, false
@@ -348,12 +348,12 @@ func (r *Reader) readChunk() error {
 		}
 		// The chunk rules (SPEC.md): a checkpoint ends a chunk exactly
 		// when the next frame would take it past ChunkSize.
-		if r.prevChunk >= 0 && r.prevChunk+int64(n)+int64(size) <= ChunkSize {
+		if r.prevChunk >= 0 && r.prevChunk+int64(n)+int64(size) <= chunkSize {
 			return fmt.Errorf("%w: checkpoint before offset %d ends a chunk early", ErrFormat, off)
 		}
 		r.prevChunk = -1
-		if r.chunkN > 0 && int64(len(r.chunk))+int64(n)+int64(size) > ChunkSize {
-			return fmt.Errorf("%w: %s frame at offset %d runs the chunk past %d bytes without a checkpoint", ErrFormat, frameName(typ), off, ChunkSize)
+		if r.chunkN > 0 && int64(len(r.chunk))+int64(n)+int64(size) > chunkSize {
+			return fmt.Errorf("%w: %s frame at offset %d runs the chunk past %d bytes without a checkpoint", ErrFormat, frameName(typ), off, chunkSize)
 		}
 		if typ != frameRow && typ != frameTransfer {
 			r.meta++

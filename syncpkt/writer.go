@@ -142,7 +142,7 @@ func (w *Writer) Write(r Record) error {
 		return fmt.Errorf("%w: %s of %d bytes exceeds the %d-byte frame limit", ErrTooLarge, frameName(typ), len(b), w.maxFrame)
 	}
 	size := frameSize(len(b))
-	if w.chunk > 0 && w.chunk+size > ChunkSize {
+	if w.chunk > 0 && w.chunk+size > chunkSize {
 		if err := w.checkpoint(); err != nil {
 			return err
 		}
@@ -323,7 +323,7 @@ func (w *Writer) Size(r Record) (int64, error) {
 		return 0, fmt.Errorf("%w: %s: %w", ErrFormat, frameName(typ), err)
 	}
 	size := frameSize(len(b))
-	if w.chunk > 0 && w.chunk+size > ChunkSize {
+	if w.chunk > 0 && w.chunk+size > chunkSize {
 		size += checkpointFrameSize
 	}
 	return size, nil
