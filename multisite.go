@@ -502,7 +502,8 @@ const (
 )
 
 // ImportOptions controls ImportPacket. The zero value accepts packets of
-// up to DefaultMaxPacketSize bytes and rows of up to DefaultMaxRowSize,
+// up to DefaultMaxPacketSize bytes, rows of up to DefaultMaxRowSize and
+// up to DefaultMaxRecords other records of DefaultMaxMeta bytes in all,
 // logs nothing, runs no hook and reports no progress.
 type ImportOptions struct {
 	Dialect Dialect      // "" detects it
