@@ -192,6 +192,18 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 			}
 			require.NoError(t, pw.Close())
 		},
+		// 60,000 copies of one mastership request, signed: a few KB
+		// compressed, each a database lookup if taken.
+		"repeated request": func(w *bytes.Buffer) {
+			pw, _, _ := hostileWriter(t, w, blr, boston, false)
+			now := time.Now().UTC().Format(time.RFC3339)
+			v := fmt.Sprintf(`{"id":"r1","table":"project","key":["A"],"requester":%q,"master":%q,"state":"pending","created":%q,"updated":%q,"version":1,"origin":%q,"epoch":1}`,
+				blr.id, boston.id, now, now, blr.id)
+			for range 60000 {
+				require.NoError(t, pw.Write(&syncpkt.Setting{Key: "ms.request", Value: v}))
+			}
+			require.NoError(t, pw.Close())
+		},
 		// 20,000 table frames, signed: a few hundred bytes compressed.
 		"many tables": func(w *bytes.Buffer) {
 			pw, _, _ := hostileWriter(t, w, blr, boston, false)
@@ -203,7 +215,7 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 	}
 	base, took, _ := runRSSChild(t, paths["boston"], "")
 	t.Logf("baseline: peak RSS %d MiB (%s)", base>>20, took)
-	names := []string{"forged zstd bomb", "signed rows at the limit", "huge frame", "huge settings", "many settings", "many tables"}
+	names := []string{"forged zstd bomb", "signed rows at the limit", "huge frame", "huge settings", "many settings", "repeated request", "many tables"}
 	for _, name := range names {
 		var buf bytes.Buffer
 		packets[name](&buf)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"os"
@@ -293,7 +294,7 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
 	m.progress.startStream(cr)
-	m.seen = nil // every part starts its tables again
+	m.seen, m.seenSettings = nil, nil // every part starts its tables again
 	// The reader looks the origin's key up in the local registry when the
 	// first record is asked for, after header() has checked family, target
 	// and origin (so those get their own errors), and returns a record only
@@ -377,9 +378,13 @@ type importer struct {
 	// seen holds the tables this stream (one packet, or one part) has
 	// started: a table comes once per packet, so a repeated Table record
 	// is refused rather than costing the catalog work again.
-	seen  map[string]bool
-	fast  fastState // rows new to the replica skip the stage (fastpath.go)
-	stmts stmtCache
+	seen map[string]bool
+	// seenSettings holds a hash of each setting, and of each mastership
+	// request's ID, this stream carried (see once).
+	seenSettings map[uint64]struct{}
+	seed         maphash.Seed
+	fast         fastState // rows new to the replica skip the stage (fastpath.go)
+	stmts        stmtCache
 }
 
 func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
@@ -517,10 +522,24 @@ func (m *importer) checkCodePage() error {
 
 // setting takes a family setting from the packet if it is newer.
 func (m *importer) setting(s *syncpkt.Setting) error {
+	// A packet carries each setting once, and each mastership request once
+	// (its current state): a repeat is refused before it costs the
+	// database anything, so a small packet of many copies cannot make an
+	// import work for seconds.
+	if m.once(s.Key, s.Value) {
+		return fmt.Errorf("%w: setting %s comes twice in one packet", ErrPacket, s.Key)
+	}
 	if ok, err := m.schemaSetting(s); ok { // migrate.go
 		return err
 	}
 	if s.Key == settingRequest || s.Key == settingResponse {
+		r, err := parseRequestSetting(s)
+		if err != nil {
+			return err
+		}
+		if m.once("request", string(r.ID)) {
+			return fmt.Errorf("%w: mastership request %s comes twice in one packet", ErrPacket, r.ID)
+		}
 		return m.requestSetting(s) // request.go
 	}
 	if s.Key != settingCodePage {
@@ -772,6 +791,27 @@ func (m *importer) row(r *syncpkt.Row) error {
 		return m.route() // fastpath.go
 	}
 	return nil
+}
+
+// once reports whether the pair (a, b) came before in this stream, and
+// notes it. It keeps 8 bytes per pair (a hash: a collision, one in 2^64,
+// refuses a good packet, which its sender can send again).
+func (m *importer) once(a, b string) bool {
+	if m.seenSettings == nil {
+		m.seenSettings = map[uint64]struct{}{}
+		m.seed = maphash.MakeSeed()
+	}
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	h.WriteString(a)
+	h.WriteByte(0)
+	h.WriteString(b)
+	k := h.Sum64()
+	if _, ok := m.seenSettings[k]; ok {
+		return true
+	}
+	m.seenSettings[k] = struct{}{}
+	return false
 }
 
 // pendingBytes bounds the text and blob bytes of the rows held for one
