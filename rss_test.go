@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -158,6 +159,30 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 			}
 			require.NoError(t, pw.Close())
 		},
+		// Part 1 of a split export, 96 MiB uncompressed and random (so
+		// as large on the wire), signed by no member: a part is held
+		// until its siblings come, but only once it verified.
+		"forged part": func(w *bytes.Buffer) {
+			var key []byte
+			require.NoError(t, blr.db.QueryRow(`SELECT private_key FROM ms_ctl`).Scan(&key))
+			h, err := syncpkt.NewReader(bytes.NewReader(export(t, blr, boston)), syncpkt.ReaderOptions{}).Header()
+			require.NoError(t, err)
+			h.Part = 1
+			_, other, err := ed25519.GenerateKey(nil)
+			require.NoError(t, err)
+			pw, err := syncpkt.NewWriter(w, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
+			require.NoError(t, err)
+			require.NoError(t, pw.Write(projectTable()))
+			noise := make([]byte, 1<<20)
+			for i := range 96 {
+				_, err := rand.Read(noise)
+				require.NoError(t, err)
+				r := &syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
+					Values: []syncpkt.Value{syncpkt.Text(fmt.Sprintf("P%d", i)), syncpkt.Text(string(noise))}}
+				require.NoError(t, pw.Write(r))
+			}
+			require.NoError(t, pw.Close())
+		},
 		// A member's genuine rows, each just under the default row limit (DefaultMaxRowSize).
 		"signed rows at the limit": func(w *bytes.Buffer) {
 			pw, key, family := hostileWriter(t, w, blr, boston, false)
@@ -215,7 +240,7 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 	}
 	base, took, _ := runRSSChild(t, paths["boston"], "")
 	t.Logf("baseline: peak RSS %d MiB (%s)", base>>20, took)
-	names := []string{"forged zstd bomb", "signed rows at the limit", "huge frame", "huge settings", "many settings", "repeated request", "many tables"}
+	names := []string{"forged zstd bomb", "forged part", "signed rows at the limit", "huge frame", "huge settings", "many settings", "repeated request", "many tables"}
 	for _, name := range names {
 		var buf bytes.Buffer
 		packets[name](&buf)
