@@ -157,6 +157,7 @@ func TestReader_ChunkRules(t *testing.T) {
 		{"no checkpoint", nil},
 		{"checkpoint early", []int{1, 3}},
 		{"empty chunk", []int{2, 2}},
+		{"checkpoint right before the trailer", []int{2, 4}},
 	} {
 		pkt := chunkedPacket(rawHeader(), body, tt.cuts, rawSign)
 		if _, err := readRecords(pkt, rawOpts); !errors.Is(err, ErrFormat) {
@@ -190,6 +191,13 @@ func TestReader_Successor(t *testing.T) {
 			return e.PublicKey
 		}
 		return nil
+	}
+	// The entry in the second chunk instead: too late, the packet's key
+	// is settled by its first chunk.
+	late := slices.Insert(slices.Clone(body[1:]), 4, body[0]) // table, r0, r1 | r2, entry, r3
+	latePkt := chunkedPacket(rawHeader(), late, []int{2}, func(_ int, msg []byte) []byte { return ed25519.Sign(next, msg) })
+	if recs, err := readRecords(latePkt, ReaderOptions{PublicKey: StaticPublicKey(held), Successor: vouch}); !errors.Is(err, ErrSignature) || len(recs) != 0 {
+		t.Errorf("entry in the second chunk: %d records, %v; want none, ErrSignature", len(recs), err)
 	}
 	for _, tt := range []struct {
 		name string

@@ -29,11 +29,12 @@ type ReaderOptions struct {
 	// yet: the first chunk must then bring it, through Successor.
 	PublicKey func(h *Header) (ed25519.PublicKey, error)
 
-	// Successor, if set, lets a chunk bring the key it is signed with:
-	// when a chunk's checkpoint (or the trailer) does not verify with the
-	// current key, or there is none, it is called with the current key
-	// (nil if none) and each registry entry of the packet's Origin that
-	// the chunk carries, decoded but not yet authenticated. A key it
+	// Successor, if set, lets the first chunk bring the key the packet is
+	// signed with: when the first chunk's checkpoint (or the trailer) does
+	// not verify with the current key, or there is none, it is called with
+	// the current key (nil if none) and the first registry entry of the
+	// packet's Origin that the chunk carries, decoded but not yet
+	// authenticated. A key it
 	// returns is tried; if the chunk verifies with it, it is the key for
 	// the rest of the packet. The callback decides what vouches for the
 	// entry's key: the current key's endorsement after a key rotation, or,
@@ -115,6 +116,7 @@ type Reader struct {
 
 	chunk     []byte      // frames of the current chunk as read: type, length, payload
 	chunkOff  int64       // offset of chunk[0] in the packet
+	bodyOff   int64       // offset of the first chunk: right after the header
 	chunkN    int         // record frames in chunk
 	pos       int         // next frame of a verified chunk to decode; len(chunk) when drained
 	verified  bool        // chunk's checkpoint or the trailer verified
@@ -197,6 +199,7 @@ func (r *Reader) readHeader() error {
 		return fmt.Errorf("%w: header frame at offset %d: %w", ErrFormat, off, err)
 	}
 	r.header = h
+	r.bodyOff = r.n
 	return nil
 }
 
@@ -422,7 +425,9 @@ func (r *Reader) verify(msg []byte, sig [SignatureSize]byte, off int64) error {
 	if r.key != nil && ed25519.Verify(r.key, msg, sig[:]) {
 		return nil
 	}
-	if r.opt.Successor != nil {
+	if r.opt.Successor != nil && r.chunkOff == r.bodyOff {
+		// The first chunk only, and its first entry of the origin only:
+		// a forged chunk costs one more signature check at most.
 		for p := 0; p < len(r.chunk); {
 			typ, size, k := r.chunk[p], uint64(0), 0
 			size, k = uvarint(r.chunk[p+1:])
@@ -441,6 +446,7 @@ func (r *Reader) verify(msg []byte, sig [SignatureSize]byte, off int64) error {
 				r.key = append(ed25519.PublicKey(nil), next...)
 				return nil
 			}
+			break
 		}
 	}
 	if r.key == nil {
@@ -510,6 +516,9 @@ func (r *Reader) finish(off int64) error {
 	}
 	if !bytes.Equal(t.digest[:], digest) {
 		return fmt.Errorf("%w: trailer digest %x, packet digest %x", ErrChecksum, t.digest, digest)
+	}
+	if r.prevChunk >= 0 {
+		return fmt.Errorf("%w: checkpoint right before the trailer at offset %d", ErrFormat, off)
 	}
 	if err := r.verify(digest, t.sig, off); err != nil {
 		return err
