@@ -186,3 +186,49 @@ func TestImport_ForgedChunkChangesNothing(t *testing.T) {
 		requireConverged(t, boston, blr)
 	})
 }
+
+// TestImport_PacketBringingAnUnendorsedKeyIsRefused: a packet that claims
+// to come from bangalore, signed with a key of its maker's and carrying, in
+// its first chunk, a registry entry that gives bangalore that key (with an
+// endorsement bangalore's key did not make), is refused with
+// syncpkt.ErrSignature: the receiver tries a key a packet brings only if
+// the key it holds endorses it. Nothing changes; bangalore's own packets
+// still apply.
+func TestImport_PacketBringingAnUnendorsedKeyIsRefused(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		sites := familyOn(t, open, 3, "boston", "bangalore")
+		boston, blr := sites[0], sites[1]
+		pub, priv, err := ed25519.GenerateKey(nil)
+		require.NoError(t, err)
+		genuine := export(t, blr, boston)
+		h, err := syncpkt.NewReader(bytes.NewReader(genuine), syncpkt.ReaderOptions{}).Header()
+		require.NoError(t, err)
+		var entry *syncpkt.Replica
+		for _, rec := range records(t, genuine) {
+			if r, ok := rec.(*syncpkt.Replica); ok && r.ID == string(blr.id) {
+				entry = r
+			}
+		}
+		require.NotNil(t, entry)
+		forged := *entry
+		forged.PublicKey, forged.Version = pub, entry.Version+1
+		forged.KeySig = ed25519.Sign(priv, []byte("not bangalore's endorsement"))
+		var buf bytes.Buffer
+		w, err := syncpkt.NewWriter(&buf, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(priv)})
+		require.NoError(t, err)
+		require.NoError(t, w.Write(&forged))
+		require.NoError(t, w.Write(projectTable()))
+		require.NoError(t, w.Write(&syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
+			Values: []syncpkt.Value{syncpkt.Text("FORGED"), syncpkt.Text("by a key bangalore never had")}}))
+		require.NoError(t, w.Close())
+
+		before := dumpState(t, boston.db)
+		if _, err := multisite.ImportPacket(ctx, boston.db, bytes.NewReader(buf.Bytes()), multisite.ImportOptions{}); !errors.Is(err, syncpkt.ErrSignature) {
+			t.Fatalf("error = %v, want ErrSignature", err)
+		}
+		if diff := cmp.Diff(before, dumpState(t, boston.db)); diff != "" {
+			t.Errorf("the database changed:\n%s", diff)
+		}
+		importInto(t, boston, genuine)
+	})
+}
