@@ -20,7 +20,9 @@ func engineImportOptions(o ImportOptions) engine.ImportOptions {
 	return engine.ImportOptions{
 		Logger:        o.Logger,
 		MaxPacketSize: packetLimit(o.MaxPacketSize, DefaultMaxPacketSize),
-		MaxRowSize:    o.MaxRowSize,
+		MaxRowSize:    rowLimit(o.MaxRowSize),
+		MaxRecords:    o.MaxRecords,
+		MaxMeta:       o.MaxMeta,
 		Hooks:         o.Hooks,
 		Progress:      o.Progress,
 		OnProgress:    engineOnProgress(o.OnProgress),
@@ -32,6 +34,9 @@ func engineCreateOptions(o CreateOptions) engine.CreateOptions {
 		Logger:        o.Logger,
 		OriginKey:     o.OriginKey,
 		MaxPacketSize: packetLimit(o.MaxPacketSize, DefaultMaxCreationSize),
+		MaxRowSize:    rowLimit(o.MaxRowSize),
+		MaxRecords:    o.MaxRecords,
+		MaxMeta:       o.MaxMeta,
 		Progress:      o.Progress,
 		OnProgress:    engineOnProgress(o.OnProgress),
 	}
@@ -47,6 +52,14 @@ func engineOnProgress(fn func(ImportProgress)) func(engine.ImportProgress) {
 
 func importProgress(p engine.ImportProgress) ImportProgress {
 	return ImportProgress{Phase: p.Phase, PacketBytes: p.PacketBytes, PacketSize: p.PacketSize, Bytes: p.Bytes, Rows: p.Rows}
+}
+
+// rowLimit applies DefaultMaxRowSize to 0 or less.
+func rowLimit(n int64) int64 {
+	if n <= 0 {
+		return DefaultMaxRowSize
+	}
+	return n
 }
 
 // packetLimit turns the public rule (0: the default; negative: no limit)

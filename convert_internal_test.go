@@ -34,8 +34,17 @@ func TestPacketLimits(t *testing.T) {
 			}
 		})
 	}
-	if DefaultMaxPacketSize != 1<<30 || DefaultMaxRowSize != 64<<20 {
-		t.Errorf("defaults %d, %d; the docs say 1 GiB and 64 MiB", DefaultMaxPacketSize, DefaultMaxRowSize)
+	if DefaultMaxPacketSize != 1<<30 || DefaultMaxRowSize != 2<<20 || DefaultMaxRecords != 65536 || DefaultMaxMeta != 16<<20 {
+		t.Errorf("defaults %d, %d, %d, %d; the docs say 1 GiB, 2 MiB, 65,536 and 16 MiB", DefaultMaxPacketSize, DefaultMaxRowSize, DefaultMaxRecords, DefaultMaxMeta)
+	}
+	// Every limit reaches the engine safe from a zero-value options
+	// struct, for import and creation alike.
+	imp, cre := engineImportOptions(ImportOptions{}), engineCreateOptions(CreateOptions{})
+	if imp.MaxRowSize != DefaultMaxRowSize || cre.MaxRowSize != DefaultMaxRowSize {
+		t.Errorf("row limit from zero options: import %d, creation %d; want %d", imp.MaxRowSize, cre.MaxRowSize, DefaultMaxRowSize)
+	}
+	if imp.MaxRecords != 0 || imp.MaxMeta != 0 || cre.MaxRecords != 0 || cre.MaxMeta != 0 {
+		t.Errorf("record limits from zero options reach the engine as %d, %d, %d, %d; want 0 (the reader's defaults)", imp.MaxRecords, imp.MaxMeta, cre.MaxRecords, cre.MaxMeta)
 	}
 }
 

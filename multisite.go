@@ -366,6 +366,9 @@ type CreateOptions struct {
 	// changes nothing. 0 means DefaultMaxCreationSize; a negative value
 	// means no limit.
 	MaxPacketSize int64
+	// MaxRowSize, MaxRecords and MaxMeta are as in ImportOptions, with the
+	// same defaults.
+	MaxRowSize, MaxRecords, MaxMeta int64
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless the reader is a regular file or has Len),
 	// about every 256 KiB and at the end. It is called on the goroutine
@@ -497,8 +500,17 @@ const (
 	// when ImportOptions.MaxPacketSize is 0: 1 GiB of uncompressed stream.
 	DefaultMaxPacketSize int64 = 1 << 30
 	// DefaultMaxRowSize is the largest single row (record) ImportPacket
-	// accepts when ImportOptions.MaxRowSize is 0: 64 MiB.
-	DefaultMaxRowSize int64 = syncpkt.DefaultMaxFrame
+	// and CreateReplica accept when MaxRowSize is 0: 2 MiB. A receiver
+	// holds a few copies of a row while it applies it, and this keeps the
+	// memory an import takes, whatever the packet, under 64 MiB.
+	DefaultMaxRowSize int64 = 2 << 20
+	// DefaultMaxRecords is how many records other than rows and transfers
+	// (tables, registry entries, settings, sealed statements) a packet may
+	// hold when MaxRecords is 0.
+	DefaultMaxRecords int64 = syncpkt.DefaultMaxRecords
+	// DefaultMaxMeta is how many bytes those records may take together
+	// when MaxMeta is 0: 16 MiB.
+	DefaultMaxMeta int64 = syncpkt.DefaultMaxMeta
 	// DefaultMaxCreationSize is the largest creation packet CreateReplica
 	// accepts when CreateOptions.MaxPacketSize is 0: 64 GiB, since a
 	// creation packet holds the whole database.
@@ -506,7 +518,8 @@ const (
 )
 
 // ImportOptions controls ImportPacket. The zero value accepts packets of
-// up to DefaultMaxPacketSize bytes and rows of up to DefaultMaxRowSize,
+// up to DefaultMaxPacketSize bytes, rows of up to DefaultMaxRowSize and
+// up to DefaultMaxRecords other records of DefaultMaxMeta bytes in all,
 // logs nothing, runs no hook and reports no progress.
 type ImportOptions struct {
 	Dialect Dialect      // "" detects it
@@ -520,6 +533,14 @@ type ImportOptions struct {
 	// MaxRowSize is the largest single row (record) in bytes; 0 or less
 	// means DefaultMaxRowSize.
 	MaxRowSize int64
+	// MaxRecords is the most records other than rows and transfers
+	// (tables, registry entries, settings, sealed statements) a packet
+	// may hold; one more fails with syncpkt.ErrTooLarge and changes
+	// nothing. 0 means DefaultMaxRecords; negative means no limit.
+	MaxRecords int64
+	// MaxMeta is the most bytes those records may take together; 0 means
+	// DefaultMaxMeta; negative means no limit.
+	MaxMeta int64
 	// Hooks, if set, runs AfterImportChange, AfterImportPacket,
 	// OnCollision and OnRequest in the import's transaction; a hook error
 	// aborts the import with a *hooks.Error and nothing changed.

@@ -5,10 +5,13 @@
 // another (the target). It opens with a [Header] that binds it to its family,
 // origin, target, schema version and code page and states the epoch vectors
 // it starts from and reaches; its body is a stream of records ([Table],
-// [Row], [Transfer], [Replica], [Setting], [Invite], [Sealed]); a trailer seals it with
-// the record count, a SHA-256 digest of every byte before the trailer and
-// the origin's ed25519 signature of that digest. SPEC.md in this directory
-// gives the byte layout and the versioning rules.
+// [Row], [Transfer], [Replica], [Setting], [Invite], [Sealed]) cut into
+// chunks of at most [ChunkSize] bytes, each but the last ended by a
+// checkpoint carrying the SHA-256 digest of every byte before it and the
+// origin's ed25519 signature of it; a trailer seals the packet with the
+// record count, the digest of every byte before the trailer and the
+// origin's signature of that digest. SPEC.md in this directory gives the
+// byte layout, the versioning rules and the limits.
 //
 // The multisite package imports syncpkt to export and import packets; tools
 // that inspect packets may import it directly. syncpkt imports nothing else
@@ -50,8 +53,10 @@
 // # Reading a packet
 //
 // The importer checks the header before applying anything, applies records
-// in one transaction, and commits only when Next returns io.EOF, because the
-// digest and signature are checked at the end:
+// in one transaction, and commits only when Next returns io.EOF. Next
+// returns a record only once the chunk it came in verified (with a
+// PublicKey, every record returned is the origin's), but the packet is
+// whole only at the trailer:
 //
 //	pr := syncpkt.NewReader(r, syncpkt.ReaderOptions{PublicKey: registryKey})
 //	h, err := pr.Header()
@@ -67,7 +72,7 @@
 //			break // verified: the whole packet is authentic
 //		}
 //		if err != nil {
-//			return err // nothing applied survives the rollback
+//			return err // a forged chunk, a limit: nothing applied survives the rollback
 //		}
 //		switch rec := rec.(type) {
 //		case *syncpkt.Table:

@@ -43,16 +43,17 @@ const (
 // Frame types. The header frame comes first, the trailer frame last, and
 // every frame in between carries one [Record].
 const (
-	frameHeader   byte = 1
-	frameTable    byte = 2
-	frameRow      byte = 3
-	frameTransfer byte = 4
-	frameReplica  byte = 5
-	frameSetting  byte = 6
-	frameSecret   byte = 7 // retired: a private key never travels; the frame is refused
-	frameInvite   byte = 8
-	frameSealed   byte = 9
-	frameTrailer  byte = 0xFF
+	frameHeader     byte = 1
+	frameTable      byte = 2
+	frameRow        byte = 3
+	frameTransfer   byte = 4
+	frameReplica    byte = 5
+	frameSetting    byte = 6
+	frameSecret     byte = 7 // retired: a private key never travels; the frame is refused
+	frameInvite     byte = 8
+	frameSealed     byte = 9
+	frameCheckpoint byte = 0x0A
+	frameTrailer    byte = 0xFF
 )
 
 // frameName returns a readable name of a frame type for error messages.
@@ -76,6 +77,8 @@ func frameName(t byte) string {
 		return "invite"
 	case frameSealed:
 		return "sealed"
+	case frameCheckpoint:
+		return "checkpoint"
 	case frameTrailer:
 		return "trailer"
 	}
@@ -262,6 +265,50 @@ func decodeTrailer(d *decoder) (*trailer, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// ChunkSize is the most bytes of record frames a chunk holds (SPEC.md,
+// Checkpoints): a writer ends a chunk with a signed checkpoint before a
+// frame that would take it past ChunkSize, and a reader holds one chunk,
+// unverified, at a time. A chunk of one frame may be larger. The value is
+// fixed by the format, not chosen by a writer.
+const ChunkSize = 1 << 20
+
+// chunkSize is ChunkSize, but for this package's fuzz target, which makes
+// it small so that short inputs hold checkpoints.
+var chunkSize int64 = ChunkSize
+
+// checkpointDomain starts the message a checkpoint's signature covers, so
+// that it can never pass for a trailer's (a packet cut at a checkpoint) or
+// any other signature of the key.
+const checkpointDomain = "multisite checkpoint v3\x00"
+
+// CheckpointMessage returns what a checkpoint's signature covers: a domain
+// string and the digest of every byte of the packet before the checkpoint
+// frame (SPEC.md, Checkpoint). A trailer's signature covers the bare digest.
+func CheckpointMessage(digest []byte) []byte {
+	return append([]byte(checkpointDomain), digest...)
+}
+
+// checkpoint ends every chunk but the last (format 3).
+type checkpoint struct {
+	digest [DigestSize]byte
+	sig    [SignatureSize]byte
+}
+
+func appendCheckpoint(b []byte, c *checkpoint) []byte {
+	b = append(b, c.digest[:]...)
+	return append(b, c.sig[:]...)
+}
+
+func decodeCheckpoint(d *decoder) (*checkpoint, error) {
+	c := &checkpoint{}
+	copy(c.digest[:], d.fixed(DigestSize))
+	copy(c.sig[:], d.fixed(SignatureSize))
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // errString is used by decoders to report what was wrong inside a frame.

@@ -57,8 +57,12 @@ type goldenTransfer struct {
 	Epoch    uint64
 }
 
-// goldenValue writes a value as "kind:text", exact for every kind.
+// goldenValue writes a value as "kind:text", exact for every kind; a long
+// text or blob of one repeated byte as "kind:hh*count".
 func goldenValue(v syncpkt.Value) string {
+	if b := []byte(v.Text + string(v.Blob)); len(b) > 64 && bytes.Count(b, b[:1]) == len(b) {
+		return fmt.Sprintf("%s:%02x*%d", v.Kind, b[0], len(b))
+	}
 	switch v.Kind {
 	case syncpkt.ValueInt:
 		return "int:" + strconv.FormatInt(v.Int, 10)
@@ -146,6 +150,16 @@ func goldenVectors() []struct {
 		{Name: "attachment", Type: "BLOB"},
 		{Name: "closed", Type: "TEXT"},
 	}}
+	attachment := &syncpkt.Table{Name: "attachment", Columns: []syncpkt.Column{
+		{Name: "id", Type: "INTEGER", NotNull: true, Key: 1},
+		{Name: "body", Type: "BLOB"},
+	}}
+	big := func(id int64, b byte) *syncpkt.Row {
+		return &syncpkt.Row{Version: 1, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 42, Values: []syncpkt.Value{
+			syncpkt.Int(id), syncpkt.Blob(bytes.Repeat([]byte{b}, 600<<10))}}
+	}
+	compressed := signed
+	compressed.Compress = true
 	tokyoKey := make([]byte, 64)
 	for i := range tokyoKey {
 		tokyoKey[i] = byte(0x80 + i)
@@ -170,6 +184,13 @@ func goldenVectors() []struct {
 			&syncpkt.Transfer{Table: "defect", Key: []syncpkt.Value{syncpkt.Int(-5)}, Version: 3, From: "boston", To: "paris", Epoch: 41},
 		}},
 		{name: "ack", h: ack, opt: signed},
+		// Three chunks: 1.8 MiB of frames, compressed to a few hundred
+		// bytes. Each 600 KiB row but the first starts a chunk.
+		{name: "chunked", h: sync, opt: compressed, recs: []syncpkt.Record{
+			attachment, big(1, 0x00), big(2, 0x11), big(3, 0x22),
+			&syncpkt.Row{Version: 1, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 42, Values: []syncpkt.Value{
+				syncpkt.Int(4), syncpkt.Blob([]byte("small"))}},
+		}},
 		{name: "part", h: part, opt: signed, recs: []syncpkt.Record{
 			defect,
 			&syncpkt.Row{Version: 10, Master: "boston", Origin: "boston", Creator: "boston", Epoch: 42, Values: []syncpkt.Value{

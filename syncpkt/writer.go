@@ -15,8 +15,10 @@ import (
 // (a signature of zeros, which a [Reader] with a PublicKey refuses) whose
 // records fit [DefaultMaxFrame].
 type WriterOptions struct {
-	// Sign returns the 64-byte ed25519 signature of the packet digest, as
-	// [Ed25519Signer] does. Nil writes a zero signature.
+	// Sign returns the 64-byte ed25519 signature of msg, as
+	// [Ed25519Signer] does: the packet digest at the trailer, and
+	// [CheckpointMessage] of the digest so far at each checkpoint. Nil
+	// writes zero signatures.
 	Sign func(digest []byte) ([]byte, error)
 
 	// MaxFrame is the largest record, in encoded bytes, the writer accepts;
@@ -62,8 +64,10 @@ type Writer struct {
 	maxFrame int64
 	n        int64
 	count    uint64
+	chunk    int64  // bytes of record frames since the last checkpoint
 	table    *Table // copy of the current table; nil before the first
 	buf      []byte // payload of the frame being written, reused
+	cbuf     []byte // payload of a checkpoint
 	head     [frameHeadMax]byte
 	err      error // first write or signing error; sticks
 	closed   bool
@@ -137,9 +141,16 @@ func (w *Writer) Write(r Record) error {
 	if int64(len(b)) > w.maxFrame {
 		return fmt.Errorf("%w: %s of %d bytes exceeds the %d-byte frame limit", ErrTooLarge, frameName(typ), len(b), w.maxFrame)
 	}
+	size := frameSize(len(b))
+	if w.chunk > 0 && w.chunk+size > chunkSize {
+		if err := w.checkpoint(); err != nil {
+			return err
+		}
+	}
 	if err := w.frame(typ); err != nil {
 		return err
 	}
+	w.chunk += size
 	w.count++
 	if t, ok := r.(*Table); ok {
 		// Keep a copy: rows are checked against it, and the caller may
@@ -147,6 +158,38 @@ func (w *Writer) Write(r Record) error {
 		w.table = &Table{Name: t.Name, Columns: append([]Column(nil), t.Columns...)}
 	}
 	return nil
+}
+
+// frameSize is the bytes a frame with a payload of n bytes takes.
+func frameSize(n int) int64 {
+	var head [frameHeadMax]byte
+	return int64(1 + binary.PutUvarint(head[1:], uint64(n)) + n)
+}
+
+// checkpointFrameSize is the bytes a checkpoint frame takes.
+var checkpointFrameSize = frameSize(DigestSize + SignatureSize)
+
+// checkpoint ends the current chunk: the digest of every byte so far and
+// the origin's signature of CheckpointMessage(digest).
+func (w *Writer) checkpoint() error {
+	var c checkpoint
+	w.hash.Sum(c.digest[:0])
+	if w.sign != nil {
+		sig, err := w.sign(CheckpointMessage(c.digest[:]))
+		if err != nil {
+			w.err = fmt.Errorf("syncpkt: sign: %w", err)
+			return w.err
+		}
+		if len(sig) != SignatureSize {
+			w.err = fmt.Errorf("%w: signer returned %d bytes, want %d", ErrSignature, len(sig), SignatureSize)
+			return w.err
+		}
+		copy(c.sig[:], sig)
+	}
+	w.cbuf = appendCheckpoint(w.cbuf[:0], &c)
+	w.frameOf(frameCheckpoint, w.cbuf)
+	w.chunk = 0
+	return w.err
 }
 
 // encode checks r and appends its payload to b.
@@ -256,9 +299,10 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-// Size returns the bytes r would add to the packet before compression
-// (its frame), without writing it, or the error [Writer.Write] would give.
-// A caller splitting an export uses it to decide whether r still fits.
+// Size returns the bytes r would add to the packet before compression (its
+// frame, and the checkpoint that would end the chunk before it), without
+// writing it, or the error [Writer.Write] would give. A caller splitting an
+// export uses it to decide whether r still fits.
 func (w *Writer) Size(r Record) (int64, error) {
 	typ, b, err := w.encode(nil, r)
 	if err != nil {
@@ -267,8 +311,11 @@ func (w *Writer) Size(r Record) (int64, error) {
 		}
 		return 0, fmt.Errorf("%w: %s: %w", ErrFormat, frameName(typ), err)
 	}
-	var head [frameHeadMax]byte
-	return int64(1 + binary.PutUvarint(head[1:], uint64(len(b))) + len(b)), nil
+	size := frameSize(len(b))
+	if w.chunk > 0 && w.chunk+size > chunkSize {
+		size += checkpointFrameSize
+	}
+	return size, nil
 }
 
 // N returns the number of bytes of the packet written so far, including
@@ -279,15 +326,21 @@ func (w *Writer) N() int64 { return w.n }
 // frame writes w.buf as the payload of a frame of type typ, hashing every
 // frame but the trailer.
 func (w *Writer) frame(typ byte) error {
+	w.frameOf(typ, w.buf)
+	return w.err
+}
+
+// frameOf writes a frame of type typ with payload p, hashing every frame
+// but the trailer.
+func (w *Writer) frameOf(typ byte, p []byte) {
 	w.head[0] = typ
-	n := 1 + binary.PutUvarint(w.head[1:], uint64(len(w.buf)))
+	n := 1 + binary.PutUvarint(w.head[1:], uint64(len(p)))
 	if typ != frameTrailer {
 		w.hash.Write(w.head[:n])
-		w.hash.Write(w.buf)
+		w.hash.Write(p)
 	}
 	w.write(w.head[:n])
-	w.write(w.buf)
-	return w.err
+	w.write(p)
 }
 
 func (w *Writer) write(p []byte) {

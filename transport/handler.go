@@ -341,7 +341,8 @@ func (h *Handler) verify(ctx context.Context, path string, peer replica.Info, st
 		}
 		return peer.PublicKey, nil
 	}
-	pr := syncpkt.NewReader(f, syncpkt.ReaderOptions{PublicKey: key, MaxPacket: h.max, MaxFrame: h.opt.Import.MaxRowSize})
+	pr := syncpkt.NewReader(f, syncpkt.ReaderOptions{PublicKey: key, MaxPacket: h.max, MaxFrame: rowLimit(h.opt.Import.MaxRowSize),
+		MaxRecords: h.opt.Import.MaxRecords, MaxMeta: h.opt.Import.MaxMeta})
 	hd, err := pr.Header()
 	if err != nil {
 		return err
@@ -519,4 +520,13 @@ func nameOf(st *multisite.Status, id string) string {
 		}
 	}
 	return id
+}
+
+// rowLimit is ImportPacket's rule for ImportOptions.MaxRowSize: 0 or less
+// means multisite.DefaultMaxRowSize.
+func rowLimit(n int64) int64 {
+	if n <= 0 {
+		return multisite.DefaultMaxRowSize
+	}
+	return n
 }

@@ -79,17 +79,23 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 	if !ok || target == c.Local {
 		return nil, &replica.UnknownError{ID: target}
 	}
-	opt := syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(ti.PublicKey), MaxPacket: 1 << 20}
+	opt := syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(ti.PublicKey), MaxPacket: 1 << 20, Successor: endorsedKey}
 	var enrolled ed25519.PublicKey
+	var enrolErr error
 	if len(ti.PublicKey) == 0 {
 		// Invited, not enrolled yet: its request carries its enrolment
-		// (registry_auth.go), whose key must have signed it.
-		opt.KeyAtTrailer = true
-		opt.PublicKey = func(*syncpkt.Header) (ed25519.PublicKey, error) {
-			if enrolled == nil {
-				return nil, &replica.UnknownError{ID: target}
+		// (registry_auth.go) in its first chunk, whose key must have
+		// signed it.
+		opt.PublicKey = syncpkt.StaticPublicKey(nil)
+		opt.Successor = func(_ ed25519.PublicKey, first []syncpkt.Record) ed25519.PublicKey {
+			for _, rec := range first {
+				if s, ok := rec.(*syncpkt.Setting); ok && s.Key == settingEnrol {
+					enrolled, enrolErr = enrolledKey(ctx, db, c, ti, s)
+					return enrolled
+				}
 			}
-			return enrolled, nil
+			enrolErr = &replica.UnknownError{ID: target}
+			return nil
 		}
 	}
 	pr := syncpkt.NewReader(r, opt)
@@ -111,16 +117,13 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 		return nil, err
 	}
 	for {
-		rec, err := pr.Next()
-		if err == io.EOF {
+		if _, err := pr.Next(); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, err
-		}
-		if s, ok := rec.(*syncpkt.Setting); ok && s.Key == settingEnrol && len(ti.PublicKey) == 0 {
-			if enrolled, err = enrolledKey(ctx, db, c, ti, s); err != nil {
-				return nil, err
+			if enrolErr != nil {
+				return nil, fmt.Errorf("%w (%w)", err, enrolErr)
 			}
+			return nil, err
 		}
 	}
 	// An origin the target does not name is one it holds nothing of.

@@ -169,6 +169,8 @@ type CreateOptions struct {
 	// carries for its origin, which proves it is intact but not who made it.
 	OriginKey     ed25519.PublicKey
 	MaxPacketSize int64 // 0 means no limit
+	// MaxRowSize, MaxRecords and MaxMeta are as in ImportOptions.
+	MaxRowSize, MaxRecords, MaxMeta int64
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless the reader is a regular file or has Len),
 	// about every 256 KiB and at the end. It is called on the goroutine
@@ -198,7 +200,11 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		counted := newCountReader(r, opt.Progress)
 		prog := &progress{fn: opt.OnProgress}
 		prog.startStream(counted)
-		pf := newPrefetch(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize})
+		// Records come only once their chunk verified: with the key the
+		// caller pinned, or else with the key the packet's first chunk
+		// carries for its origin (creator.creationKey).
+		pf := newPrefetch(counted, syncpkt.ReaderOptions{PublicKey: cr.publicKey, Successor: cr.creationKey, MaxPacket: opt.MaxPacketSize,
+			MaxFrame: opt.MaxRowSize, MaxRecords: opt.MaxRecords, MaxMeta: opt.MaxMeta})
 		h, err := pf.pr.Header()
 		if err != nil {
 			return err
@@ -292,18 +298,29 @@ type creator struct {
 	stmts       stmtCache            // the multi-row INSERTs, prepared once
 }
 
-// publicKey checks the signature against the origin's key as the packet's
-// own registry gives it (read by now: the check runs at the trailer), and
-// against OriginKey if the caller pinned one.
+// publicKey is OriginKey if the caller pinned one. Without it there is no
+// key before the packet: the first chunk brings it (creator.creationKey).
 func (c *creator) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
 	if c.opt.OriginKey != nil {
 		return c.opt.OriginKey, nil
 	}
-	i, ok := c.reg[replica.ID(h.Origin)]
-	if !ok {
-		return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
+	return nil, nil
+}
+
+// creationKey is the key a creation packet is checked with when the caller
+// pinned none: the one the packet's first chunk carries in its origin's
+// registry entry. That proves the packet intact, not who made it (a key
+// the packet brings vouches for itself); CreateOptions.OriginKey does.
+// With a key pinned, only a rotation it endorses is taken.
+func (c *creator) creationKey(cur ed25519.PublicKey, first []syncpkt.Record) ed25519.PublicKey {
+	entries := originEntries(first, replica.ID(c.h.Origin))
+	if cur != nil {
+		return endorsedKey(cur, entries)
 	}
-	return i.PublicKey, nil
+	if len(entries) > 0 {
+		return ed25519.PublicKey(entries[0].(*syncpkt.Replica).PublicKey)
+	}
+	return nil
 }
 
 func (c *creator) record(rec syncpkt.Record) error {

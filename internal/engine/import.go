@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"os"
@@ -22,13 +23,17 @@ import (
 	"github.com/multisite-go/multisite/syncpkt"
 )
 
-// ImportOptions controls Import. The zero value imports with no size limit
-// and logs nothing.
+// ImportOptions controls Import. The zero value imports with no packet size
+// limit, the reader's default record limits, and logs nothing.
 type ImportOptions struct {
 	Logger        *slog.Logger // nil means silent
 	MaxPacketSize int64        // 0 means no limit
 	MaxRowSize    int64        // largest record in bytes; 0 means syncpkt.DefaultMaxFrame
-	Hooks         *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
+	// MaxRecords and MaxMeta bound the records other than rows and
+	// transfers, in number and in bytes (syncpkt.ReaderOptions); 0 means
+	// the reader's default, negative no limit.
+	MaxRecords, MaxMeta int64
+	Hooks               *hooks.Hooks // AfterImportChange, AfterImportPacket, OnCollision, OnRequest; nil runs none
 	// Progress, if set, is told the packet bytes read so far and the
 	// packet's size (0 unless the reader is a regular file or has Len),
 	// about every 256 KiB and at the end.
@@ -186,7 +191,7 @@ func Import(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, opt
 	// A look at the header first: a part is held, not applied.
 	size := newCountReader(r, func(int64, int64) {}).size
 	var head bytes.Buffer
-	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), syncpkt.ReaderOptions{MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize}).Header()
+	h, herr := syncpkt.NewReader(io.TeeReader(r, &head), readerOptions(nil, nil, opt)).Header()
 	r = &replayReader{Reader: io.MultiReader(&head, r), size: size}
 	if herr == nil && h.Part > 0 {
 		return importPart(ctx, db, d, r, h, opt)
@@ -293,10 +298,13 @@ func importStreams(ctx context.Context, db *sql.DB, d dialect.Dialect, rs []io.R
 func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	cr := newCountReader(r, opt.Progress)
 	m.progress.startStream(cr)
-	// The key is looked up at the trailer, after header() has checked family,
-	// target and origin, so those get their own errors; the signature is
-	// still verified before anything commits.
-	pf := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: m.publicKey, KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize})
+	m.seen, m.seenSettings = nil, nil // every part starts its tables again
+	// The reader looks the origin's key up in the local registry when the
+	// first record is asked for, after header() has checked family, target
+	// and origin (so those get their own errors), and returns a record only
+	// once the chunk it came in has verified: nothing of the packet is
+	// written, and no hook runs, before the bytes are authenticated.
+	pf := newPrefetch(cr, readerOptions(m.publicKey, m.successor, opt))
 	// Every row image's and transfer's proof is checked before it is
 	// applied (proofcheck.go), against the registry as built so far.
 	pf.proofs = newProofCheck(m.ctl.Family, m.proofKeys) // registry_auth.go
@@ -319,10 +327,18 @@ func (m *importer) stream(r io.Reader, n int, opt ImportOptions) error {
 	for {
 		rec, err := pf.Next()
 		if err == io.EOF {
+			if err := m.signerHeld(pf.pr.Key()); err != nil {
+				return err
+			}
 			m.proven = true
 			break
 		}
 		if err != nil {
+			if _, ok := m.reg[replica.ID(m.h.Origin)]; !ok && errors.Is(err, syncpkt.ErrSignature) {
+				// No key: an origin never heard of, and the packet proves
+				// no creation entry of it (successor).
+				return fmt.Errorf("%w (%w)", &replica.UnknownError{ID: replica.ID(m.h.Origin)}, err)
+			}
 			return err
 		}
 		err = pf.bad // a proof that does not hold
@@ -379,9 +395,19 @@ type importer struct {
 	cur     *dialect.Table // local table the current rows belong to
 	order   []int          // packet column i -> local column order[i]
 	staged  int
-	pending [][]any   // rows waiting for one multi-row INSERT
-	fast    fastState // rows new to the replica skip the stage (fastpath.go)
-	stmts   stmtCache
+	pending [][]any // rows waiting for one multi-row INSERT
+	// pendingBytes counts their text and blob bytes.
+	pendingBytes int
+	// seen holds the tables this stream (one packet, or one part) has
+	// started: a table comes once per packet, so a repeated Table record
+	// is refused rather than costing the catalog work again.
+	seen map[string]bool
+	// seenSettings holds a hash of each setting, and of each mastership
+	// request's ID, this stream carried (see once).
+	seenSettings map[uint64]struct{}
+	seed         maphash.Seed
+	fast         fastState // rows new to the replica skip the stage (fastpath.go)
+	stmts        stmtCache
 }
 
 func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *ImportReport) (*importer, error) {
@@ -416,12 +442,135 @@ func newImporter(ctx context.Context, tx *sql.Tx, d dialect.Dialect, rep *Import
 	return &importer{stmts: stmtCache{tx: tx}, ctx: ctx, tx: tx, d: d, rep: rep, ctl: c, reg: reg, tables: tables, ours: ours, cp: cp, pruned: pruned}, nil
 }
 
+// readerOptions are the options of a packet reader for an import: the
+// key lookup, what may vouch for another key the first chunk brings
+// (succ; nil means only a rotation the held key endorses, endorsedKey),
+// and the import's limits.
+func readerOptions(key func(*syncpkt.Header) (ed25519.PublicKey, error), succ func(ed25519.PublicKey, []syncpkt.Record) ed25519.PublicKey, opt ImportOptions) syncpkt.ReaderOptions {
+	if succ == nil {
+		succ = endorsedKey
+	}
+	return syncpkt.ReaderOptions{PublicKey: key, Successor: succ, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize,
+		MaxRecords: opt.MaxRecords, MaxMeta: opt.MaxMeta}
+}
+
+// endorsedKey is the key of the first registry entry for a packet's
+// origin in its first chunk, if the key the receiver holds endorses it (a
+// rotation the packet carries, see KeyEndorsed): a packet its origin
+// signed after rotating its key verifies at a replica that has not yet
+// seen the rotation. Without a key held, nothing is endorsed.
+func endorsedKey(cur ed25519.PublicKey, first []syncpkt.Record) ed25519.PublicKey {
+	for _, rec := range first {
+		if e, ok := rec.(*syncpkt.Replica); ok && cur != nil && KeyEndorsed(cur, infoOf(e)) {
+			return ed25519.PublicKey(e.PublicKey)
+		}
+	}
+	return nil
+}
+
 // publicKey is the key the origin must have signed with: the one in the
-// local registry, or proven by the registry entries the packet brings
-// under the registry's rules (registry_auth.go), at the packet's date.
+// local registry at the packet's date (registry_auth.go); nil, for an
+// origin this replica holds no key of, lets the first chunk prove one
+// (successor).
 func (m *importer) publicKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
+	k, err := m.originKey(h)
+	if err != nil && errors.Is(err, replica.ErrUnknown) {
+		return nil, nil
+	}
+	return k, err
+}
+
+// successor is what may vouch, in a packet's first chunk, for a key of
+// its origin other than the one this replica holds (see
+// syncpkt.ReaderOptions.Successor); it runs before anything of the packet
+// is applied, and what it vouches for must still be what the registry
+// holds once the packet is applied (signerHeld). It vouches for:
+//   - a key rotation the held key endorses;
+//   - the key of an origin never heard of, whose creation entry its
+//     creator signed, the creator a member known here or itself proven by
+//     an earlier link of the same chunk (then its updates, signed by the
+//     key so proven);
+//   - the key an invited replica enrols with at its creator (this
+//     replica), if the enrolment proves the invitation's secret.
+func (m *importer) successor(cur ed25519.PublicKey, first []syncpkt.Record) ed25519.PublicKey {
+	origin := replica.ID(m.h.Origin)
+	if k := endorsedKey(cur, originEntries(first, origin)); k != nil {
+		return k
+	}
+	if i, ok := m.reg[origin]; ok {
+		if len(i.PublicKey) != 0 {
+			return nil
+		}
+		for _, rec := range first {
+			if s, ok := rec.(*syncpkt.Setting); ok && s.Key == settingEnrol {
+				k, err := enrolledKey(m.ctx, m.tx, m.ctl, i, s)
+				if err != nil {
+					return nil
+				}
+				return k
+			}
+		}
+		return nil
+	}
+	known := map[string]ed25519.PublicKey{}
+	for id, i := range m.reg {
+		if i.State != replica.Removed && len(i.PublicKey) == ed25519.PublicKeySize {
+			known[string(id)] = i.PublicKey
+		}
+	}
+	learned := map[string]bool{}
+	for pass := 0; pass < 8; pass++ {
+		changed := false
+		for _, rec := range first {
+			e, ok := rec.(*syncpkt.Replica)
+			if !ok {
+				continue
+			}
+			switch k, held := known[e.ID]; {
+			case !held && e.Signer != e.ID && entryProven(m.ctl.Family, e, known[e.Signer]):
+				known[e.ID], learned[e.ID], changed = ed25519.PublicKey(e.PublicKey), true, true
+			case held && learned[e.ID] && e.Signer == e.ID && !bytes.Equal(k, e.PublicKey) &&
+				KeyEndorsed(k, infoOf(e)) && entryProven(m.ctl.Family, e, e.PublicKey):
+				known[e.ID], changed = ed25519.PublicKey(e.PublicKey), true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	if learned[string(origin)] {
+		return known[string(origin)]
+	}
+	return nil
+}
+
+// originEntries are the registry entries of first that describe origin.
+func originEntries(first []syncpkt.Record, origin replica.ID) []syncpkt.Record {
+	var out []syncpkt.Record
+	for _, rec := range first {
+		if e, ok := rec.(*syncpkt.Replica); ok && replica.ID(e.ID) == origin {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// signerHeld checks, once a packet has been read and applied, that the
+// key its chunks verified with is the one the registry, as the packet
+// left it, holds for its origin at the packet's date: a key the first
+// chunk vouched for (successor) counts only if the registry's rules took
+// the entry that brings it. It also notes the entries no rule could
+// check.
+func (m *importer) signerHeld(key ed25519.PublicKey) error {
 	m.unprovenLeft()
-	return m.originKey(h)
+	want, err := m.originKey(m.h)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(want, key) {
+		return fmt.Errorf("%w: the packet from %s is signed by a key its registry entry does not hold at the packet's date", ErrRegistryProof, m.h.Origin)
+	}
+	return nil
 }
 
 func (m *importer) header(pr *syncpkt.Reader) error {
@@ -504,6 +653,13 @@ func (m *importer) checkCodePage() error {
 
 // setting takes a family setting from the packet if it is newer.
 func (m *importer) setting(s *syncpkt.Setting) error {
+	// A packet carries each setting once, and each mastership request once
+	// (its current state): a repeat is refused before it costs the
+	// database anything, so a small packet of many copies cannot make an
+	// import work for seconds.
+	if m.once(s.Key, s.Value) {
+		return fmt.Errorf("%w: setting %s comes twice in one packet", ErrPacket, s.Key)
+	}
 	if ok, err := m.schemaSetting(s); ok { // migrate.go
 		return err
 	}
@@ -511,6 +667,13 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 		return m.enrol(s) // registry_auth.go
 	}
 	if s.Key == settingRequest || s.Key == settingResponse {
+		r, err := parseRequestSetting(s)
+		if err != nil {
+			return err
+		}
+		if m.once("request", string(r.ID)) {
+			return fmt.Errorf("%w: mastership request %s comes twice in one packet", ErrPacket, r.ID)
+		}
 		return m.requestSetting(s) // request.go
 	}
 	if s.Key != settingCodePage {
@@ -571,6 +734,13 @@ func (m *importer) record(rec syncpkt.Record) error {
 	}
 	switch r := rec.(type) {
 	case *syncpkt.Table:
+		if m.seen[r.Name] {
+			return fmt.Errorf("%w: table %s comes twice in one packet", ErrPacket, r.Name)
+		}
+		if m.seen == nil {
+			m.seen = map[string]bool{}
+		}
+		m.seen[r.Name] = true
 		if err := m.flush(); err != nil {
 			return err
 		}
@@ -727,11 +897,41 @@ func (m *importer) row(r *syncpkt.Row) error {
 	// (proofcheck.go); stored so that this replica can forward the image.
 	vals[n+6] = proofArg(r.Proof)
 	m.pending = append(m.pending, vals)
-	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch {
+	for _, v := range r.Values {
+		m.pendingBytes += len(v.Text) + len(v.Blob)
+	}
+	if (len(m.pending)+1)*len(vals) > m.d.MaxParams() || len(m.pending) >= stageBatch || m.pendingBytes >= pendingBytes {
+		m.pendingBytes = 0
 		return m.route() // fastpath.go
 	}
 	return nil
 }
+
+// once reports whether the pair (a, b) came before in this stream, and
+// notes it. It keeps 8 bytes per pair (a hash: a collision, one in 2^64,
+// refuses a good packet, which its sender can send again).
+func (m *importer) once(a, b string) bool {
+	if m.seenSettings == nil {
+		m.seenSettings = map[uint64]struct{}{}
+		m.seed = maphash.MakeSeed()
+	}
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	h.WriteString(a)
+	h.WriteByte(0)
+	h.WriteString(b)
+	k := h.Sum64()
+	if _, ok := m.seenSettings[k]; ok {
+		return true
+	}
+	m.seenSettings[k] = struct{}{}
+	return false
+}
+
+// pendingBytes bounds the text and blob bytes of the rows held for one
+// multi-row INSERT, so large rows are written a few at a time and memory
+// stays bounded whatever their size.
+const pendingBytes = 1 << 20
 
 func stageCols(t *dialect.Table) []string {
 	cols := make([]string, 0, len(t.Columns)+7)

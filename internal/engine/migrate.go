@@ -1016,7 +1016,7 @@ func prepareImport(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		return nil, nil, done, err
 	}
 	var head bytes.Buffer
-	h, err := syncpkt.NewReader(io.TeeReader(r, &head), syncpkt.ReaderOptions{MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize}).Header()
+	h, err := syncpkt.NewReader(io.TeeReader(r, &head), readerOptions(nil, nil, opt)).Header()
 	whole := io.MultiReader(&head, r)
 	if err != nil || h.SchemaVersion <= c.SchemaVersion || h.Family != c.Family || h.Target != string(c.Local) {
 		return whole, nil, done, nil // the import reports whatever is wrong
@@ -1056,14 +1056,13 @@ func premigrate(ctx context.Context, db *sql.DB, d dialect.Dialect, c *Ctl, f *o
 	if err != nil {
 		return nil, err
 	}
-	pr := syncpkt.NewReader(f, syncpkt.ReaderOptions{KeyAtTrailer: true, MaxPacket: opt.MaxPacketSize, MaxFrame: opt.MaxRowSize,
-		PublicKey: func(h *syncpkt.Header) (ed25519.PublicKey, error) {
-			i, ok := reg[replica.ID(h.Origin)]
-			if !ok || i.ID == c.Local {
-				return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
-			}
-			return i.PublicKey, nil
-		}})
+	pr := syncpkt.NewReader(f, readerOptions(func(h *syncpkt.Header) (ed25519.PublicKey, error) {
+		i, ok := reg[replica.ID(h.Origin)]
+		if !ok || i.ID == c.Local {
+			return nil, &replica.UnknownError{ID: replica.ID(h.Origin)}
+		}
+		return i.PublicKey, nil
+	}, nil, opt))
 	var links []*syncpkt.Setting
 	var bodies []*migrationBody
 	var raws []*syncpkt.Setting

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"strconv"
 
@@ -169,20 +170,39 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 		return nil, fmt.Errorf("%w: %s", replica.ErrRemoved, origin)
 	}
 	rep.Origin = origin.ID
+	// The part is spooled to a file and verified from there, so a forged
+	// or damaged part costs disk, not memory; only a verified part is read
+	// in, to be held.
 	src := r
 	if opt.MaxPacketSize > 0 {
 		src = io.LimitReader(r, opt.MaxPacketSize+1)
 	}
-	data, err := io.ReadAll(src)
+	f, err := os.CreateTemp("", "multisite-part-*")
+	if err != nil {
+		return nil, fmt.Errorf("multisite: spool part %d: %w", h.Part, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	size, err := io.Copy(f, src)
 	if err != nil {
 		return nil, fmt.Errorf("multisite: read part %d: %w", h.Part, err)
 	}
-	if opt.MaxPacketSize > 0 && int64(len(data)) > opt.MaxPacketSize {
+	if opt.MaxPacketSize > 0 && size > opt.MaxPacketSize {
 		return nil, fmt.Errorf("%w: part %d is larger than %d bytes", syncpkt.ErrTooLarge, h.Part, opt.MaxPacketSize)
 	}
-	parts, err := verifyPart(data, origin.PublicKey, opt)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	parts, err := verifyPart(f, origin.PublicKey, opt)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("multisite: read part %d: %w", h.Part, err)
 	}
 	rep.Bytes = int64(len(data))
 	ours, err := LoadVector(ctx, db, d, c.Local)
@@ -263,8 +283,8 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 // verifyPart reads a held part through, checking its signature, and
 // returns the number of parts its ms.parts setting gives (0 if it is not
 // the last part).
-func verifyPart(data []byte, key ed25519.PublicKey, opt ImportOptions) (int, error) {
-	pr := syncpkt.NewReader(bytes.NewReader(data), syncpkt.ReaderOptions{PublicKey: syncpkt.StaticPublicKey(key), MaxFrame: opt.MaxRowSize})
+func verifyPart(r io.Reader, key ed25519.PublicKey, opt ImportOptions) (int, error) {
+	pr := syncpkt.NewReader(r, readerOptions(syncpkt.StaticPublicKey(key), nil, opt))
 	parts := 0
 	for {
 		rec, err := pr.Next()

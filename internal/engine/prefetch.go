@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"crypto/ed25519"
 	"io"
 	"sync"
 
@@ -14,22 +13,19 @@ import (
 // writes (on SQLite they took a fifth of an import's time).
 //
 // Records travel in batches of at most prefetchBytes (or one larger
-// record), two batches queued (their proofs are checked meanwhile, see
-// proofcheck.go): besides the record being applied, at most four batches
-// are held, so memory stays bounded by the packet's largest rows, not its
-// size.
+// record), handed over without a queue (the proofs of the batch handed
+// over are checked meanwhile, see proofcheck.go): besides the batch being
+// applied, one batch is held (and the reader's chunk), so memory stays
+// bounded by the packet's largest rows, not its size.
 //
-// The packet's signature is checked at its trailer against a key the
-// import looks up in the registry it is building as it applies the
-// packet's replica records. The reader's key lookup is therefore handed
-// back to the applying goroutine, after every record before the trailer
-// has been applied, exactly as when one goroutine did both.
+// The reader returns a record only once the chunk it came in verified
+// (syncpkt.Reader): the key is looked up, on the decoding goroutine, when
+// the first record is asked for, before any record is handed over.
 //
 // The goroutine reads the caller's io.Reader; stop waits for it, so the
 // reader is never touched after the import returns.
 type prefetch struct {
 	pr      *syncpkt.Reader
-	key     func(*syncpkt.Header) (ed25519.PublicKey, error)
 	started bool
 	ch      chan fbatch
 	quit    chan struct{}
@@ -54,26 +50,16 @@ type prefetch struct {
 }
 
 // fetched is one item the goroutine hands over: a record, the reader's
-// final error (io.EOF at the end), or a key lookup to answer.
+// final error (io.EOF at the end), or a request for the registry's keys
+// (proofcheck.go).
 type fetched struct {
 	rec syncpkt.Record
 	err error
-	ask *keyAsk
 	bad error // the record's proof does not hold (proofcheck.go)
 
 	keys chan proofKeys // a registry snapshot to answer (proofcheck.go)
 
 	read, decoded int64 // packet bytes read, stream bytes decoded, at rec
-}
-
-type keyAsk struct {
-	h     *syncpkt.Header
-	reply chan keyReply
-}
-
-type keyReply struct {
-	key ed25519.PublicKey
-	err error
 }
 
 // fbatch is a batch of fetched items; wait, if set, is done once their
@@ -86,14 +72,11 @@ type fbatch struct {
 // prefetchBytes is the size a batch of records reaches before it is sent.
 const prefetchBytes = 256 << 10
 
-// newPrefetch returns the packet's reader, its key lookup routed through
-// the prefetcher. Read the header from it, then call start.
+// newPrefetch returns the packet's reader. Read the header from it, then
+// call start.
 func newPrefetch(r io.Reader, opt syncpkt.ReaderOptions) *prefetch {
-	p := &prefetch{key: opt.PublicKey}
+	p := &prefetch{}
 	p.counted, _ = r.(*countReader)
-	if opt.PublicKey != nil {
-		opt.PublicKey = p.askKey
-	}
 	p.pr = syncpkt.NewReader(r, opt)
 	return p
 }
@@ -101,7 +84,7 @@ func newPrefetch(r io.Reader, opt syncpkt.ReaderOptions) *prefetch {
 // start begins decoding the records after the header.
 func (p *prefetch) start() {
 	p.started = true
-	p.ch = make(chan fbatch, 2)
+	p.ch = make(chan fbatch) // unbuffered: a large record is not held twice ahead
 	p.quit = make(chan struct{})
 	p.done = make(chan struct{})
 	go p.run()
@@ -150,34 +133,6 @@ func (p *prefetch) send() bool {
 	}
 }
 
-// askKey runs on the decoding goroutine when the reader reaches the
-// trailer: it sends what was decoded so far, then the question, and waits
-// for the applying goroutine's answer.
-func (p *prefetch) askKey(h *syncpkt.Header) (ed25519.PublicKey, error) {
-	if !p.started { // the key is looked up at the header, before start
-		return p.key(h)
-	}
-	ask := &keyAsk{h: h, reply: make(chan keyReply, 1)}
-	if !p.send() {
-		return nil, errStopped
-	}
-	select {
-	case p.ch <- fbatch{items: []fetched{{ask: ask}}}:
-	case <-p.quit:
-		return nil, errStopped
-	}
-	select {
-	case r := <-ask.reply:
-		return r.key, r.err
-	case <-p.quit:
-		return nil, errStopped
-	}
-}
-
-// errStopped is what the key lookup returns to a reader whose import has
-// stopped; no one reads it.
-var errStopped = io.ErrClosedPipe
-
 // Next returns the next record, or the reader's error (io.EOF at the end).
 func (p *prefetch) Next() (syncpkt.Record, error) {
 	for {
@@ -194,11 +149,6 @@ func (p *prefetch) Next() (syncpkt.Record, error) {
 		f := p.batch[0]
 		p.batch[0] = fetched{}
 		p.batch = p.batch[1:]
-		if f.ask != nil {
-			k, err := p.key(f.ask.h)
-			f.ask.reply <- keyReply{k, err}
-			continue
-		}
 		if f.keys != nil {
 			f.keys <- p.proofs.keys()
 			continue
@@ -225,13 +175,31 @@ func (p *prefetch) stop() {
 
 // recordSize estimates the memory a decoded record holds.
 func recordSize(rec syncpkt.Record) int {
-	r, ok := rec.(*syncpkt.Row)
-	if !ok {
-		return 64
+	switch r := rec.(type) {
+	case *syncpkt.Row:
+		n := 128 + valueSize*len(r.Values) + len(r.Proof)
+		for _, v := range r.Values {
+			n += len(v.Text) + len(v.Blob)
+		}
+		return n
+	case *syncpkt.Setting:
+		return 128 + len(r.Key) + len(r.Value)
+	case *syncpkt.Table:
+		n := 128
+		for _, c := range r.Columns {
+			n += 96 + len(c.Name) + len(c.Type) + len(c.Default)
+		}
+		return n
+	case *syncpkt.Transfer:
+		n := 128 + valueSize*len(r.Key)
+		for _, v := range r.Key {
+			n += len(v.Text) + len(v.Blob)
+		}
+		return n
 	}
-	n := 64 + 40*len(r.Values)
-	for _, v := range r.Values {
-		n += len(v.Text) + len(v.Blob)
-	}
-	return n
+	return 256
 }
+
+// valueSize is the memory of one syncpkt.Value (kind, int, float, string
+// and slice headers on a 64-bit machine).
+const valueSize = 64

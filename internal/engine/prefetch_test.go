@@ -42,17 +42,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// TestPrefetch_KeyIsAskedAfterEveryRecord: the trailer's key lookup runs on
-// the applying goroutine once it has taken every record before the
-// trailer, as when one goroutine did both (an import builds the registry
-// the key comes from as it applies the packet).
-func TestPrefetch_KeyIsAskedAfterEveryRecord(t *testing.T) {
+// TestPrefetch_KeyIsAskedBeforeAnyRecord: the key is looked up before the
+// first record is handed over (records come only once their chunk
+// verified), once, and every record follows.
+func TestPrefetch_KeyIsAskedBeforeAnyRecord(t *testing.T) {
 	const n = 2000 // several batches
 	pkt, pub := packetOf(t, n)
 	taken := 0
-	askedAt := -1
-	p := newPrefetch(bytes.NewReader(pkt), syncpkt.ReaderOptions{KeyAtTrailer: true, PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) {
+	askedAt, asked := -1, 0
+	p := newPrefetch(bytes.NewReader(pkt), syncpkt.ReaderOptions{PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) {
 		askedAt = taken
+		asked++
 		return pub, nil
 	}})
 	_, err := p.pr.Header()
@@ -67,8 +67,8 @@ func TestPrefetch_KeyIsAskedAfterEveryRecord(t *testing.T) {
 		require.NoError(t, err)
 		taken++
 	}
-	if taken != n+1 || askedAt != n+1 {
-		t.Errorf("took %d records, key asked after %d; want %d and %d", taken, askedAt, n+1, n+1)
+	if taken != n+1 || askedAt != 0 || asked != 1 {
+		t.Errorf("took %d records, key asked %d times, after %d; want %d, once, after 0", taken, asked, askedAt, n+1)
 	}
 	if _, err := p.Next(); err != io.EOF {
 		t.Errorf("Next after the end = %v, want io.EOF", err)
@@ -80,7 +80,7 @@ func TestPrefetch_KeyIsAskedAfterEveryRecord(t *testing.T) {
 func TestPrefetch_StopLeavesTheReaderAlone(t *testing.T) {
 	pkt, pub := packetOf(t, 5000)
 	cr := &countingReader{r: bytes.NewReader(pkt)}
-	p := newPrefetch(cr, syncpkt.ReaderOptions{KeyAtTrailer: true, PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) { return pub, nil }})
+	p := newPrefetch(cr, syncpkt.ReaderOptions{PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) { return pub, nil }})
 	_, err := p.pr.Header()
 	require.NoError(t, err)
 	p.start()
@@ -99,13 +99,12 @@ func TestPrefetch_StopLeavesTheReaderAlone(t *testing.T) {
 	}
 }
 
-// TestPrefetch_ReaderErrorArrivesInOrder: a damaged packet's error comes
-// after the records decoded before the damage, and the key lookup's
-// refusal is the import's error.
-func TestPrefetch_ReaderErrorArrivesInOrder(t *testing.T) {
+// TestPrefetch_KeyRefusalComesFirst: the key lookup's refusal is the
+// import's error, before any record.
+func TestPrefetch_KeyRefusalComesFirst(t *testing.T) {
 	pkt, _ := packetOf(t, 300)
 	refused := errors.New("no such key")
-	p := newPrefetch(bytes.NewReader(pkt), syncpkt.ReaderOptions{KeyAtTrailer: true, PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) { return nil, refused }})
+	p := newPrefetch(bytes.NewReader(pkt), syncpkt.ReaderOptions{PublicKey: func(*syncpkt.Header) (ed25519.PublicKey, error) { return nil, refused }})
 	_, err := p.pr.Header()
 	require.NoError(t, err)
 	p.start()
@@ -118,7 +117,7 @@ func TestPrefetch_ReaderErrorArrivesInOrder(t *testing.T) {
 		}
 		taken++
 	}
-	if taken != 301 || !errors.Is(err, refused) {
-		t.Errorf("took %d records, then %v; want 301 records, then the key's refusal", taken, err)
+	if taken != 0 || !errors.Is(err, refused) {
+		t.Errorf("took %d records, then %v; want no record, then the key's refusal", taken, err)
 	}
 }
