@@ -334,3 +334,46 @@ func TestRequestProof_ThroughAHub(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestProof_UnprovenCopy: a version held without a proof (from
+// before metadata format 10) travels without one; a receiver that holds it
+// takes the copy (it changes nothing), one that lacks it refuses the packet.
+func TestRequestProof_UnprovenCopy(t *testing.T) {
+	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		boston, blr, dub := reqFamily(t, open)
+		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{2}, "")
+		require.NoError(t, err)
+		pkt := dexport(t, blr, boston)
+		_, err = importWith(boston, pkt, multisite.ImportOptions{})
+		require.NoError(t, err)
+		own := requestRecord(t, pkt, id)
+		unproven := &syncpkt.Setting{Key: own.Key, Value: own.Value}
+		// boston holds it: the unproven copy changes nothing there.
+		before := requestStateOf(t, boston)
+		_, err = importWith(boston, forge(t, &dub.site, &boston.site, unproven), multisite.ImportOptions{})
+		require.NoError(t, err)
+		if after := requestStateOf(t, boston); !cmp.Equal(before.Requests, after.Requests) {
+			t.Errorf("an unproven copy changed boston's requests: %v -> %v", before.Requests, after.Requests)
+		}
+		// dublin lacks it: refused, rows and requests as they were, no
+		// hook called (the refusal notes a gap, to ask for a resend, as
+		// for an unproven row image).
+		before = requestStateOf(t, dub)
+		calls := 0
+		if _, err := importWith(dub, forge(t, &boston.site, &dub.site, unproven), watchingHooks(&calls)); !errors.Is(err, multisite.ErrProof) {
+			t.Errorf("dublin imports an unproven request it lacks: %v", err)
+		}
+		if after := requestStateOf(t, dub); !cmp.Equal(before.Site, after.Site) || !cmp.Equal(before.Requests, after.Requests) || calls != 0 {
+			t.Errorf("a refused unproven request changed dublin (%d hook calls): %v -> %v", calls, before.Requests, after.Requests)
+		}
+		// A request boston holds without a proof is forwarded without one.
+		boston.mustExec(t, `UPDATE ms_request SET signer = NULL, proof = NULL`)
+		pkt = dexport(t, boston, dub)
+		if s := requestRecord(t, pkt, id); s.Signer != "" || len(s.Proof) != 0 {
+			t.Errorf("boston forwards a proof it does not hold: %q", s.Signer)
+		}
+		if _, err := importWith(dub, pkt, multisite.ImportOptions{}); !errors.Is(err, multisite.ErrProof) {
+			t.Errorf("dublin imports an unproven request it lacks: %v", err)
+		}
+	})
+}
