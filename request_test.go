@@ -512,7 +512,10 @@ func TestRequest_MalformedRecordsRefused(t *testing.T) {
 	}
 	requireUnchanged(t, before, boston)
 	// The well-formed record applies, and an unknown field is ignored.
-	_, err := importWith(boston, forge(t, &blr.site, &boston.site, &syncpkt.Setting{Key: "ms.request", Value: with("future", "field")}), multisite.ImportOptions{})
+	// (It needs the requester's proof: see request_proof_test.go.)
+	family, key := siteKey(t, &blr.site)
+	rec := signSetting(family, key, blr.id, &syncpkt.Setting{Key: "ms.request", Value: with("future", "field")})
+	_, err := importWith(boston, forge(t, &blr.site, &boston.site, rec), multisite.ImportOptions{})
 	require.NoError(t, err)
 	if r := requestAt(t, boston, "r1"); r.State != multisite.RequestPending || r.Master != boston.id {
 		t.Errorf("boston holds %+v", r)

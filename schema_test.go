@@ -234,7 +234,9 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	t.Helper()
 	dropProofColumns(t, s)
 	for _, q := range []string{
-		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9 (first: SQLite parses the triggers again)
+		`ALTER TABLE ms_request DROP COLUMN signer`, // format 10 (first: SQLite parses the triggers again)
+		`ALTER TABLE ms_request DROP COLUMN proof`,
+		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9
 		`ALTER TABLE ms_replica DROP COLUMN proof`,
 		`ALTER TABLE ms_replica DROP COLUMN chain`,
 		`ALTER TABLE ms_replica DROP COLUMN invite`,
@@ -287,7 +289,8 @@ func dropProofColumns(t testing.TB, s *dsite) {
 // four to format 2, the stamp of format 3, four to format 4 (ms_sent,
 // ms_gap, ms_part, stamp), the stamps of formats 5, 6 and 7, three to
 // format 8 (ms_sealed, ms_proof, stamp), four columns of ms_replica and
-// the stamp of format 9; on SQLite two
+// the stamp of format 9, two columns of ms_request and the stamp of
+// format 10 (ms_request is there already); on SQLite two
 // per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
 // and per table the fingerprints taken, the triggers (charset triggers
 // too, where there are some) dropped and created again, and the proof
@@ -295,7 +298,7 @@ func dropProofColumns(t testing.TB, s *dsite) {
 func upgradeSteps(t testing.TB, s *dsite) int {
 	t.Helper()
 	d := s.d
-	n := 20
+	n := 23
 	names := replicatedNames(t, s)
 	n += 2 * len(names)
 	if d.Name() == dialect.SQLite {
@@ -455,7 +458,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 // status clean, the rows inside the rules, and plain SQL writes (a keyless
 // INSERT included where the dialect takes one) are captured.
 func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
-	require.Equal(t, 9, multisite.MetadataFormat, "add the new format to the cases")
+	require.Equal(t, 10, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {

@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 9 are described at their steps.
+// to 10 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -181,6 +181,24 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 			{Table: "ms_replica", Column: "chain", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN chain %s", metaType(n, "chain", "TEXT"))},
 			{Table: "ms_replica", Column: "invite", SQL: fmt.Sprintf("ALTER TABLE ms_replica ADD COLUMN invite %s", metaType(n, "invite", "BLOB"))},
 			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 9"},
+		}
+	case 9:
+		// Format 10: every mastership request keeps the proof its current
+		// version travels with (signer: the replica that made the version,
+		// its origin; proof: that replica's signature), to forward. A
+		// replica activated before requests existed gets ms_request first.
+		// Requests held from before keep NULL: they travel unproven.
+		var create string
+		for _, s := range LateMeta(d) {
+			if strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS ms_request (") {
+				create = s
+			}
+		}
+		return []MetaStep{
+			{Table: "ms_request", SQL: create},
+			{Table: "ms_request", Column: "signer", SQL: fmt.Sprintf("ALTER TABLE ms_request ADD COLUMN signer %s", metaType(n, "signer", "TEXT"))},
+			{Table: "ms_request", Column: "proof", SQL: fmt.Sprintf("ALTER TABLE ms_request ADD COLUMN proof %s", metaType(n, "proof", "BLOB"))},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 10"},
 		}
 	}
 	return nil

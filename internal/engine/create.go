@@ -209,12 +209,12 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		if err != nil {
 			return err
 		}
-		cr.h = h // before start: creationKey reads it on the decoding goroutine
-		pf.start()
-		defer pf.stop()
 		if h.Kind != syncpkt.KindCreation {
 			return &MismatchError{Field: "kind", Want: syncpkt.KindCreation.String(), Got: h.Kind.String(), Err: ErrKind}
 		}
+		cr.h = h // before the prefetch starts: creationKey reads it on the prefetch goroutine
+		pf.start()
+		defer pf.stop()
 		for {
 			rec, err := pf.Next()
 			if err == io.EOF {

@@ -156,7 +156,7 @@ func Export(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.I
 		if err := writeSealed(ctx, tx, c, upto, pw); err != nil { // authority.go: after the registry, before any table
 			return err
 		}
-		if err := writeRequests(ctx, tx, d, pw, replica.Lacks(upto, base)); err != nil { // request.go
+		if err := writeRequests(ctx, tx, d, c, pw, replica.Lacks(upto, base)); err != nil { // request.go
 			return err
 		}
 		if err := writeChanges(ctx, tx, d, c, pw, replica.Lacks(upto, base), &st, opt.Progress); err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -46,6 +47,38 @@ import (
 //   - the row is gone, or its master is unknown or removed: failed, with
 //     the reason;
 //   - the requester masters the row already: granted, nothing to transfer.
+//
+// Proofs (issue 18; metadata format 10). Every version of a request
+// travels with the proof of the replica that made it, its Origin: the
+// Setting's Signer is the Origin and its Proof the Origin's signature over
+// syncpkt.SettingMessage. The origin signs afresh when it exports (the
+// signature is deterministic, so it keeps no proof of its own); every other
+// replica stores the proof it got (ms_request.signer, proof) and forwards
+// it. A receiver takes a version only if (requestEntitled, requestFollows):
+//
+//   - the proof verifies with the Origin's key in the local registry (a
+//     retired key only for the epochs it sealed), else ErrProof; a
+//     Signer other than the Origin is ErrAuthority;
+//   - the Origin was entitled to make it: version 1 is the requester's
+//     new request (pending, not forwarded, addressed to another replica);
+//     every later version is made by the replica the previous version was
+//     addressed to, never the requester: a forward (forwarded, addressed
+//     to another replica, version = hops+1) or an answer (granted, denied,
+//     failed, addressed to its own maker, version = hops+2);
+//   - it follows the version held here by the state machine
+//     (mastership.RequestState.Move): a settled request never changes
+//     again, what the requester asked (table, key, reason, time) never
+//     changes, and the version right after the one held must be made by
+//     the replica the held one is addressed to. A receiver may have missed
+//     versions between (a hub forwards only the newest): as versions and
+//     hops move together, a gap always holds a forward, and the receiver
+//     then cannot tell which replica the missed forward addressed, so it
+//     takes a later link proven by any member. What such a member can do
+//     is mislead the status of a request it claims was forwarded to it,
+//     never move a row (a grant's transfer needs the row master's proof).
+//
+// A version without a proof (held from before format 10 and forwarded as
+// it is) is taken only where it changes nothing.
 
 // The Setting keys of mastership requests.
 const (
@@ -208,7 +241,7 @@ func RequestMastership(ctx context.Context, db *sql.DB, d dialect.Dialect, table
 		r := MastershipRequest{ID: RequestID(raw), Table: t.Name, Key: pkey, Requester: c.Local, Master: master, State: RequestPending,
 			Reason: reason, Created: now, Updated: now, Version: 1, Origin: c.Local}
 		id = r.ID
-		return putRequest(ctx, tx, d, r, false)
+		return putRequest(ctx, tx, d, r, false, nil)
 	})
 	if err != nil {
 		return "", err
@@ -346,7 +379,7 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 		return req, err // only an open request addressed here is settled
 	}
 	next.Version, next.Origin, next.Epoch, next.Updated = req.Version+1, c.Local, 0, time.Now().UTC()
-	if err := putRequest(ctx, tx, d, next, true); err != nil {
+	if err := putRequest(ctx, tx, d, next, true, nil); err != nil {
 		return req, err
 	}
 	return next, nil
@@ -378,8 +411,10 @@ func rowMaster(ctx context.Context, q dialect.Querier, d dialect.Dialect, t dial
 
 const requestCols = `id, tbl, row_key, requester, master, state, reason, answer, hops, created, updated, version, ms_origin, ms_epoch`
 
-// putRequest writes r, replacing the stored version if exists.
-func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r MastershipRequest, exists bool) error {
+// putRequest writes r, replacing the stored version if exists, with the
+// proof of its Origin (nil for a version made here: the origin signs when
+// it exports).
+func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r MastershipRequest, exists bool, proof []byte) error {
 	key, err := encodeKey(r.Key)
 	if err != nil {
 		return err
@@ -393,9 +428,13 @@ func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r Mas
 			return err
 		}
 	}
-	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_request (`+requestCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	var signer any
+	if proof != nil {
+		signer = string(r.Origin)
+	}
+	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_request (`+requestCols+`, signer, proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(r.ID), r.Table, key, string(r.Requester), string(r.Master), string(r.State), r.Reason, r.Answer, r.Hops,
-		r.Created.UTC().Format(time.RFC3339Nano), r.Updated.UTC().Format(time.RFC3339Nano), r.Version, string(r.Origin), epoch)
+		r.Created.UTC().Format(time.RFC3339Nano), r.Updated.UTC().Format(time.RFC3339Nano), r.Version, string(r.Origin), epoch, signer, proof)
 	if err != nil {
 		return fmt.Errorf("multisite: record request %s: %w", r.ID, err)
 	}
@@ -588,6 +627,12 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 	if err := m.known(string(r.Requester), string(r.Master), string(r.Origin)); err != nil {
 		return err
 	}
+	if err := m.requestProof(s, r); err != nil {
+		return err
+	}
+	if err := requestEntitled(r); err != nil {
+		return err
+	}
 	cur, exists, err := loadRequest(m.ctx, m.tx, m.d, r.ID)
 	if err != nil {
 		return err
@@ -600,13 +645,102 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 		held = mastership.Image{Version: cur.Version}
 	}
 	if !mastership.Decide(held, mastership.Image{Version: r.Version, Origin: r.Origin, Epoch: r.Epoch}, m.pruned).Applies() {
-		return nil
+		return nil // an unproven copy too: it changes nothing here
 	}
-	if err := putRequest(m.ctx, m.tx, m.d, r, exists); err != nil {
+	if s.Signer == "" {
+		return fmt.Errorf("%w: mastership request %s (version %d, made by %s) carries no proof, and this replica lacks it; only %s can send it again",
+			ErrProof, r.ID, r.Version, r.Origin, r.Origin)
+	}
+	if exists {
+		if err := requestFollows(cur, r); err != nil {
+			return err
+		}
+	}
+	if err := putRequest(m.ctx, m.tx, m.d, r, exists, s.Proof); err != nil {
 		return err
 	}
 	if r.Master == m.ctl.Local && r.State.Open() {
 		m.late.reqs = append(m.late.reqs, r.ID)
+	}
+	return nil
+}
+
+// requestProof checks the proof of a request version: none at all (an
+// unproven copy, requestSetting takes it only where it changes nothing),
+// or its Origin's, verified with the Origin's key here.
+func (m *importer) requestProof(s *syncpkt.Setting, r MastershipRequest) error {
+	if s.Signer == "" && len(s.Proof) == 0 {
+		return nil
+	}
+	if s.Signer != string(r.Origin) {
+		return fmt.Errorf("%w: mastership request %s (version %d, %s) is signed by %q, not by %s, which made it", ErrAuthority, r.ID, r.Version, r.State, s.Signer, r.Origin)
+	}
+	if !m.verifyMade(s.Signer, r.Epoch, syncpkt.SettingMessage(m.ctl.Family, s), s.Proof) {
+		return fmt.Errorf("%w: mastership request %s (version %d, %s) is not signed by %s, which it names as its maker", ErrProof, r.ID, r.Version, r.State, r.Origin)
+	}
+	return nil
+}
+
+// requestEntitled checks that r's Origin may make a version like r, from
+// r alone (see the top of this file): the requester makes version 1, and
+// the replica a request is addressed to every later one.
+func requestEntitled(r MastershipRequest) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: mastership request %s (version %d, %s, hops %d) made by %s: %s", ErrAuthority, r.ID, r.Version, r.State, r.Hops, r.Origin, why)
+	}
+	switch {
+	case r.Version == 1:
+		if r.State != RequestPending || r.Hops != 0 {
+			return bad("a new request is pending and not forwarded")
+		}
+		if r.Origin != r.Requester {
+			return bad("only the requester makes a request")
+		}
+		if r.Master == r.Requester {
+			return bad("a replica does not ask itself")
+		}
+	case r.Origin == r.Requester:
+		return bad("the requester changes nothing of its request once made")
+	case r.State == RequestPending:
+		return bad("a request is pending only as made")
+	case r.State == RequestForwarded:
+		if r.Version != uint64(r.Hops)+1 || r.Master == r.Origin {
+			return bad("a forward raises version and hops together and addresses another replica")
+		}
+	default: // settled
+		if r.Version != uint64(r.Hops)+2 || r.Master != r.Origin {
+			return bad("an answer is made by the replica the request is addressed to, one version after its last forward")
+		}
+	}
+	return nil
+}
+
+// requestFollows checks that version r may follow held, the version this
+// replica holds (r's version is newer): by the state machine, keeping
+// what the requester asked, and, right after held, made by the replica
+// held is addressed to.
+func requestFollows(held, r MastershipRequest) error {
+	bad := func(why string, err error) error {
+		if err != nil {
+			return fmt.Errorf("%w: mastership request %s: version %d (%s, by %s) after version %d (%s, addressed to %s): %s: %w",
+				ErrAuthority, r.ID, r.Version, r.State, r.Origin, held.Version, held.State, held.Master, why, err)
+		}
+		return fmt.Errorf("%w: mastership request %s: version %d (%s, by %s) after version %d (%s, addressed to %s): %s",
+			ErrAuthority, r.ID, r.Version, r.State, r.Origin, held.Version, held.State, held.Master, why)
+	}
+	if err := held.State.Move(r.State); err != nil {
+		return bad("the state machine forbids it", err)
+	}
+	hk, _ := encodeKey(held.Key)
+	rk, _ := encodeKey(r.Key)
+	if held.Table != r.Table || hk != rk || held.Requester != r.Requester || held.Reason != r.Reason || !held.Created.Equal(r.Created) {
+		return bad("what the requester asked never changes", nil)
+	}
+	if r.Hops < held.Hops {
+		return bad("hops never go back", nil)
+	}
+	if r.Version == held.Version+1 && r.Origin != held.Master {
+		return bad("only the replica a request is addressed to changes it", nil)
 	}
 	return nil
 }
@@ -647,7 +781,10 @@ func (m *importer) actOnRequests() error {
 
 // writeRequests writes, as Setting records, every request change stamped
 // after the given epochs (see writeChanges).
-func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw recordWriter, after map[replica.ID]uint64) error {
+// Each goes with its origin's proof: made now for the local replica's own
+// versions, the stored one for the others' (none if none is held: such a
+// copy is taken only where it changes nothing).
+func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, pw recordWriter, after map[replica.ID]uint64) error {
 	if len(after) == 0 {
 		return nil
 	}
@@ -677,6 +814,19 @@ func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, pw record
 		s, err := requestSetting(r)
 		if err != nil {
 			return err
+		}
+		if r.Origin == c.Local {
+			s.Signer = string(c.Local)
+			s.Proof = ed25519.Sign(c.PrivateKey, syncpkt.SettingMessage(c.Family, s))
+		} else {
+			var signer sql.NullString
+			var proof []byte
+			if err := tx.QueryRowContext(ctx, d.Rebind(`SELECT signer, proof FROM ms_request WHERE id = ?`), string(id)).Scan(&signer, &proof); err != nil {
+				return fmt.Errorf("multisite: read the proof of request %s: %w", id, err)
+			}
+			if signer.Valid && signer.String == string(r.Origin) && len(proof) > 0 {
+				s.Signer, s.Proof = signer.String, proof
+			}
 		}
 		if err := pw.Write(s); err != nil {
 			return err
@@ -712,11 +862,24 @@ func ensureLateMeta(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
 			return fmt.Errorf("multisite: add the request and collision tables: %w", err)
 		}
 	}
+	// The proof columns of ms_request (metadata format 10), which the
+	// table made by LateMeta lacks.
+	for _, st := range dialect.MetaFormat(d, 9) {
+		if st.Table != "ms_request" || st.Column == "" {
+			continue
+		}
+		if has, err := dialect.HasColumn(ctx, db, d, st.Table, st.Column); err != nil || has {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, st.SQL); err != nil && !lateMetaExists(ctx, db) {
+			return fmt.Errorf("multisite: add the proof columns of ms_request: %w", err)
+		}
+	}
 	return nil
 }
 
 func lateMetaExists(ctx context.Context, db *sql.DB) bool {
-	rows, err := db.QueryContext(ctx, `SELECT 1 FROM ms_request, ms_collision WHERE 1 = 0`)
+	rows, err := db.QueryContext(ctx, `SELECT ms_request.signer, ms_request.proof FROM ms_request, ms_collision WHERE 1 = 0`)
 	if err != nil {
 		return false
 	}
