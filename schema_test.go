@@ -250,6 +250,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 		`DROP TABLE IF EXISTS ms_refuse`,
 		`DROP TABLE IF EXISTS ms_sealed`, // format 8
 		`DROP TABLE IF EXISTS ms_proof`,
+		`DROP TABLE IF EXISTS ms_partdata`, // format 11
 	} {
 		s.mustExec(t, q)
 	}
@@ -290,7 +291,8 @@ func dropProofColumns(t testing.TB, s *dsite) {
 // ms_gap, ms_part, stamp), the stamps of formats 5, 6 and 7, three to
 // format 8 (ms_sealed, ms_proof, stamp), four columns of ms_replica and
 // the stamp of format 9, two columns of ms_request and the stamp of
-// format 10 (ms_request is there already); on SQLite two
+// format 10 (ms_request is there already), ms_partdata and the stamp of
+// format 11; on SQLite two
 // per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
 // and per table the fingerprints taken, the triggers (charset triggers
 // too, where there are some) dropped and created again, and the proof
@@ -298,7 +300,7 @@ func dropProofColumns(t testing.TB, s *dsite) {
 func upgradeSteps(t testing.TB, s *dsite) int {
 	t.Helper()
 	d := s.d
-	n := 23
+	n := 25
 	names := replicatedNames(t, s)
 	n += 2 * len(names)
 	if d.Name() == dialect.SQLite {
@@ -458,7 +460,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 // status clean, the rows inside the rules, and plain SQL writes (a keyless
 // INSERT included where the dialect takes one) are captured.
 func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
-	require.Equal(t, 10, multisite.MetadataFormat, "add the new format to the cases")
+	require.Equal(t, 11, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {

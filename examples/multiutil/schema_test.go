@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 10, multisite.MetadataFormat, "the test downgrades format 10 to format 1")
+	require.Equal(t, 11, multisite.MetadataFormat, "the test downgrades format 11 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	db := openTest(t, f.boston)
@@ -337,9 +337,10 @@ func TestSchemaUpgrade(t *testing.T) {
 		`UPDATE ms_ctl SET format = 1`,
 		`DROP INDEX ms_ix_row_defect_epoch`, // formats 1 and 2 indexed pending changes too (as ms_row_defect_epoch)
 		`CREATE INDEX ms_row_defect_epoch ON ms_row_defect (ms_origin, ms_epoch)`,
-		`DROP TABLE ms_refuse`, // format 5
-		`DROP TABLE ms_sealed`, // format 8
-		`DROP TABLE ms_proof`,  // format 8
+		`DROP TABLE ms_refuse`,   // format 5
+		`DROP TABLE ms_sealed`,   // format 8
+		`DROP TABLE ms_proof`,    // format 8
+		`DROP TABLE ms_partdata`, // format 11
 	)
 	before := fileHash(t, f.boston)
 	mdir := writeMigrations(t, f.dir, map[string]string{"0001_x.sql": "CREATE TABLE x (id INTEGER PRIMARY KEY);"})
@@ -366,7 +367,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 10; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 11; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {

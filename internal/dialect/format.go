@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 10 are described at their steps.
+// to 11 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -200,6 +200,23 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 			{Table: "ms_request", Column: "proof", SQL: fmt.Sprintf("ALTER TABLE ms_request ADD COLUMN proof %s", metaType(n, "proof", "BLOB"))},
 			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 10"},
 		}
+	case 10:
+		// Format 11: ms_partdata holds the parts of split exports in pieces
+		// of at most 1 MiB (seq counts a part's pieces), so a part is held
+		// and read back with bounded memory whatever its size; ms_part,
+		// which held each part whole, is no longer written.
+		return []MetaStep{
+			{Table: "ms_partdata", SQL: metaTable(n, "ms_partdata", []string{
+				"origin TEXT NOT NULL",
+				"created INTEGER NOT NULL",
+				"part INTEGER NOT NULL",
+				"seq INTEGER NOT NULL",
+				"parts INTEGER NOT NULL",
+				"data BLOB NOT NULL",
+				"PRIMARY KEY (origin, created, part, seq)",
+			}, "")},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 11"},
+		}
 	}
 	return nil
 }
@@ -209,7 +226,8 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 func DropMetaFormat() []string {
 	return []string{"DROP TABLE IF EXISTS ms_schema", "DROP TABLE IF EXISTS ms_migration",
 		"DROP TABLE IF EXISTS ms_sent", "DROP TABLE IF EXISTS ms_gap", "DROP TABLE IF EXISTS ms_part",
-		"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_sealed", "DROP TABLE IF EXISTS ms_proof"}
+		"DROP TABLE IF EXISTS ms_refuse", "DROP TABLE IF EXISTS ms_sealed", "DROP TABLE IF EXISTS ms_proof",
+		"DROP TABLE IF EXISTS ms_partdata"}
 }
 
 // ProofType is the type of the ms_proof column of shadows and transfer

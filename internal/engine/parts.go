@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -141,7 +140,7 @@ var (
 
 // importPart takes one part of a split export. It is verified alone
 // (origin, family, target, signature), refused like a whole packet if it
-// starts after what this replica holds, and held in ms_part; once every
+// starts after what this replica holds, and held in ms_partdata; once every
 // part has come, the parts are applied in order as one packet in one
 // transaction, whatever order they came in.
 func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader, h *syncpkt.Header, opt ImportOptions) (*ImportReport, error) {
@@ -197,14 +196,7 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("multisite: read part %d: %w", h.Part, err)
-	}
-	rep.Bytes = int64(len(data))
+	rep.Bytes = size
 	ours, err := LoadVector(ctx, db, d, c.Local)
 	if err != nil {
 		return nil, err
@@ -237,10 +229,10 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	created := h.Created.UnixNano()
 	var have []int
 	err = inTx(ctx, db, d, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM ms_part WHERE origin = ? AND created = ? AND part = ?`), h.Origin, created, h.Part); err != nil {
+		if _, err := tx.ExecContext(ctx, d.Rebind(`DELETE FROM ms_partdata WHERE origin = ? AND created = ? AND part = ?`), h.Origin, created, h.Part); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, d.Rebind(`INSERT INTO ms_part (origin, created, part, parts, data) VALUES (?, ?, ?, ?, ?)`), h.Origin, created, h.Part, parts, data); err != nil {
+		if err := holdPart(ctx, tx, d, f, h, created, parts); err != nil {
 			return fmt.Errorf("multisite: hold part %d: %w", h.Part, err)
 		}
 		have, parts, err = heldParts(ctx, tx, d, h.Origin, created)
@@ -254,14 +246,17 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 		rep.Held = true
 		return rep, nil
 	}
-	// Every part is here: apply them in order as one packet.
+	// Every part is here: apply them in order as one packet, each read
+	// back piece by piece into a file of its own first.
 	rs := make([]io.Reader, parts)
 	for i := range rs {
-		var b []byte
-		if err := db.QueryRowContext(ctx, d.Rebind(`SELECT data FROM ms_part WHERE origin = ? AND created = ? AND part = ?`), h.Origin, created, i+1).Scan(&b); err != nil {
-			return nil, fmt.Errorf("multisite: read held part %d: %w", i+1, err)
+		pf, err := spoolHeldPart(ctx, db, d, h.Origin, created, i+1)
+		if err != nil {
+			return nil, err
 		}
-		rs[i] = bytes.NewReader(b)
+		defer os.Remove(pf.Name())
+		defer pf.Close()
+		rs[i] = pf
 	}
 	whole, err := importStreams(ctx, db, d, rs, opt)
 	var ge *replica.GapError
@@ -270,7 +265,7 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	}
 	// Applied, or refused for a gap (the sender resends from it): the
 	// parts of this export, and of older ones from the origin, go.
-	if _, derr := db.ExecContext(ctx, d.Rebind(`DELETE FROM ms_part WHERE origin = ? AND created <= ?`), h.Origin, created); derr != nil && err == nil {
+	if _, derr := db.ExecContext(ctx, d.Rebind(`DELETE FROM ms_partdata WHERE origin = ? AND created <= ?`), h.Origin, created); derr != nil && err == nil {
 		return nil, derr
 	}
 	if err != nil {
@@ -278,6 +273,70 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	}
 	whole.Part, whole.Parts = rep.Part, parts
 	return whole, nil
+}
+
+// partPiece is the most bytes of a held part one row of ms_partdata holds.
+const partPiece = 1 << 20
+
+// holdPart stores the verified part in f (from its start) in ms_partdata,
+// a piece at a time, so holding a part takes partPiece bytes of memory
+// whatever its size.
+func holdPart(ctx context.Context, tx *sql.Tx, d dialect.Dialect, f *os.File, h *syncpkt.Header, created int64, parts int) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	buf := make([]byte, partPiece)
+	q := d.Rebind(`INSERT INTO ms_partdata (origin, created, part, seq, parts, data) VALUES (?, ?, ?, ?, ?, ?)`)
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			if _, err := tx.ExecContext(ctx, q, h.Origin, created, h.Part, seq, parts, buf[:n]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// spoolHeldPart writes held part of the export (origin, created) into a
+// new temporary file, a piece at a time, and returns it positioned at its
+// start; the caller removes it.
+func spoolHeldPart(ctx context.Context, db *sql.DB, d dialect.Dialect, origin string, created int64, part int) (*os.File, error) {
+	f, err := os.CreateTemp("", "multisite-held-*")
+	if err != nil {
+		return nil, fmt.Errorf("multisite: spool held part %d: %w", part, err)
+	}
+	fail := func(err error) (*os.File, error) {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("multisite: read held part %d: %w", part, err)
+	}
+	rows, err := db.QueryContext(ctx, d.Rebind(`SELECT data FROM ms_partdata WHERE origin = ? AND created = ? AND part = ? ORDER BY seq`), origin, created, part)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return fail(err)
+		}
+		if _, err := f.Write(b); err != nil {
+			return fail(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	return f, nil
 }
 
 // verifyPart reads a held part through, checking its signature, and
@@ -307,7 +366,7 @@ func verifyPart(r io.Reader, key ed25519.PublicKey, opt ImportOptions) (int, err
 // heldParts returns the part numbers held of one export and its number
 // of parts (0 while its last part has not come).
 func heldParts(ctx context.Context, q dialect.Querier, d dialect.Dialect, origin string, created int64) ([]int, int, error) {
-	rows, err := q.QueryContext(ctx, d.Rebind(`SELECT part, parts FROM ms_part WHERE origin = ? AND created = ? ORDER BY part`), origin, created)
+	rows, err := q.QueryContext(ctx, d.Rebind(`SELECT part, MAX(parts) FROM ms_partdata WHERE origin = ? AND created = ? GROUP BY part ORDER BY part`), origin, created)
 	if err != nil {
 		return nil, 0, fmt.Errorf("multisite: read held parts: %w", err)
 	}
