@@ -183,6 +183,27 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 			}
 			require.NoError(t, pw.Close())
 		},
+		// The same part signed by the member: it is held (in pieces) until
+		// its siblings come.
+		"signed part": func(w *bytes.Buffer) {
+			var key []byte
+			require.NoError(t, blr.db.QueryRow(`SELECT private_key FROM ms_ctl`).Scan(&key))
+			h, err := syncpkt.NewReader(bytes.NewReader(export(t, blr, boston)), syncpkt.ReaderOptions{}).Header()
+			require.NoError(t, err)
+			h.Part = 1
+			pw, err := syncpkt.NewWriter(w, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(ed25519.PrivateKey(key))})
+			require.NoError(t, err)
+			require.NoError(t, pw.Write(projectTable()))
+			noise := make([]byte, 1<<20)
+			for i := range 96 {
+				_, err := rand.Read(noise)
+				require.NoError(t, err)
+				r := &syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
+					Values: []syncpkt.Value{syncpkt.Text(fmt.Sprintf("P%d", i)), syncpkt.Text(string(noise))}}
+				require.NoError(t, pw.Write(r))
+			}
+			require.NoError(t, pw.Close())
+		},
 		// A member's genuine rows, each just under the default row limit (DefaultMaxRowSize).
 		"signed rows at the limit": func(w *bytes.Buffer) {
 			pw, key, family := hostileWriter(t, w, blr, boston, false)
@@ -240,7 +261,7 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 	}
 	base, took, _ := runRSSChild(t, paths["boston"], "")
 	t.Logf("baseline: peak RSS %d MiB (%s)", base>>20, took)
-	names := []string{"forged zstd bomb", "forged part", "signed rows at the limit", "huge frame", "huge settings", "many settings", "repeated request", "many tables"}
+	names := []string{"forged zstd bomb", "forged part", "signed part", "signed rows at the limit", "huge frame", "huge settings", "many settings", "repeated request", "many tables"}
 	for _, name := range names {
 		var buf bytes.Buffer
 		packets[name](&buf)
@@ -252,7 +273,10 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 		if hwm-base >= rssLimit {
 			t.Errorf("%s: peak RSS %d MiB above the baseline, want under %d MiB", name, (hwm-base)>>20, rssLimit>>20)
 		}
-		if name != "signed rows at the limit" {
+		if name == "signed part" && contentHash(t, boston) != before {
+			t.Errorf("%s: a part held for its siblings changed data", name)
+		}
+		if name != "signed rows at the limit" && name != "signed part" {
 			if result == "ok" {
 				t.Errorf("%s: imported, want refused", name)
 			}
