@@ -2,7 +2,9 @@ package multisite_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -76,7 +78,7 @@ type requestState struct {
 
 func requestStateOf(t *testing.T, s *dsite) requestState {
 	t.Helper()
-	rows, err := s.db.Query(`SELECT id, state, master, hops, version, ms_origin, ms_epoch, signer, proof, answer FROM ms_request ORDER BY id`)
+	rows, err := s.db.Query(`SELECT id, state, master, hops, version, ms_origin, ms_epoch, signer, proof, answer, links FROM ms_request ORDER BY id`)
 	require.NoError(t, err)
 	defer rows.Close()
 	var reqs []string
@@ -87,8 +89,9 @@ func requestStateOf(t *testing.T, s *dsite) requestState {
 		var signer sql.NullString
 		var proof []byte
 		var answer string
-		require.NoError(t, rows.Scan(&id, &st, &master, &hops, &version, &origin, &epoch, &signer, &proof, &answer))
-		b, _ := json.Marshal([]any{id, st, master, hops, version, origin, epoch, signer, proof, answer})
+		var links sql.NullString
+		require.NoError(t, rows.Scan(&id, &st, &master, &hops, &version, &origin, &epoch, &signer, &proof, &answer, &links))
+		b, _ := json.Marshal([]any{id, st, master, hops, version, origin, epoch, signer, proof, answer, links})
 		reqs = append(reqs, string(b))
 	}
 	require.NoError(t, rows.Err())
@@ -133,6 +136,21 @@ func newRequestRecord(t *testing.T, v map[string]any) *syncpkt.Setting {
 			m[k] = x
 		}
 	})
+}
+
+// forwardLink is the link of hop of request id by which by addresses to,
+// signed with by's key over the message of SPEC.md ("Proofs": the domain,
+// then family, request ID, hop as a uvarint, to).
+func forwardLink(t *testing.T, by *dsite, id string, hop int, to replica.ID) map[string]any {
+	t.Helper()
+	family, key := siteKey(t, &by.site)
+	str := func(b []byte, v string) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
+	msg := []byte("multisite request forward v1\x00")
+	msg = str(msg, family)
+	msg = str(msg, id)
+	msg = binary.AppendUvarint(msg, uint64(hop))
+	msg = str(msg, string(to))
+	return map[string]any{"to": string(to), "by": string(by.id), "proof": ed25519.Sign(key, msg)}
 }
 
 // signedBy gives s the proof of key under the name signer.

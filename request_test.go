@@ -514,6 +514,7 @@ func TestRequest_MalformedRecordsRefused(t *testing.T) {
 	// The well-formed record applies, and an unknown field is ignored.
 	// (It needs the requester's proof: see request_proof_test.go.)
 	family, key := siteKey(t, &blr.site)
+	good["links"] = []any{forwardLink(t, blr, "r1", 0, boston.id)}
 	rec := signSetting(family, key, blr.id, &syncpkt.Setting{Key: "ms.request", Value: with("future", "field")})
 	_, err := importWith(boston, forge(t, &blr.site, &boston.site, rec), multisite.ImportOptions{})
 	require.NoError(t, err)

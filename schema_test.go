@@ -234,6 +234,7 @@ func downgradeToFormat1(t testing.TB, s *dsite) {
 	t.Helper()
 	dropProofColumns(t, s)
 	for _, q := range []string{
+		`ALTER TABLE ms_request DROP COLUMN links`,  // format 12
 		`ALTER TABLE ms_request DROP COLUMN signer`, // format 10 (first: SQLite parses the triggers again)
 		`ALTER TABLE ms_request DROP COLUMN proof`,
 		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9
@@ -292,7 +293,7 @@ func dropProofColumns(t testing.TB, s *dsite) {
 // format 8 (ms_sealed, ms_proof, stamp), four columns of ms_replica and
 // the stamp of format 9, two columns of ms_request and the stamp of
 // format 10 (ms_request is there already), ms_partdata and the stamp of
-// format 11; on SQLite two
+// format 11, a column of ms_request and the stamp of format 12; on SQLite two
 // per replicated table (its shadow's epoch index rebuilt) and ms_refuse;
 // and per table the fingerprints taken, the triggers (charset triggers
 // too, where there are some) dropped and created again, and the proof
@@ -300,7 +301,7 @@ func dropProofColumns(t testing.TB, s *dsite) {
 func upgradeSteps(t testing.TB, s *dsite) int {
 	t.Helper()
 	d := s.d
-	n := 25
+	n := 27
 	names := replicatedNames(t, s)
 	n += 2 * len(names)
 	if d.Name() == dialect.SQLite {
@@ -460,7 +461,7 @@ func downgradeToFormat(t testing.TB, s *dsite, f int) {
 // status clean, the rows inside the rules, and plain SQL writes (a keyless
 // INSERT included where the dialect takes one) are captured.
 func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
-	require.Equal(t, 11, multisite.MetadataFormat, "add the new format to the cases")
+	require.Equal(t, 12, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
 			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {

@@ -4,4 +4,4 @@ package schema
 // A database of an older format is upgraded in place
 // (multisite.UpgradeMetadata); one of a newer format is refused with a
 // *VersionError.
-const LatestFormat = 11
+const LatestFormat = 12

@@ -304,7 +304,7 @@ func TestSchemaMigrate(t *testing.T) {
 }
 
 func TestSchemaUpgrade(t *testing.T) {
-	require.Equal(t, 11, multisite.MetadataFormat, "the test downgrades format 11 to format 1")
+	require.Equal(t, 12, multisite.MetadataFormat, "the test downgrades format 12 to format 1")
 	f := newFamily(t)
 	// What format 1 of the library wrote (as the library's own upgrade test).
 	db := openTest(t, f.boston)
@@ -322,6 +322,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		execTest(t, f.boston, `ALTER TABLE ms_row_`+n+` DROP COLUMN ms_proof`, `ALTER TABLE ms_xfer_`+n+` DROP COLUMN ms_proof`)
 	}
 	execTest(t, f.boston,
+		`ALTER TABLE ms_request DROP COLUMN links`,  // format 12
 		`ALTER TABLE ms_request DROP COLUMN signer`, // format 10
 		`ALTER TABLE ms_request DROP COLUMN proof`,
 		`ALTER TABLE ms_replica DROP COLUMN signer`, // format 9
@@ -367,7 +368,7 @@ func TestSchemaUpgrade(t *testing.T) {
 		t.Errorf("status --json of format 1 = %+v", st)
 	}
 	out, _ = multiutil(t, exitOK, "schema", "upgrade", "--db", f.boston, "--dry-run")
-	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 11; nothing changed") {
+	if !strings.Contains(out, "CREATE TABLE ms_migration") || !strings.Contains(out, "from format 1 to 12; nothing changed") {
 		t.Errorf("upgrade --dry-run:\n%s", out)
 	}
 	if fileHash(t, f.boston) != before {

@@ -34,7 +34,7 @@ func metaType(d Name, name, typ string) string {
 			return "BIGINT"
 		case typ == "BLOB" && name == "data":
 			return "LONGBLOB"
-		case typ == "TEXT" && (name == "body" || name == "chain"):
+		case typ == "TEXT" && (name == "body" || name == "chain" || name == "links"):
 			return "LONGTEXT"
 		case typ == "TEXT":
 			return "VARCHAR(255)"
@@ -70,7 +70,7 @@ func metaTable(d Name, name string, cols []string, tail string) string {
 // the text that travels to other replicas), ms_schema (the chain of schema
 // masters, once mastership of the schema has moved) and ms_table.version
 // (the schema version a table's replication was last set up at). Formats 3
-// to 11 are described at their steps.
+// to 12 are described at their steps.
 func MetaFormat(d Dialect, from int) []MetaStep {
 	n := d.Name()
 	switch from {
@@ -216,6 +216,16 @@ func MetaFormat(d Dialect, from int) []MetaStep {
 				"PRIMARY KEY (origin, created, part, seq)",
 			}, "")},
 			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 11"},
+		}
+	case 11:
+		// Format 12: every mastership request keeps its chain of signed
+		// forward links (links: JSON, see engine/request.go), which travels
+		// in its record so a receiver that missed a forward knows which
+		// replica the request is addressed to. Requests held from before
+		// keep NULL: they travel without links, like an unproven version.
+		return []MetaStep{
+			{Table: "ms_request", Column: "links", SQL: fmt.Sprintf("ALTER TABLE ms_request ADD COLUMN links %s", metaType(n, "links", "TEXT"))},
+			{Table: "ms_ctl", Stamp: true, SQL: "UPDATE ms_ctl SET format = 12"},
 		}
 	}
 	return nil

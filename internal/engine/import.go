@@ -667,7 +667,7 @@ func (m *importer) setting(s *syncpkt.Setting) error {
 		return m.enrol(s) // registry_auth.go
 	}
 	if s.Key == settingRequest || s.Key == settingResponse {
-		r, err := parseRequestSetting(s)
+		r, _, err := parseRequestSetting(s)
 		if err != nil {
 			return err
 		}

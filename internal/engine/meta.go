@@ -14,7 +14,7 @@ import (
 )
 
 // FormatVersion is the version of the metadata tables this library writes.
-const FormatVersion = 11 // schema.LatestFormat; upgrade.go upgrades older databases
+const FormatVersion = 12 // schema.LatestFormat; upgrade.go upgrades older databases
 
 // Ctl is the local replica's row of ms_ctl.
 type Ctl struct {

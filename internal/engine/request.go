@@ -6,9 +6,11 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -241,7 +243,7 @@ func RequestMastership(ctx context.Context, db *sql.DB, d dialect.Dialect, table
 		r := MastershipRequest{ID: RequestID(raw), Table: t.Name, Key: pkey, Requester: c.Local, Master: master, State: RequestPending,
 			Reason: reason, Created: now, Updated: now, Version: 1, Origin: c.Local}
 		id = r.ID
-		return putRequest(ctx, tx, d, r, false, nil)
+		return putRequest(ctx, tx, d, r, false, nil, []requestLink{newRequestLink(c, r.ID, 0, master)})
 	})
 	if err != nil {
 		return "", err
@@ -379,7 +381,16 @@ func settleRequest(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, r
 		return req, err // only an open request addressed here is settled
 	}
 	next.Version, next.Origin, next.Epoch, next.Updated = req.Version+1, c.Local, 0, time.Now().UTC()
-	if err := putRequest(ctx, tx, d, next, true, nil); err != nil {
+	links, err := requestLinks(ctx, tx, d, req.ID)
+	if err != nil {
+		return req, err
+	}
+	if len(links) != req.Hops+1 {
+		links = nil // held from before format 12: it travels without links
+	} else if next.State == RequestForwarded {
+		links = append(links, newRequestLink(c, req.ID, next.Hops, next.Master))
+	}
+	if err := putRequest(ctx, tx, d, next, true, nil, links); err != nil {
 		return req, err
 	}
 	return next, nil
@@ -413,8 +424,9 @@ const requestCols = `id, tbl, row_key, requester, master, state, reason, answer,
 
 // putRequest writes r, replacing the stored version if exists, with the
 // proof of its Origin (nil for a version made here: the origin signs when
-// it exports).
-func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r MastershipRequest, exists bool, proof []byte) error {
+// it exports) and its chain of forward links (nil for a version held from
+// before format 12).
+func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r MastershipRequest, exists bool, proof []byte, links []requestLink) error {
 	key, err := encodeKey(r.Key)
 	if err != nil {
 		return err
@@ -432,13 +444,39 @@ func putRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, r Mas
 	if proof != nil {
 		signer = string(r.Origin)
 	}
-	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_request (`+requestCols+`, signer, proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	var chain any
+	if len(links) > 0 {
+		b, err := json.Marshal(links)
+		if err != nil {
+			return err
+		}
+		chain = string(b)
+	}
+	_, err = q.ExecContext(ctx, d.Rebind(`INSERT INTO ms_request (`+requestCols+`, signer, proof, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		string(r.ID), r.Table, key, string(r.Requester), string(r.Master), string(r.State), r.Reason, r.Answer, r.Hops,
-		r.Created.UTC().Format(time.RFC3339Nano), r.Updated.UTC().Format(time.RFC3339Nano), r.Version, string(r.Origin), epoch, signer, proof)
+		r.Created.UTC().Format(time.RFC3339Nano), r.Updated.UTC().Format(time.RFC3339Nano), r.Version, string(r.Origin), epoch, signer, proof, chain)
 	if err != nil {
 		return fmt.Errorf("multisite: record request %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// requestLinks reads the chain of forward links held for request id (nil
+// if none is held).
+func requestLinks(ctx context.Context, q dialect.Querier, d dialect.Dialect, id RequestID) ([]requestLink, error) {
+	var chain sql.NullString
+	err := q.QueryRowContext(ctx, d.Rebind(`SELECT links FROM ms_request WHERE id = ?`), string(id)).Scan(&chain)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !chain.Valid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("multisite: read the links of request %s: %w", id, err)
+	}
+	var links []requestLink
+	if err := json.Unmarshal([]byte(chain.String), &links); err != nil {
+		return nil, fmt.Errorf("multisite: ms_request %s: links: %w", id, err)
+	}
+	return links, nil
 }
 
 func loadRequest(ctx context.Context, q dialect.Querier, d dialect.Dialect, id RequestID) (MastershipRequest, bool, error) {
@@ -565,9 +603,42 @@ type wireRequest struct {
 	Version   uint64          `json:"version"`
 	Origin    string          `json:"origin"`
 	Epoch     uint64          `json:"epoch"`
+	Links     []requestLink   `json:"links,omitempty"`
 }
 
-func requestSetting(r MastershipRequest) (*syncpkt.Setting, error) {
+// requestLink is one link of a request's chain: By addressed the request
+// To. Link 0 is the requester's (to the master it asked), link i (hop i)
+// the forward by link i-1's To. Proof is By's signature over
+// requestLinkMessage.
+type requestLink struct {
+	To    string `json:"to"`
+	By    string `json:"by"`
+	Proof []byte `json:"proof"`
+}
+
+// requestLinkDomain starts every link message.
+const requestLinkDomain = "multisite request forward v1\x00"
+
+// requestLinkMessage is what the maker of link hop of request id signs:
+// the domain, then family and id as strings, hop as a uvarint and to as a
+// string, with syncpkt's primitives (a string is its uvarint byte length
+// and its bytes).
+func requestLinkMessage(family string, id RequestID, hop int, to string) []byte {
+	str := func(b []byte, v string) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
+	b := make([]byte, 0, 64+len(family)+len(id)+len(to))
+	b = append(b, requestLinkDomain...)
+	b = str(b, family)
+	b = str(b, string(id))
+	b = binary.AppendUvarint(b, uint64(hop))
+	return str(b, to)
+}
+
+// newRequestLink is the local replica's link hop of request id, addressing to.
+func newRequestLink(c *Ctl, id RequestID, hop int, to replica.ID) requestLink {
+	return requestLink{To: string(to), By: string(c.Local), Proof: ed25519.Sign(c.PrivateKey, requestLinkMessage(c.Family, id, hop, string(to)))}
+}
+
+func requestSetting(r MastershipRequest, links []requestLink) (*syncpkt.Setting, error) {
 	key, err := encodeKey(r.Key)
 	if err != nil {
 		return nil, err
@@ -575,7 +646,7 @@ func requestSetting(r MastershipRequest) (*syncpkt.Setting, error) {
 	b, err := json.Marshal(wireRequest{ID: string(r.ID), Table: r.Table, Key: json.RawMessage(key), Requester: string(r.Requester),
 		Master: string(r.Master), State: string(r.State), Reason: r.Reason, Answer: r.Answer, Hops: r.Hops,
 		Created: r.Created.UTC().Format(time.RFC3339Nano), Updated: r.Updated.UTC().Format(time.RFC3339Nano),
-		Version: r.Version, Origin: string(r.Origin), Epoch: r.Epoch})
+		Version: r.Version, Origin: string(r.Origin), Epoch: r.Epoch, Links: links})
 	if err != nil {
 		return nil, err
 	}
@@ -586,11 +657,21 @@ func requestSetting(r MastershipRequest) (*syncpkt.Setting, error) {
 	return &syncpkt.Setting{Key: k, Value: string(b)}, nil
 }
 
-func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, error) {
+func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, []requestLink, error) {
+	r, w, err := parseRequestWire(s)
+	return r, w.Links, err
+}
+
+func parseRequestWire(s *syncpkt.Setting) (MastershipRequest, wireRequest, error) {
 	var w wireRequest // fields a newer library adds are ignored
 	if err := json.Unmarshal([]byte(s.Value), &w); err != nil {
-		return MastershipRequest{}, fmt.Errorf("%w: %s record: %v", ErrPacket, s.Key, err)
+		return MastershipRequest{}, w, fmt.Errorf("%w: %s record: %v", ErrPacket, s.Key, err)
 	}
+	r, err := requestOfWire(s, w)
+	return r, w, err
+}
+
+func requestOfWire(s *syncpkt.Setting, w wireRequest) (MastershipRequest, error) {
 	r := MastershipRequest{ID: RequestID(w.ID), Table: w.Table, Requester: replica.ID(w.Requester), Master: replica.ID(w.Master),
 		State: RequestState(w.State), Reason: w.Reason, Answer: w.Answer, Hops: w.Hops, Version: w.Version,
 		Origin: replica.ID(w.Origin), Epoch: w.Epoch}
@@ -620,7 +701,7 @@ func parseRequestSetting(s *syncpkt.Setting) (MastershipRequest, error) {
 // whole packet is applied (actOnRequests), so a transfer in the same
 // packet is seen first.
 func (m *importer) requestSetting(s *syncpkt.Setting) error {
-	r, err := parseRequestSetting(s)
+	r, links, err := parseRequestSetting(s)
 	if err != nil {
 		return err
 	}
@@ -631,6 +712,9 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 		return err
 	}
 	if err := requestEntitled(r); err != nil {
+		return err
+	}
+	if err := m.requestChain(r, links); err != nil {
 		return err
 	}
 	cur, exists, err := loadRequest(m.ctx, m.tx, m.d, r.ID)
@@ -651,12 +735,23 @@ func (m *importer) requestSetting(s *syncpkt.Setting) error {
 		return fmt.Errorf("%w: mastership request %s (version %d, made by %s) carries no proof, and this replica lacks it; only %s can send it again",
 			ErrProof, r.ID, r.Version, r.Origin, r.Origin)
 	}
+	if len(links) == 0 {
+		return fmt.Errorf("%w: mastership request %s (version %d, made by %s) carries no chain of forward links (made before metadata format 12), and this replica lacks it",
+			ErrProof, r.ID, r.Version, r.Origin)
+	}
 	if exists {
 		if err := requestFollows(cur, r); err != nil {
 			return err
 		}
+		held, err := requestLinks(m.ctx, m.tx, m.d, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := linksExtend(r, held, links); err != nil {
+			return err
+		}
 	}
-	if err := putRequest(m.ctx, m.tx, m.d, r, exists, s.Proof); err != nil {
+	if err := putRequest(m.ctx, m.tx, m.d, r, exists, s.Proof, links); err != nil {
 		return err
 	}
 	if r.Master == m.ctl.Local && r.State.Open() {
@@ -677,6 +772,68 @@ func (m *importer) requestProof(s *syncpkt.Setting, r MastershipRequest) error {
 	}
 	if !m.verifyMade(s.Signer, r.Epoch, syncpkt.SettingMessage(m.ctl.Family, s), s.Proof) {
 		return fmt.Errorf("%w: mastership request %s (version %d, %s) is not signed by %s, which it names as its maker", ErrProof, r.ID, r.Version, r.State, r.Origin)
+	}
+	return nil
+}
+
+// requestChain checks the chain of forward links of version r (none: an
+// unproven copy, requestSetting takes it only where it changes nothing):
+// one link per hop and one more, link 0 made by the requester, each later
+// one by the replica the link before addressed, the last addressing r's
+// Master; a forward is made by the maker of the last link, an answer by
+// the replica the last link addresses (its Master, requestEntitled).
+// Every link must verify with its maker's key in force here.
+func (m *importer) requestChain(r MastershipRequest, links []requestLink) error {
+	if len(links) == 0 {
+		return nil
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: mastership request %s (version %d, %s, hops %d) made by %s: forward links: %s", ErrAuthority, r.ID, r.Version, r.State, r.Hops,
+			r.Origin, fmt.Sprintf(format, args...))
+	}
+	if len(links) != r.Hops+1 {
+		return bad("%d links for %d hops; a request holds one link per hop and one more", len(links), r.Hops)
+	}
+	for i, l := range links {
+		if err := m.known(l.To, l.By); err != nil {
+			return err
+		}
+		switch {
+		case l.By == l.To:
+			return bad("link %d addresses its own maker %s", i, l.By)
+		case i == 0 && l.By != string(r.Requester):
+			return bad("link 0 is made by %s, not by the requester %s", l.By, r.Requester)
+		case i > 0 && l.By != links[i-1].To:
+			return bad("link %d is made by %s, but link %d addressed %s", i, l.By, i-1, links[i-1].To)
+		}
+	}
+	last := links[len(links)-1]
+	switch {
+	case last.To != string(r.Master):
+		return bad("the last link addresses %s, the request %s", last.To, r.Master)
+	case r.State == RequestForwarded && last.By != string(r.Origin):
+		return bad("the last forward is made by %s, not by %s", last.By, r.Origin)
+	}
+	for i, l := range links {
+		// A link carries no epoch: it verifies with its maker's key in force.
+		if !m.verifyMade(l.By, math.MaxUint64, requestLinkMessage(m.ctl.Family, r.ID, i, l.To), l.Proof) {
+			return fmt.Errorf("%w: mastership request %s (version %d, %s): forward link %d (to %s) is not signed by %s, which it names as its maker",
+				ErrProof, r.ID, r.Version, r.State, i, l.To, l.By)
+		}
+	}
+	return nil
+}
+
+// linksExtend checks that the chain of version r starts with the chain
+// held here (a request's chain only grows).
+func linksExtend(r MastershipRequest, held, links []requestLink) error {
+	if len(held) > len(links) {
+		return fmt.Errorf("%w: mastership request %s: version %d has %d forward links, the version held here %d", ErrAuthority, r.ID, r.Version, len(links), len(held))
+	}
+	for i, h := range held {
+		if l := links[i]; l.To != h.To || l.By != h.By || !bytes.Equal(l.Proof, h.Proof) {
+			return fmt.Errorf("%w: mastership request %s: version %d changes forward link %d held here (%s to %s)", ErrAuthority, r.ID, r.Version, i, h.By, h.To)
+		}
 	}
 	return nil
 }
@@ -811,7 +968,11 @@ func writeRequests(ctx context.Context, tx *sql.Tx, d dialect.Dialect, c *Ctl, p
 		if err != nil || !ok {
 			return err
 		}
-		s, err := requestSetting(r)
+		links, err := requestLinks(ctx, tx, d, id)
+		if err != nil {
+			return err
+		}
+		s, err := requestSetting(r, links)
 		if err != nil {
 			return err
 		}
@@ -862,9 +1023,9 @@ func ensureLateMeta(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
 			return fmt.Errorf("multisite: add the request and collision tables: %w", err)
 		}
 	}
-	// The proof columns of ms_request (metadata format 10), which the
-	// table made by LateMeta lacks.
-	for _, st := range dialect.MetaFormat(d, 9) {
+	// The proof columns of ms_request (metadata format 10) and its links
+	// (format 12), which the table made by LateMeta lacks.
+	for _, st := range append(dialect.MetaFormat(d, 9), dialect.MetaFormat(d, 11)...) {
 		if st.Table != "ms_request" || st.Column == "" {
 			continue
 		}
@@ -879,7 +1040,7 @@ func ensureLateMeta(ctx context.Context, db *sql.DB, d dialect.Dialect) error {
 }
 
 func lateMetaExists(ctx context.Context, db *sql.DB) bool {
-	rows, err := db.QueryContext(ctx, `SELECT ms_request.signer, ms_request.proof FROM ms_request, ms_collision WHERE 1 = 0`)
+	rows, err := db.QueryContext(ctx, `SELECT ms_request.signer, ms_request.proof, ms_request.links FROM ms_request, ms_collision WHERE 1 = 0`)
 	if err != nil {
 		return false
 	}
