@@ -395,3 +395,202 @@ func TestRequestProof_UnprovenCopy(t *testing.T) {
 		}
 	})
 }
+
+// reqFamily4 is reqFamily with a fourth member, tokyo, that every member
+// knows.
+func reqFamily4(t *testing.T, open func(string) *sql.DB) (boston, blr, dub, tokyo *dsite) {
+	t.Helper()
+	boston, blr, dub = reqFamily(t, open)
+	tokyo = replicateTo(t, boston, open("tokyo"), "tokyo")
+	dsync(t, tokyo, boston)
+	for _, s := range []*dsite{blr, dub, tokyo} {
+		dsync(t, boston, s)
+	}
+	return boston, blr, dub, tokyo
+}
+
+// requestLinksOf returns the forward links of request record s.
+func requestLinksOf(t *testing.T, s *syncpkt.Setting) []map[string]any {
+	t.Helper()
+	var v struct {
+		Links []map[string]any `json:"links"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(s.Value), &v))
+	return v.Links
+}
+
+// TestRequestProof_MissedForward: bangalore asks boston for a row boston
+// has handed to dublin; boston forwards it (version 2), dublin grants it
+// (version 3). tokyo holds version 1 and gets version 3 from boston, a hub
+// that holds only the newest: it never saw the forward, and takes the
+// answer because its chain of links proves boston addressed dublin.
+func TestRequestProof_MissedForward(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		boston, blr, dub, tokyo := reqFamily4(t, open)
+		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{5}, "")
+		require.NoError(t, err)
+		_, err = multisite.TransferMastership(ctx, boston.db, "defect", dub.id, []any{5})
+		require.NoError(t, err)
+		pkt := dexport(t, blr, tokyo)
+		if links := requestLinksOf(t, requestRecord(t, pkt, id)); len(links) != 1 || links[0]["by"] != string(blr.id) || links[0]["to"] != string(boston.id) {
+			t.Errorf("bangalore's request carries links %v", links)
+		}
+		_, err = importWith(tokyo, pkt, multisite.ImportOptions{})
+		require.NoError(t, err)
+		require.Equal(t, uint64(1), requestAt(t, tokyo, id).Version)
+		send(t, blr, boston, multisite.ImportOptions{})
+		var seen []hooks.Request
+		send(t, boston, dub, granting(&seen))
+		require.Len(t, seen, 1)
+		send(t, dub, boston, multisite.ImportOptions{})
+		pkt = dexport(t, boston, tokyo)
+		answer := requestRecord(t, pkt, id)
+		if links := requestLinksOf(t, answer); len(links) != 2 || links[1]["by"] != string(boston.id) || links[1]["to"] != string(dub.id) || answer.Signer != string(dub.id) {
+			t.Errorf("the answer through boston: signer %q, links %v", answer.Signer, links)
+		}
+		_, err = importWith(tokyo, pkt, multisite.ImportOptions{})
+		require.NoError(t, err)
+		if r := requestAt(t, tokyo, id); r.State != multisite.RequestGranted || r.Version != 3 || r.Origin != dub.id || r.Hops != 1 {
+			t.Errorf("tokyo sees %+v", r)
+		}
+		send(t, boston, blr, multisite.ImportOptions{})
+		if r := requestAt(t, blr, id); r.State != multisite.RequestGranted || blr.masterOf(t, "defect", "id", 5) != blr.id {
+			t.Errorf("bangalore sees %+v", r)
+		}
+	})
+}
+
+// TestRequestProof_ClaimedForward: bangalore's request waits at boston.
+// dublin claims boston forwarded it to dublin and answers it (granted, or
+// a same-numbered denial to block the real answer): with a link signed by
+// itself, a link in boston's name, the forward link left out, or no links
+// at all. boston and bangalore, which hold version 1 and would miss a
+// forward, refuse every one, and so does tokyo, which holds nothing;
+// boston's own grant goes through afterwards.
+func TestRequestProof_ClaimedForward(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		boston, blr, dub, tokyo := reqFamily4(t, open)
+		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{2}, "please")
+		require.NoError(t, err)
+		send(t, blr, boston, multisite.ImportOptions{}) // no hook: it waits for boston's administrator
+		pkt := dexport(t, boston, dub)
+		pending := requestRecord(t, pkt, id)
+		_, err = importWith(dub, pkt, multisite.ImportOptions{})
+		require.NoError(t, err)
+		link0 := requestLinksOf(t, pending)
+		require.Len(t, link0, 1)
+		claim := func(state string, links ...map[string]any) *syncpkt.Setting {
+			return editRequest(t, pending, func(v map[string]any) {
+				v["state"], v["answer"], v["version"], v["hops"], v["origin"], v["master"], v["epoch"] = state, "mine now", 3, 1, string(dub.id), string(dub.id), 1000
+				if links == nil {
+					delete(v, "links")
+				} else {
+					v["links"] = links
+				}
+			})
+		}
+		own := forwardLink(t, dub, string(id), 1, dub.id)    // dublin's real key, as itself
+		forged := forwardLink(t, dub, string(id), 1, dub.id) // dublin's key, in boston's name
+		forged["by"] = string(boston.id)
+		forgedFirst := forwardLink(t, dub, string(id), 0, dub.id) // bangalore's link 0, made up by dublin
+		forgedFirst["by"] = string(blr.id)
+		askedDublin := editRequest(t, claim("granted", forgedFirst), func(v map[string]any) { v["version"], v["hops"] = 2, 0 })
+		for _, to := range []*dsite{boston, blr, tokyo} {
+			requireRequestRefused(t, to, multisite.ErrAuthority, map[string][]byte{
+				"granted, link signed by dublin as itself": forge(t, &dub.site, &to.site, signedBy(t, claim("granted", link0[0], own), dub, dub.id)),
+				"granted, the forward link left out":       forge(t, &dub.site, &to.site, signedBy(t, claim("granted", link0[0]), dub, dub.id)),
+				"denied, link signed by dublin as itself":  forge(t, &dub.site, &to.site, signedBy(t, claim("denied", link0[0], own), dub, dub.id)),
+			})
+			refused := requireRequestRefused
+			if to == tokyo {
+				// tokyo lacks dublin's epochs: a packet refused for a
+				// proof notes a gap there (to ask for it again), as any
+				// ErrProof refusal of a member's packet does.
+				refused = requireRequestRefusedKeepsData
+			}
+			refused(t, to, multisite.ErrProof, map[string][]byte{
+				"granted, a link in boston's name": forge(t, &dub.site, &to.site, signedBy(t, claim("granted", link0[0], forged), dub, dub.id)),
+				"denied, a link in boston's name":  forge(t, &dub.site, &to.site, signedBy(t, claim("denied", link0[0], forged), dub, dub.id)),
+				"granted, no links":                forge(t, &dub.site, &to.site, signedBy(t, claim("granted"), dub, dub.id)),
+				"granted, bangalore asked dublin":  forge(t, &dub.site, &to.site, signedBy(t, askedDublin, dub, dub.id)),
+			})
+		}
+		if r := requestAt(t, blr, id); r.State != multisite.RequestPending || r.Version != 1 {
+			t.Errorf("bangalore sees %+v", r)
+		}
+		// A genuine forward link cannot be moved to another hop either.
+		moved := editRequest(t, pending, func(v map[string]any) {
+			v["state"], v["version"], v["hops"], v["origin"], v["master"], v["epoch"] = "forwarded", 3, 2, string(dub.id), string(tokyo.id), 1000
+			v["links"] = []any{link0[0], forged, forwardLink(t, dub, string(id), 2, tokyo.id)}
+		})
+		requireRequestRefused(t, boston, multisite.ErrProof, map[string][]byte{
+			"forwarded on by dublin after a link in boston's name": forge(t, &dub.site, &boston.site, signedBy(t, moved, dub, dub.id)),
+		})
+
+		// boston's own grant reaches everyone.
+		_, err = multisite.GrantRequest(ctx, boston.db, id)
+		require.NoError(t, err)
+		for _, s := range []*dsite{blr, dub, tokyo} {
+			send(t, boston, s, multisite.ImportOptions{})
+		}
+		send(t, dub, boston, multisite.ImportOptions{})
+		for _, s := range []*dsite{blr, tokyo} {
+			if r := requestAt(t, s, id); r.State != multisite.RequestGranted || r.Origin != boston.id {
+				t.Errorf("%s sees %+v", s.name, r)
+			}
+		}
+		if m := blr.masterOf(t, "defect", "id", 2); m != blr.id {
+			t.Errorf("defect 2 is mastered by %s at bangalore", m)
+		}
+	})
+}
+
+// requireRequestRefusedKeepsData is requireRequestRefused for a refusal
+// that may note a gap: rows, epochs and requests stay as they were.
+func requireRequestRefusedKeepsData(t *testing.T, to *dsite, want error, pkts map[string][]byte) {
+	t.Helper()
+	for name, pkt := range pkts {
+		before := requestStateOf(t, to)
+		calls := 0
+		_, err := importWith(to, pkt, watchingHooks(&calls))
+		if !errors.Is(err, want) {
+			t.Errorf("%s at %s: import = %v, want %v", name, to.name, err, want)
+		}
+		after := requestStateOf(t, to)
+		if diff := cmp.Diff(before.Site, after.Site); diff != "" {
+			t.Errorf("%s changed %s (-before +after):\n%s", name, to.name, diff)
+		}
+		if diff := cmp.Diff(before.Requests, after.Requests); diff != "" {
+			t.Errorf("%s changed the requests of %s (-before +after):\n%s", name, to.name, diff)
+		}
+		if calls != 0 {
+			t.Errorf("%s at %s: %d hook calls", name, to.name, calls)
+		}
+	}
+}
+
+// TestRequestProof_NoLinksFromBefore: a version held without links (from
+// before metadata format 12) travels without them: a receiver that holds
+// it takes the copy (it changes nothing), one that lacks it refuses the
+// packet, nothing written.
+func TestRequestProof_NoLinksFromBefore(t *testing.T) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
+		boston, blr, dub := reqFamily(t, open)
+		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{2}, "")
+		require.NoError(t, err)
+		send(t, blr, boston, multisite.ImportOptions{})
+		blr.mustExec(t, `UPDATE ms_request SET links = NULL`)
+		pkt := dexport(t, blr, dub)
+		rec := requestRecord(t, pkt, id)
+		if links := requestLinksOf(t, rec); len(links) != 0 || rec.Signer != string(blr.id) {
+			t.Errorf("bangalore sends links it does not hold: %v (signer %q)", links, rec.Signer)
+		}
+		before := requestStateOf(t, boston)
+		_, err = importWith(boston, forge(t, &blr.site, &boston.site, rec), multisite.ImportOptions{})
+		require.NoError(t, err)
+		if after := requestStateOf(t, boston); !cmp.Equal(before.Requests, after.Requests) {
+			t.Errorf("a copy without links changed boston's requests: %v -> %v", before.Requests, after.Requests)
+		}
+		requireRequestRefusedKeepsData(t, dub, multisite.ErrProof, map[string][]byte{"without links": pkt})
+	})
+}
