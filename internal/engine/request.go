@@ -50,7 +50,7 @@ import (
 //     the reason;
 //   - the requester masters the row already: granted, nothing to transfer.
 //
-// Proofs (issue 18; metadata format 10). Every version of a request
+// Proofs (issue 18; metadata formats 10 and 12). Every version of a request
 // travels with the proof of the replica that made it, its Origin: the
 // Setting's Signer is the Origin and its Proof the Origin's signature over
 // syncpkt.SettingMessage. The origin signs afresh when it exports (the
@@ -71,16 +71,29 @@ import (
 //     (mastership.RequestState.Move): a settled request never changes
 //     again, what the requester asked (table, key, reason, time) never
 //     changes, and the version right after the one held must be made by
-//     the replica the held one is addressed to. A receiver may have missed
-//     versions between (a hub forwards only the newest): as versions and
-//     hops move together, a gap always holds a forward, and the receiver
-//     then cannot tell which replica the missed forward addressed, so it
-//     takes a later link proven by any member. What such a member can do
-//     is mislead the status of a request it claims was forwarded to it,
-//     never move a row (a grant's transfer needs the row master's proof).
+//     the replica the held one is addressed to;
+//   - its chain of forward links holds (requestChain; metadata format 12).
+//     A receiver may have missed versions (a hub forwards only the
+//     newest): as versions and hops move together, a gap always holds a
+//     forward, whose addressee the receiver would not know. So every
+//     version carries the request's whole chain (wireRequest.Links,
+//     stored in ms_request.links and forwarded unchanged; the Setting
+//     proof covers it as part of the value): link 0 made by the requester
+//     addressing the master it asked, link i (hop i) made by link i-1's
+//     To when it forwards. Each link is its maker's signature over
+//     requestLinkMessage, verified with the maker's key in force here
+//     (links carry no epoch). There are hops+1 links, link 0 by the
+//     requester, each later one by the To of the one before, none
+//     addressing its own maker, the last addressing Master; a forward is
+//     made by the last link's By, an answer by its To (= Master = Origin);
+//     a newer version's chain starts with the chain held (linksExtend).
+//     Bad shape is ErrAuthority, a link that does not verify ErrProof. So
+//     no member can claim a request was forwarded to it.
 //
 // A version without a proof (held from before format 10 and forwarded as
-// it is) is taken only where it changes nothing.
+// it is), or without links (held from before format 12: such a request
+// is forwarded and answered without them), is taken only where it changes
+// nothing.
 
 // The Setting keys of mastership requests.
 const (
