@@ -209,12 +209,12 @@ func CreateReplica(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Read
 		if err != nil {
 			return err
 		}
+		cr.h = h // before start: the prefetcher's first chunk asks creationKey, which reads it
 		pf.start()
 		defer pf.stop()
 		if h.Kind != syncpkt.KindCreation {
 			return &MismatchError{Field: "kind", Want: syncpkt.KindCreation.String(), Got: h.Kind.String(), Err: ErrKind}
 		}
-		cr.h = h
 		for {
 			rec, err := pf.Next()
 			if err == io.EOF {
