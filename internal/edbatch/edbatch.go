@@ -40,11 +40,11 @@
 package edbatch
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha512"
 
 	"filippo.io/edwards25519"
+	"filippo.io/edwards25519/field"
 )
 
 const (
@@ -55,13 +55,32 @@ const (
 )
 
 // point decodes a point under rule 1 and 2: canonical, not small order.
+// Canonical is checked on the bytes and the decoded x, without
+// re-encoding the point (which costs a field inversion): the encoded y
+// must be reduced, and the sign bit clear when x is zero.
 func point(b []byte) (*edwards25519.Point, bool) {
 	if len(b) != 32 {
 		return nil, false
 	}
-	p, err := new(edwards25519.Point).SetBytes(b)
-	if err != nil || !bytes.Equal(p.Bytes(), b) {
+	y, err := new(field.Element).SetBytes(b)
+	if err != nil {
 		return nil, false
+	}
+	var yb [32]byte
+	copy(yb[:], y.Bytes())
+	yb[31] |= b[31] & 0x80
+	if yb != [32]byte(b) {
+		return nil, false // y ≥ p
+	}
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil {
+		return nil, false
+	}
+	if b[31]&0x80 != 0 {
+		x, _, _, _ := p.ExtendedCoordinates()
+		if x.Equal(new(field.Element)) == 1 {
+			return nil, false // x = 0 with the sign bit: a second encoding
+		}
 	}
 	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
 		return nil, false

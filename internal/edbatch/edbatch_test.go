@@ -449,3 +449,83 @@ func BenchmarkBatch(b *testing.B) {
 	batch := time.Since(t0)
 	b.Logf("batch of 64 is %.2fx the speed of ed25519.Verify one at a time", float64(single)/float64(batch))
 }
+
+// pointByReencoding is rule 1 and 2 the plain way: the point re-encodes
+// to exactly its bytes and is not of small order.
+func pointByReencoding(b []byte) bool {
+	if len(b) != 32 {
+		return false
+	}
+	p, err := new(edwards25519.Point).SetBytes(b)
+	if err != nil || !bytes.Equal(p.Bytes(), b) {
+		return false
+	}
+	return new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 0
+}
+
+// FuzzPoint: point's canonical check (on the bytes, without re-encoding)
+// takes exactly what re-encoding takes.
+func FuzzPoint(f *testing.F) {
+	for _, p := range torsion(f) {
+		f.Add(p.Bytes())
+	}
+	f.Add(unhex(f, "0100000000000000000000000000000000000000000000000000000000000080"))
+	f.Add(unhex(f, "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"))
+	f.Add(unhex(f, "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, ok := point(b)
+		if ok != pointByReencoding(b) {
+			t.Fatalf("%x: point %v, by re-encoding %v", b, ok, !ok)
+		}
+	})
+}
+
+// TestPoint_SameAsReencoding: the small y (every one with a second,
+// unreduced encoding), both signs, the small-order points, random bytes.
+func TestPoint_SameAsReencoding(t *testing.T) {
+	var cases [][]byte
+	for y := 0; y < 40; y++ {
+		for _, hi := range []byte{0, 0x80} {
+			var e [32]byte
+			e[0], e[31] = byte(y), hi
+			cases = append(cases, e[:])
+			var n [32]byte // p + y - 19 .. p + 20: 2^255 - 19 + (y - 19)
+			for i := range n {
+				n[i] = 0xff
+			}
+			n[0] = byte(0xed + y - 19)
+			n[31] = 0x7f | hi
+			if y < 19 {
+				cases = append(cases, n[:])
+			}
+		}
+	}
+	for _, p := range torsion(t) {
+		b := p.Bytes()
+		cases = append(cases, b, flip(b, 31*8/8))
+		c := append([]byte(nil), b...)
+		c[31] ^= 0x80
+		cases = append(cases, c)
+	}
+	for i := 0; i < 2000; i++ {
+		var b [32]byte
+		rand.Read(b[:])
+		cases = append(cases, b[:])
+	}
+	for _, c := range honest(t, 20) {
+		cases = append(cases, c.pub, c.sig[:32])
+	}
+	taken := 0
+	for _, b := range cases {
+		_, ok := point(b)
+		if ok != pointByReencoding(b) {
+			t.Fatalf("%x: point %v, by re-encoding %v", b, ok, !ok)
+		}
+		if ok {
+			taken++
+		}
+	}
+	if taken == 0 {
+		t.Fatal("no point taken: the test does not test")
+	}
+}
