@@ -108,7 +108,7 @@ func syncEverything(t *testing.T, opt multisite.ImportOptions, sites ...*dsite) 
 }
 
 func TestCollision_EveryArrivalOrderConverges(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		type step struct{ from, to string }
 		orders := []struct {
 			name  string
@@ -185,7 +185,7 @@ func TestCollision_EveryArrivalOrderConverges(t *testing.T) {
 // bangalore ever saw it. Bangalore never renames; dublin must undo its
 // rename to agree.
 func TestCollision_WithdrawnWhenTheOtherRecordGoes(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a, b, c := teamFamily(t, open)
 		ka := a.newTeam(t, "qa", nil)
 		kb := b.newTeam(t, "qa", nil)
@@ -224,7 +224,7 @@ func TestCollision_WithdrawnWhenTheOtherRecordGoes(t *testing.T) {
 // TestCollision_ThreeCreators: all three sites create the same name; one
 // keeps it, the other two get their own site's name.
 func TestCollision_ThreeCreators(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a, b, c := teamFamily(t, open)
 		keys := map[*dsite]int64{a: a.newTeam(t, "qa", nil), b: b.newTeam(t, "qa", nil), c: c.newTeam(t, "qa", nil)}
 		syncEverything(t, multisite.ImportOptions{}, c, b, a)
@@ -245,7 +245,7 @@ func TestCollision_ThreeCreators(t *testing.T) {
 // cannot be renamed; the import fails with a *CollisionError and changes
 // nothing.
 func TestCollision_NonTextKeyFailsCleanly(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a, b, _ := teamFamily(t, open)
 		a.newTeam(t, "alpha", 7)
 		b.newTeam(t, "beta", 7)
@@ -273,7 +273,7 @@ func TestCollision_NonTextKeyFailsCleanly(t *testing.T) {
 // TestCollision_HookErrorAbortsImport: an OnCollision hook that fails
 // aborts the import with a *hooks.Error, nothing changed.
 func TestCollision_HookErrorAbortsImport(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a, b, _ := teamFamily(t, open)
 		collide(t, a, b)
 		pkt := dexport(t, a, b)
@@ -304,7 +304,7 @@ func TestCollision_HookErrorAbortsImport(t *testing.T) {
 // chooses a value; it replicates like any edit. Elsewhere the collision
 // cannot be resolved.
 func TestCollision_Resolve(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a, b, c := teamFamily(t, open)
 		kept, renamed, _ := collide(t, a, b)
 		master, winner := a, b

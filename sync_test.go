@@ -114,7 +114,7 @@ func TestSync_LossyLinkConverges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+			testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 				sites := familyOn(t, open, 40, "boston", "bangalore")
 				boston, blr := sites[0], sites[1]
 				link := &lossyLink{rng: rand.New(rand.NewPCG(20, 26)), p: 0.10}
