@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -121,8 +123,24 @@ func TestCollision_EveryArrivalOrderConverges(t *testing.T) {
 			{"both records in one packet to dublin", []step{{"b", "a"}, {"a", "c"}}},
 			{"both records in one packet to boston", []step{{"a", "c"}, {"c", "b"}, {"b", "a"}}},
 		}
+		// SQLite runs every order; the servers run three by default (a
+		// collision found at a third site with the kept record first, one
+		// found between the creators with the renamed record reaching the
+		// third site first, both records in one packet) and every order
+		// with MULTISITE_LONG set (.ci/run's long run), so that each order
+		// runs on SQLite in every run and on every vendor in CI.
+		long := os.Getenv("MULTISITE_LONG") != ""
+		onSQLite := strings.HasSuffix(t.Name(), "/"+string(dialect.SQLite))
+		serverDefault := map[string]bool{
+			"dublin gets boston first":                                  true,
+			"bangalore's renamed record reaches dublin before boston's": true,
+			"both records in one packet to boston":                      true,
+		}
 		for _, o := range orders {
 			t.Run(o.name, func(t *testing.T) {
+				if !long && !serverDefault[o.name] && !onSQLite {
+					t.Skip("the servers run this arrival order with MULTISITE_LONG=1 (SQLite runs it always)")
+				}
 				a, b, c := teamFamily(t, open)
 				by := map[string]*dsite{"a": a, "b": b, "c": c}
 				kept, renamed, newName := collide(t, a, b)
