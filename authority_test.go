@@ -170,7 +170,7 @@ func migrationValue(t *testing.T, m schema.Migration, prev int64, by replica.ID,
 }
 
 func TestAuthority_HostileSettingsRefused(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 3, "boston", "bangalore")
 		boston, blr := sites[0], sites[1]
 		family, key := memberKey(t, blr)
@@ -241,7 +241,7 @@ func TestAuthority_HostileSettingsRefused(t *testing.T) {
 }
 
 func TestAuthority_HostileEpochClaims(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 3, "boston", "bangalore", "dublin")
 		boston, blr, dublin := sites[0], sites[1], sites[2]
 		// Dublin makes a change that reaches boston directly: boston holds
@@ -361,7 +361,7 @@ func TestAuthority_HostileEpochClaims(t *testing.T) {
 // only from a hub, with the master's proofs forwarded and verified; the new
 // schema master's migration travels back the same way.
 func TestAuthority_GenuineSettingsThroughAHub(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 3, "boston", "bangalore", "dublin")
 		a, hub, c := sites[0], sites[1], sites[2]
 		migs := []schema.Migration{{Version: 1, Name: "note", Up: "ALTER TABLE project ADD COLUMN note VARCHAR(40)"}}

@@ -138,7 +138,7 @@ func TestBug_ResurrectionByNonMasterIsNotMasterOnEveryDialect(t *testing.T) {
 // for defect_tag, this replica 3"). A migration now replicates only what it
 // added itself.
 func TestBug_MigrationDoesNotReplicateColumnAddedByHand(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		m := newDSite(t, open("boston"), "boston")
 		seedPortable(t, m, 4)
 		info, err := multisite.Activate(ctx, m.db, multisite.ActivateOptions{Name: "boston"})

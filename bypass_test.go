@@ -76,7 +76,7 @@ func verify(t testing.TB, s *dsite) *schema.RowReport {
 // ms_ctl, set in a writer's own transaction, switches nothing off; neither
 // does PostgreSQL's session_replication_role.
 func TestBypass_SwitchRefused(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := newDSite(t, open("boston"), "boston")
 		seedPortable(t, boston, 3)
 		info, err := multisite.Activate(ctx, boston.db, multisite.ActivateOptions{Name: "boston"})
@@ -132,7 +132,7 @@ func TestBypass_SwitchRefused(t *testing.T) {
 // Repair (and, for a row mastered elsewhere, its master's RecoverPacket)
 // the replicas converge again and packets flow.
 func TestBypass_DetectedAndRepaired(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := newDSite(t, open("boston"), "boston")
 		seedPortable(t, boston, 6)
 		info, err := multisite.Activate(ctx, boston.db, multisite.ActivateOptions{Name: "boston"})

@@ -215,7 +215,7 @@ func charsetErr(t *testing.T, err error) *multisite.CharsetError {
 // ChangeCodePage, which re-points the database's triggers.
 func TestCharset_DatabaseAgreesWithTheLibrary(t *testing.T) {
 	pages := []string{"windows-1252", "windows-1251", "ISO-8859-7", "windows-1255", "windows-1256", "Shift_JIS", "GBK", "EUC-KR", "Big5", "US-ASCII", "UTF-8"}
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := activateOn(t, open, pages[0])
 		for _, page := range pages {
 			require.NoError(t, multisite.ChangeCodePage(ctx, boston.db, page))
@@ -270,7 +270,7 @@ func TestCharset_DatabaseAgreesWithTheLibrary(t *testing.T) {
 // passes and replicates. A change of code page, made at one replica and
 // imported at the other, re-points both databases.
 func TestCharset_PlainSQLRefusedAtEveryReplica(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := activateOn(t, open, "windows-1252")
 		tokyo := replicateTo(t, boston, open("tokyo"), "tokyo")
 		dsync(t, tokyo, boston)
@@ -347,7 +347,7 @@ func TestCharset_PlainSQLRefusedAtEveryReplica(t *testing.T) {
 // enforcement (code page row and triggers) and deactivation removes it, so
 // that plain SQL takes any text again and nothing of the library is left.
 func TestCharset_PlanAndDeactivation(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		db := open("boston")
 		seedTracker(t, db, 2)
 		plan, err := multisite.PlanActivation(ctx, db, multisite.ActivateOptions{Name: "boston", CodePage: "Shift_JIS"})
@@ -387,7 +387,7 @@ func TestCharset_PlanAndDeactivation(t *testing.T) {
 // (dropped by hand, or activated by an older library) says so in its
 // status, and EnforceCharset puts them back.
 func TestCharset_EnforceReinstalls(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := activateOn(t, open, "windows-1252")
 		dropCharsetTriggers(t, boston.db, "project")
 		boston.mustExec(t, `INSERT INTO project (code, title) VALUES ('RU', 'Москва')`) // nothing stops it now
@@ -411,7 +411,7 @@ func TestCharset_EnforceReinstalls(t *testing.T) {
 // against; the importing replica, of any dialect, refuses them, naming the
 // byte, with nothing changed.
 func TestCharset_ImportRefusesMalformedUTF8(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := activateOn(t, open, "UTF-8")
 		tokyo := replicateTo(t, boston, testdb.SQLite(t, "tokyo"), "tokyo")
 		dsync(t, tokyo, boston)
@@ -555,7 +555,7 @@ func TestCharsetFromDriver(t *testing.T) {
 // while a trigger names the column) leaves the database enforcing the code
 // page on the new column and table too.
 func TestCharset_MigrationKeepsEnforcement(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := activateOn(t, open, "windows-1252")
 		_, err := multisite.Migrate(ctx, boston.db, []schema.Migration{
 			{Version: 1, Name: "project_note", Up: `ALTER TABLE project ADD COLUMN note VARCHAR(100)`},

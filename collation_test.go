@@ -106,7 +106,7 @@ func TestKeys_LooseKeyRefused(t *testing.T) {
 		dialect.Postgres: {`CREATE TABLE proj (code CHAR(8) PRIMARY KEY, title TEXT)`},
 		dialect.MySQL:    {`CREATE TABLE proj (code CHAR(8) PRIMARY KEY, title TEXT)`},
 	}
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		for i, ddl := range loose[dialectOf(t, open("probe")).Name()] {
 			s := newDSite(t, open(fmt.Sprint("loose", i)), "a")
 			s.mustExec(t, ddl)

@@ -202,7 +202,7 @@ func dconverged(t testing.TB, sites ...*dsite) {
 }
 
 func TestDialects_CoreReplication(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := newDSite(t, open("boston"), "boston")
 		seedPortable(t, boston, 20)
 		// A table without a primary key is refused, naming it.
@@ -337,7 +337,7 @@ func TestDialects_CoreReplication(t *testing.T) {
 // after the seal waits for the next one, so the commit order of writers
 // does not matter.
 func TestDialects_ConcurrentWritersNothingSkipped(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		a := newDSite(t, open("boston"), "boston")
 		seedPortable(t, a, 0)
 		info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "boston"})
@@ -585,7 +585,7 @@ func TestDialects_UnreachableServer(t *testing.T) {
 // fails its check at the trailer leaves the database empty, also where DDL
 // commits by itself (MySQL), so the good packet can be applied after.
 func TestDialects_DamagedCreationPacketLeavesNothing(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := newDSite(t, open("boston"), "boston")
 		seedPortable(t, boston, 30)
 		_, err := multisite.Activate(ctx, boston.db, multisite.ActivateOptions{Name: "boston"})

@@ -16,7 +16,7 @@ import (
 )
 
 func TestFindReplica(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		ctx := context.Background()
 		sites := familyOn(t, open, 2, "boston", "dublin")
 		boston, dublin := sites[0], sites[1]

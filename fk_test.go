@@ -50,7 +50,7 @@ func nextID(t testing.TB, s *dsite, table string) int64 {
 }
 
 func TestForeignKeys_ReplicateInAnyOrder(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston := newDSite(t, open("boston"), "boston")
 		execAll(t, boston, fkSchema)
 		boston.mustExec(t, `INSERT INTO zdefect (id, title) VALUES (1, 'root')`)
@@ -153,7 +153,7 @@ func TestForeignKeys_ActionsRefusedOnMySQL(t *testing.T) {
 // allocate (from 2^40): activation says so instead of failing at the first
 // import.
 func TestActivate_NarrowIntegerKeyRefused(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		s := newDSite(t, open("narrow"), "boston")
 		s.mustExec(t, `CREATE TABLE defect (id INTEGER PRIMARY KEY, title VARCHAR(10))`)
 		_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})

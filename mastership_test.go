@@ -118,7 +118,7 @@ func requireUnchanged(t testing.TB, before state, s *dsite) {
 var ownerPolicy = mastership.Field{Table: "defect", Column: "owner", Map: "users", MapKey: "login", MapReplica: "site"}
 
 func TestPolicyField(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b := tr.boston
 		forBob := b.newDefect(t, "login fails", "bob")       // bob is at bangalore, by name
@@ -169,7 +169,7 @@ func TestPolicyField(t *testing.T) {
 }
 
 func TestPolicyPerTableAndCombined(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b := tr.boston
 		// A tag of an existing defect is a new row of defect_tag.
@@ -213,7 +213,7 @@ func TestPolicyPerTableAndCombined(t *testing.T) {
 }
 
 func TestPolicyUnknownReplica(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b := tr.boston
 		b.mustExec(t, `INSERT INTO users (login, site, fullname) VALUES ('eve', 'atlantis', 'Eve')`)
@@ -257,7 +257,7 @@ func changeLine(c hooks.Change) string {
 }
 
 func TestHooksBeforeExport(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b := tr.boston
 		id := b.newDefect(t, "new one", "alice")
@@ -348,7 +348,7 @@ func TestHooksBeforeExport(t *testing.T) {
 }
 
 func TestHooksImport(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b, blr := tr.boston, tr.blr
 		id := b.newDefect(t, "new one", "bob")
@@ -448,7 +448,7 @@ func TestHooksImport(t *testing.T) {
 // TestNonRowMastership: users and groups are replicated tables with
 // masters, like ClearQuest's user and group mastership.
 func TestNonRowMastership(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b, blr := tr.boston, tr.blr
 		var refused []error
@@ -522,7 +522,7 @@ func TestNonRowMastership(t *testing.T) {
 }
 
 func TestTransferNotMaster(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		blr := tr.blr
 		before := stateOf(t, blr)
@@ -557,7 +557,7 @@ func TestTransferNotMaster(t *testing.T) {
 }
 
 func TestMastered(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		tr := newTrio(t, open)
 		b, blr, paris := tr.boston, tr.blr, tr.paris
 		_, err := multisite.TransferMastership(ctx, b.db, "defect", blr.id, []any{int64(1)}, []any{int64(2)})

@@ -69,7 +69,7 @@ func tryImport(s *dsite, pkt []byte) (*multisite.ImportReport, error) {
 }
 
 func TestMigrate_ThreeReplicasPacketsBeforeAndAfter(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		testMigrateFamily(t, open, open, open)
 	})
 }
@@ -414,7 +414,7 @@ func TestMigrate_SchemaFromFS(t *testing.T) {
 }
 
 func TestMastershipCheckTemplate(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		m := newDSite(t, open("boston"), "boston")
 		seedPortable(t, m, 4)
 		info, err := multisite.Activate(ctx, m.db, multisite.ActivateOptions{Name: "boston"})

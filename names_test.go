@@ -124,7 +124,7 @@ func TestNames_AnyIdentifier(t *testing.T) {
 	if os.Getenv("MULTISITE_LONG") != "" {
 		count, rounds = 40, 4
 	}
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		for round := 0; round < rounds; round++ {
 			t.Run(fmt.Sprint("round", round), func(t *testing.T) {
 				a := newDSite(t, open("names_a"), "a")
@@ -201,21 +201,23 @@ func TestNames_CreationRefusesNamesTheVendorCannotHold(t *testing.T) {
 		{"e👍moji", map[dialect.Name]bool{dialect.MySQL: true}},
 	}
 	for i, tc := range cases {
-		a := newDSite(t, testdb.SQLite(t, fmt.Sprint("origin", i)), "a")
-		a.mustExec(t, fmt.Sprintf(`CREATE TABLE %s (id INTEGER PRIMARY KEY, v TEXT)`, a.d.Quote(tc.name)))
-		a.mustExec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'x')`, a.d.Quote(tc.name)))
-		info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
-		require.NoError(t, err)
-		a.id = info.ID
-		testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+		testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 			db := open(fmt.Sprint("target", i))
 			d := dialectOf(t, db).Name()
 			if d == dialect.SQLite {
 				return // SQLite holds any name
 			}
+			// The SQLite origin is the subtest's own: the server subtests
+			// run in parallel and share nothing.
+			a := newDSite(t, testdb.SQLite(t, fmt.Sprint("origin", i)), "a")
+			a.mustExec(t, fmt.Sprintf(`CREATE TABLE %s (id INTEGER PRIMARY KEY, v TEXT)`, a.d.Quote(tc.name)))
+			a.mustExec(t, fmt.Sprintf(`INSERT INTO %s VALUES (1, 'x')`, a.d.Quote(tc.name)))
+			info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
+			require.NoError(t, err)
+			a.id = info.ID
 			before := catalogOf(t, db)
 			var buf bytes.Buffer
-			_, _, err := multisite.Replicate(ctx, a.db, "b_"+string(d), &buf, multisite.ReplicateOptions{})
+			_, _, err = multisite.Replicate(ctx, a.db, "b_"+string(d), &buf, multisite.ReplicateOptions{})
 			require.NoError(t, err)
 			_, err = multisite.CreateReplica(ctx, db, &buf, multisite.CreateOptions{})
 			var ne *multisite.NameError

@@ -14,7 +14,7 @@ import (
 // them once every member holds their last change, and an old packet that
 // still carries the request does not bring it back.
 func TestPrune_SettledRequests(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		m := newDSite(t, open("boston"), "boston")
 		seedPortable(t, m, 4)
 		info, err := multisite.Activate(ctx, m.db, multisite.ActivateOptions{Name: "boston"})

@@ -78,7 +78,7 @@ func granting(seen *[]hooks.Request) multisite.ImportOptions {
 }
 
 func TestRequest_GrantedByHookTravelsBack(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{1}, "ravi takes it over")
 		require.NoError(t, err)
@@ -139,7 +139,7 @@ func TestRequest_GrantedByHookTravelsBack(t *testing.T) {
 }
 
 func TestRequest_AdministratorGrantsAndDenies(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		grant, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{2}, "")
 		require.NoError(t, err)
@@ -194,7 +194,7 @@ func TestRequest_AdministratorGrantsAndDenies(t *testing.T) {
 }
 
 func TestRequest_ForwardedToTheNewMaster(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{3}, "")
 		require.NoError(t, err)
@@ -235,7 +235,7 @@ func TestRequest_ForwardedToTheNewMaster(t *testing.T) {
 }
 
 func TestRequest_FailsWhenTheRowIsGone(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, _ := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{4}, "")
 		require.NoError(t, err)
@@ -258,7 +258,7 @@ func TestRequest_FailsWhenTheRowIsGone(t *testing.T) {
 // boston; dublin's request for a row bangalore masters, and the answer,
 // are relayed.
 func TestRequest_ThroughAHub(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		_, err := multisite.TransferMastership(ctx, boston.db, "defect", blr.id, []any{5})
 		require.NoError(t, err)
@@ -286,7 +286,7 @@ func TestRequest_ThroughAHub(t *testing.T) {
 // TestRequest_LostPacketsAreCovered: packets carrying the request and the
 // answer are lost; the next ones carry them again.
 func TestRequest_LostPacketsAreCovered(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, _ := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{1}, "")
 		require.NoError(t, err)
@@ -322,7 +322,7 @@ func TestRequest_LostPacketsAreCovered(t *testing.T) {
 // TestRequest_HookErrorAbortsImport: a failing OnRequest hook aborts the
 // import; nothing is changed and the request is decided by the next import.
 func TestRequest_HookErrorAbortsImport(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, _ := reqFamily(t, open)
 		_, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{1}, "")
 		require.NoError(t, err)
@@ -352,7 +352,7 @@ func TestRequest_HookErrorAbortsImport(t *testing.T) {
 }
 
 func TestRequestMastership_Errors(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, _ := reqFamily(t, open)
 		// A row whose master the registry does not know (here forged by
 		// hand with capture off).
@@ -437,7 +437,7 @@ func TestRequest_PacketRecords(t *testing.T) {
 // requests existed (no ms_request, ms_collision) gets them when first
 // needed; deactivation removes them.
 func TestRequest_OlderReplicaGetsTheTables(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, _ := reqFamily(t, open)
 		for _, s := range []*dsite{boston, blr} {
 			s.mustExec(t, `DROP TABLE ms_request`)

@@ -118,6 +118,27 @@ func hostileWriter(t *testing.T, w *bytes.Buffer, s, target *site, other bool) (
 	return pw, ed25519.PrivateKey(key), family
 }
 
+// randomPart writes part 1 of a split export from s to target, 96 MiB of
+// random rows (as large on the wire as uncompressed), signed by key.
+func randomPart(t *testing.T, w *bytes.Buffer, s, target *site, key ed25519.PrivateKey) {
+	t.Helper()
+	h, err := syncpkt.NewReader(bytes.NewReader(export(t, s, target)), syncpkt.ReaderOptions{}).Header()
+	require.NoError(t, err)
+	h.Part = 1
+	pw, err := syncpkt.NewWriter(w, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(key)})
+	require.NoError(t, err)
+	require.NoError(t, pw.Write(projectTable()))
+	noise := make([]byte, 1<<20)
+	for i := range 96 {
+		_, err := rand.Read(noise)
+		require.NoError(t, err)
+		r := &syncpkt.Row{Version: 1, Master: string(s.id), Origin: string(s.id), Creator: string(s.id), Epoch: 1,
+			Values: []syncpkt.Value{syncpkt.Text(fmt.Sprintf("P%d", i)), syncpkt.Text(string(noise))}}
+		require.NoError(t, pw.Write(r))
+	}
+	require.NoError(t, pw.Close())
+}
+
 // provenRow is a project row made by s, with s's proof.
 func provenRow(s *site, key ed25519.PrivateKey, family, code, title string) *syncpkt.Row {
 	r := &syncpkt.Row{Version: 1, Master: string(s.id), Origin: string(s.id), Creator: string(s.id), Epoch: 1,
@@ -163,46 +184,16 @@ func TestImport_HostilePacketsStayUnder64MiB(t *testing.T) {
 		// as large on the wire), signed by no member: a part is held
 		// until its siblings come, but only once it verified.
 		"forged part": func(w *bytes.Buffer) {
-			var key []byte
-			require.NoError(t, blr.db.QueryRow(`SELECT private_key FROM ms_ctl`).Scan(&key))
-			h, err := syncpkt.NewReader(bytes.NewReader(export(t, blr, boston)), syncpkt.ReaderOptions{}).Header()
-			require.NoError(t, err)
-			h.Part = 1
 			_, other, err := ed25519.GenerateKey(nil)
 			require.NoError(t, err)
-			pw, err := syncpkt.NewWriter(w, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(other)})
-			require.NoError(t, err)
-			require.NoError(t, pw.Write(projectTable()))
-			noise := make([]byte, 1<<20)
-			for i := range 96 {
-				_, err := rand.Read(noise)
-				require.NoError(t, err)
-				r := &syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
-					Values: []syncpkt.Value{syncpkt.Text(fmt.Sprintf("P%d", i)), syncpkt.Text(string(noise))}}
-				require.NoError(t, pw.Write(r))
-			}
-			require.NoError(t, pw.Close())
+			randomPart(t, w, blr, boston, other)
 		},
 		// The same part signed by the member: it is held (in pieces) until
 		// its siblings come.
 		"signed part": func(w *bytes.Buffer) {
 			var key []byte
 			require.NoError(t, blr.db.QueryRow(`SELECT private_key FROM ms_ctl`).Scan(&key))
-			h, err := syncpkt.NewReader(bytes.NewReader(export(t, blr, boston)), syncpkt.ReaderOptions{}).Header()
-			require.NoError(t, err)
-			h.Part = 1
-			pw, err := syncpkt.NewWriter(w, *h, syncpkt.WriterOptions{Sign: syncpkt.Ed25519Signer(ed25519.PrivateKey(key))})
-			require.NoError(t, err)
-			require.NoError(t, pw.Write(projectTable()))
-			noise := make([]byte, 1<<20)
-			for i := range 96 {
-				_, err := rand.Read(noise)
-				require.NoError(t, err)
-				r := &syncpkt.Row{Version: 1, Master: string(blr.id), Origin: string(blr.id), Creator: string(blr.id), Epoch: 1,
-					Values: []syncpkt.Value{syncpkt.Text(fmt.Sprintf("P%d", i)), syncpkt.Text(string(noise))}}
-				require.NoError(t, pw.Write(r))
-			}
-			require.NoError(t, pw.Close())
+			randomPart(t, w, blr, boston, ed25519.PrivateKey(key))
 		},
 		// A member's genuine rows, each just under the default row limit (DefaultMaxRowSize).
 		"signed rows at the limit": func(w *bytes.Buffer) {

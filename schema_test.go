@@ -97,7 +97,7 @@ func triggerState(t testing.TB, r *schema.Report, table, trigger string) schema.
 }
 
 func TestSchemaStatus_DetectsAndRepairsTriggers(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		s := newDSite(t, open("boston"), "boston")
 		seedPortable(t, s, 5)
 		s.mustExec(t, `CREATE TABLE audit (at VARCHAR(40) PRIMARY KEY, what TEXT)`)
@@ -190,7 +190,7 @@ func TestSchemaStatus_DetectsAndRepairsTriggers(t *testing.T) {
 }
 
 func TestDeactivate_AfterMigrationRestoresSchemaAndData(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		s := newDSite(t, open("boston"), "boston")
 		seedPortable(t, s, 10)
 		schemaBefore := catalogOf(t, s.db)
@@ -320,7 +320,7 @@ func upgradeSteps(t testing.TB, s *dsite) int {
 }
 
 func TestUpgradeMetadata_FromFormat1(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := []*dsite{newDSite(t, open("boston"), "boston")}
 		seedPortable(t, sites[0], 5)
 		info, err := multisite.Activate(ctx, sites[0].db, multisite.ActivateOptions{Name: "boston"})
@@ -464,7 +464,7 @@ func TestUpgradeMetadata_FromEveryFormat(t *testing.T) {
 	require.Equal(t, 12, multisite.MetadataFormat, "add the new format to the cases")
 	for from := 1; from < multisite.MetadataFormat; from++ {
 		t.Run(fmt.Sprintf("format%d", from), func(t *testing.T) {
-			testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+			testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 				s := newDSite(t, open("boston"), "boston")
 				seedPortable(t, s, 5)
 				info, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston"})

@@ -75,20 +75,22 @@ func TestValues_GoWrittenTimesReachEveryVendor(t *testing.T) {
 // being created there: the creation is refused with a *InexactError
 // naming the column, and leaves the database as it was.
 func TestValues_InexactRefusedAtCreation(t *testing.T) {
-	a := newDSite(t, testdb.SQLite(t, "inexact_a"), "a")
-	a.mustExec(t, `CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME)`)
-	a.mustExec(t, `INSERT INTO ev VALUES (1, ?), (2, ?)`, time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
-	info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
-	require.NoError(t, err)
-	a.id = info.ID
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		db := open("inexact_b")
 		if dialectOf(t, db).Name() == dialect.SQLite {
 			return // SQLite holds any value
 		}
+		// The SQLite origin is the subtest's own: the server subtests run
+		// in parallel and share nothing.
+		a := newDSite(t, testdb.SQLite(t, "inexact_a"), "a")
+		a.mustExec(t, `CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME)`)
+		a.mustExec(t, `INSERT INTO ev VALUES (1, ?), (2, ?)`, time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC))
+		info, err := multisite.Activate(ctx, a.db, multisite.ActivateOptions{Name: "a"})
+		require.NoError(t, err)
+		a.id = info.ID
 		before := catalogOf(t, db)
 		var buf bytes.Buffer
-		_, _, err := multisite.Replicate(ctx, a.db, "b_"+string(dialectOf(t, db).Name()), &buf, multisite.ReplicateOptions{})
+		_, _, err = multisite.Replicate(ctx, a.db, "b_"+string(dialectOf(t, db).Name()), &buf, multisite.ReplicateOptions{})
 		require.NoError(t, err)
 		_, err = multisite.CreateReplica(ctx, db, &buf, multisite.CreateOptions{})
 		var ie *multisite.InexactError

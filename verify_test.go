@@ -99,7 +99,7 @@ func text(v any) string {
 // rows before checking their signature would have run hooks for them.
 // The genuine packet then applies, and the hooks run.
 func TestImport_ForgedChunkChangesNothing(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 3, "boston", "bangalore")
 		boston, blr := sites[0], sites[1]
 		// 9,000 small rows (the first chunk), then about 3 MiB of large
@@ -195,7 +195,7 @@ func TestImport_ForgedChunkChangesNothing(t *testing.T) {
 // the key it holds endorses it. Nothing changes; bangalore's own packets
 // still apply.
 func TestImport_PacketBringingAnUnendorsedKeyIsRefused(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		sites := familyOn(t, open, 3, "boston", "bangalore")
 		boston, blr := sites[0], sites[1]
 		pub, priv, err := ed25519.GenerateKey(nil)

@@ -17,7 +17,7 @@ import (
 // code page into a *CharsetError naming table, column and character, and
 // leaves the table as it was.
 func TestWrite_CharsetRefusalIsTyped(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		s := newDSite(t, open("boston"), "boston")
 		s.mustExec(t, `CREATE TABLE note (id BIGINT PRIMARY KEY, body VARCHAR(100))`)
 		_, err := multisite.Activate(ctx, s.db, multisite.ActivateOptions{Name: "boston", CodePage: "windows-1252"})
@@ -47,7 +47,7 @@ func TestWrite_CharsetRefusalIsTyped(t *testing.T) {
 // replica would refuse it on import), naming the first violation, and
 // changes nothing.
 func TestActivate_RefusesDataOutsideTheCodePage(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		s := newDSite(t, open("boston"), "boston")
 		s.mustExec(t, `CREATE TABLE note (id BIGINT PRIMARY KEY, body VARCHAR(100))`)
 		s.mustExec(t, `INSERT INTO note (id, body) VALUES (1, 'café'), (2, 'Жук')`)

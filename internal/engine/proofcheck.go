@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/edbatch"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -17,11 +18,13 @@ import (
 // registry holds for the maker, before the record is applied: a proof
 // that does not hold refuses the packet with ErrProof.
 //
-// ed25519 verification costs about 50 µs, more than applying a row on
-// SQLite, so it runs off the applying goroutine: the prefetcher
+// ed25519 verification costs about 50 µs alone, more than applying a row
+// on SQLite; checked in batches of proofBatch (internal/edbatch, one
+// acceptance rule alone and batched) it costs about a third of that. It
+// runs off the applying goroutine: the prefetcher
 // (prefetch.go) notes, as it decodes, which records of a batch carry a
 // proof, and hands the batch to proofCheck.verify, which checks them on
-// GOMAXPROCS goroutines while the prefetcher decodes on; the applying
+// GOMAXPROCS goroutines, in batches, while the prefetcher decodes on; the applying
 // goroutine waits for a batch's verdicts before it takes its first
 // record. Records keep their order.
 //
@@ -119,6 +122,12 @@ func (c *proofCheck) fresh(p *prefetch) bool {
 	return true
 }
 
+// proofBatch is how many proofs a goroutine checks in one batch
+// (internal/edbatch): large enough to share the batch equation's
+// doublings, small enough that a batch holding a bad proof costs little
+// more than checking its proofs one by one.
+const proofBatch = 64
+
 // verify starts checking the proofs noted for items, on up to GOMAXPROCS
 // goroutines, each verdict going into its item's bad; the returned group
 // is done when all are checked (nil if there is nothing to check).
@@ -129,30 +138,66 @@ func (c *proofCheck) verify(items []fetched) *sync.WaitGroup {
 		return nil
 	}
 	var wg sync.WaitGroup
-	n := min(runtime.GOMAXPROCS(0), (len(jobs)+31)/32)
+	n := min(runtime.GOMAXPROCS(0), (len(jobs)+proofBatch-1)/proofBatch)
 	per := (len(jobs) + n - 1) / n
 	for lo := 0; lo < len(jobs); lo += per {
 		part := jobs[lo:min(lo+per, len(jobs))]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, j := range part {
-				items[j.i].bad = c.check(j)
-			}
+			c.checkAll(items, part)
 		}()
 	}
 	return &wg
 }
 
-// check verifies one proof.
-func (c *proofCheck) check(j proofJob) error {
+// checkAll checks jobs in batches of proofBatch, each verdict going into
+// its item's bad. A batch verifies every proof against its maker's key in
+// force at once (edbatch.Batch); a proof the batch does not accept is
+// checked alone, by check, which also tries the maker's retired keys.
+// The verdict of each record is therefore check's, whatever the batch:
+// edbatch's acceptance rule is the same alone and batched.
+func (c *proofCheck) checkAll(items []fetched, jobs []proofJob) {
+	var b edbatch.Batch
+	for lo := 0; lo < len(jobs); lo += proofBatch {
+		part := jobs[lo:min(lo+proofBatch, len(jobs))]
+		b.Reset()
+		for _, j := range part {
+			msg, sig := c.message(j)
+			b.Add(j.key.cur, msg, sig)
+		}
+		all, ok := b.Verify()
+		if all {
+			continue
+		}
+		for k, j := range part {
+			if ok[k] {
+				continue // accepted by the key in force, as check would
+			}
+			items[j.i].bad = c.check(j)
+		}
+	}
+}
+
+// message is the message and proof of a job.
+func (c *proofCheck) message(j proofJob) (msg, sig []byte) {
 	if j.row != nil {
-		if j.key.verify(j.row.Epoch, RowMessage(c.family, j.table, j.cols, j.row), j.row.Proof) {
+		return RowMessage(c.family, j.table, j.cols, j.row), j.row.Proof
+	}
+	return syncpkt.TransferMessage(c.family, j.x), j.x.Proof
+}
+
+// check verifies one proof alone (keyChain.verifyProof: the rule of
+// internal/edbatch, by the key in force or a retired one for its epochs).
+func (c *proofCheck) check(j proofJob) error {
+	msg, sig := c.message(j)
+	if j.row != nil {
+		if j.key.verifyProof(j.row.Epoch, msg, sig) {
 			return nil
 		}
 		return fmt.Errorf("%w: a row image of %s (version %d) is not signed by its origin %s", ErrProof, j.table, j.row.Version, j.row.Origin)
 	}
-	if j.key.verify(j.x.Epoch, syncpkt.TransferMessage(c.family, j.x), j.x.Proof) {
+	if j.key.verifyProof(j.x.Epoch, msg, sig) {
 		return nil
 	}
 	return fmt.Errorf("%w: a transfer of %s (version %d, %s to %s) is not signed by %s", ErrProof, j.x.Table, j.x.Version, j.x.From, j.x.To, j.x.From)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/multisite-go/multisite/internal/dialect"
+	"github.com/multisite-go/multisite/internal/edbatch"
 	"github.com/multisite-go/multisite/replica"
 	"github.com/multisite-go/multisite/syncpkt"
 )
@@ -295,6 +296,23 @@ func (k keyChain) verify(epoch uint64, msg, sig []byte) bool {
 	}
 	for _, o := range k.old {
 		if epoch <= o.upto && ed25519.Verify(o.key, msg, sig) {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyProof is verify under internal/edbatch's acceptance rule (the
+// cofactored equation, canonical encodings, no key or nonce of small
+// order), the rule of row and transfer proofs: an import checks those in
+// batches, and a proof's verdict must not depend on its batch, or a
+// signer could make replicas disagree.
+func (k keyChain) verifyProof(epoch uint64, msg, sig []byte) bool {
+	if edbatch.Verify(k.cur, msg, sig) {
+		return true
+	}
+	for _, o := range k.old {
+		if epoch <= o.upto && edbatch.Verify(o.key, msg, sig) {
 			return true
 		}
 	}

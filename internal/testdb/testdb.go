@@ -9,6 +9,7 @@ package testdb
 import (
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite" // the embedded default
@@ -16,10 +17,16 @@ import (
 
 // SQLiteDSN returns the DSN the library's tests and examples use for a
 // SQLite file: a busy timeout so writers wait for each other, and foreign
-// keys enforced.
+// keys enforced. The path is a URI's, so '%', '?' and '#' in it are
+// escaped (as examples/internal/location does): t.TempDir keeps '#' from a
+// repeated subtest's name ("postgres#01"), and unescaped it ended the path
+// there, so such subtests shared one file in the system's temporary
+// directory.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=busy_timeout(20000)&_pragma=foreign_keys(1)"
+	return "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(20000)&_pragma=foreign_keys(1)"
 }
+
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 // SQLite opens (creating) the SQLite file name in a fresh temporary
 // directory of t and closes it when t ends.
