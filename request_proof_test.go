@@ -165,7 +165,7 @@ func signedBy(t *testing.T, s *syncpkt.Setting, by *dsite, signer replica.ID) *s
 // in bangalore's name; the master (and bangalore) refuse it however it is
 // signed, and bangalore's own request is granted afterwards.
 func TestRequestProof_ForgedRequestInAnothersName(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		forged := newRequestRecord(t, map[string]any{"id": "forged-1", "table": "defect", "key": []any{2}, "requester": string(blr.id),
 			"master": string(boston.id), "state": "pending", "reason": "give it to bangalore", "created": "2026-12-01T10:00:00Z",
@@ -209,7 +209,7 @@ func TestRequestProof_ForgedRequestInAnothersName(t *testing.T) {
 // refused at boston and at bangalore, whose view stays pending, the row
 // stays boston's; boston's own answer goes through afterwards.
 func TestRequestProof_ForgedAnswer(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{3}, "please")
 		require.NoError(t, err)
@@ -262,7 +262,7 @@ func TestRequestProof_ForgedAnswer(t *testing.T) {
 // again by its requester, or forwarded by another member, is refused
 // wherever the answer is held.
 func TestRequestProof_SettledNeverReopens(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{4}, "please")
 		require.NoError(t, err)
@@ -316,7 +316,7 @@ func TestRequestProof_SettledNeverReopens(t *testing.T) {
 // the answer reaches bangalore through boston: every version carries its
 // maker's proof, stored at the hub and forwarded as it was.
 func TestRequestProof_ThroughAHub(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{5}, "")
 		require.NoError(t, err)
@@ -357,7 +357,7 @@ func TestRequestProof_ThroughAHub(t *testing.T) {
 // before metadata format 10) travels without one; a receiver that holds it
 // takes the copy (it changes nothing), one that lacks it refuses the packet.
 func TestRequestProof_UnprovenCopy(t *testing.T) {
-	testdb.ForEach(t, func(t *testing.T, open func(string) *sql.DB) {
+	testdb.ForEachParallel(t, func(t *testing.T, open func(string) *sql.DB) {
 		boston, blr, dub := reqFamily(t, open)
 		id, err := multisite.RequestMastership(ctx, blr.db, "defect", []any{2}, "")
 		require.NoError(t, err)
