@@ -213,8 +213,7 @@ func (b *Batch) verifyAll() bool {
 	if n == 0 {
 		return true
 	}
-	var zs []byte
-	zs = make([]byte, 16*n)
+	zs := make([]byte, 16*n)
 	if _, err := rand.Read(zs); err != nil {
 		return false // checked one at a time then
 	}
