@@ -633,21 +633,10 @@ func (r *Reader) readPayload(n int) error {
 		}
 		return nil
 	}
-	buf := r.buf[:0]
-	for len(buf) < n {
-		step := min(n-len(buf), growStep)
-		if len(buf)+step > cap(buf) {
-			grown := make([]byte, len(buf), min(n, max(2*cap(buf), len(buf)+step)))
-			copy(grown, buf)
-			buf = grown
-		}
-		m, err := io.ReadFull(r.br, buf[len(buf):len(buf)+step])
-		buf = buf[:len(buf)+m]
-		r.n += int64(m)
-		if err != nil {
-			r.buf = buf[:0]
-			return r.readError(err)
-		}
+	buf, err := r.appendPayload(r.buf[:0], n)
+	if err != nil {
+		r.buf = buf[:0]
+		return err
 	}
 	r.buf = buf
 	return nil

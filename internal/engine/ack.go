@@ -103,14 +103,10 @@ func ReadAck(ctx context.Context, db *sql.DB, d dialect.Dialect, target replica.
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case h.Kind != syncpkt.KindAck:
-		return nil, &MismatchError{Field: "kind", Want: syncpkt.KindAck.String(), Got: h.Kind.String(), Err: ErrKind}
-	case h.Family != c.Family:
-		return nil, &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
-	case h.Target != string(c.Local):
-		return nil, &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
-	case h.Origin != string(target):
+	if err := checkBound(h, c, syncpkt.KindAck); err != nil {
+		return nil, err
+	}
+	if h.Origin != string(target) {
 		return nil, &MismatchError{Field: "origin", Want: string(target), Got: h.Origin, Err: ErrPacket}
 	}
 	if err := checkEpochRange(h); err != nil { // authority.go

@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/multisite-go/multisite/syncpkt"
 )
 
 var (
@@ -93,3 +96,18 @@ func (e *CharsetError) Error() string {
 
 // Unwrap returns ErrCharset.
 func (e *CharsetError) Unwrap() error { return ErrCharset }
+
+// checkBound refuses a packet that is not bound to this replica: of
+// another kind than want (or one of also), of another family, or for
+// another target.
+func checkBound(h *syncpkt.Header, c *Ctl, want syncpkt.Kind, also ...syncpkt.Kind) error {
+	switch {
+	case h.Kind != want && !slices.Contains(also, h.Kind):
+		return &MismatchError{Field: "kind", Want: want.String(), Got: h.Kind.String(), Err: ErrKind}
+	case h.Family != c.Family:
+		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
+	case h.Target != string(c.Local):
+		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
+	}
+	return nil
+}

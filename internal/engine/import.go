@@ -580,13 +580,8 @@ func (m *importer) header(pr *syncpkt.Reader) error {
 	}
 	m.h = h
 	c := m.ctl
-	switch {
-	case h.Kind != syncpkt.KindSync && h.Kind != syncpkt.KindAck:
-		return &MismatchError{Field: "kind", Want: syncpkt.KindSync.String(), Got: h.Kind.String(), Err: ErrKind}
-	case h.Family != c.Family:
-		return &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
-	case h.Target != string(c.Local):
-		return &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
+	if err := checkBound(h, c, syncpkt.KindSync, syncpkt.KindAck); err != nil {
+		return err
 	}
 	origin, ok := m.reg[replica.ID(h.Origin)]
 	if replica.ID(h.Origin) == c.Local {

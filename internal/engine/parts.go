@@ -153,13 +153,8 @@ func importPart(ctx context.Context, db *sql.DB, d dialect.Dialect, r io.Reader,
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case h.Kind != syncpkt.KindSync:
-		return nil, &MismatchError{Field: "kind", Want: syncpkt.KindSync.String(), Got: h.Kind.String(), Err: ErrKind}
-	case h.Family != c.Family:
-		return nil, &MismatchError{Field: "family", Want: c.Family, Got: h.Family, Err: ErrFamily}
-	case h.Target != string(c.Local):
-		return nil, &MismatchError{Field: "target", Want: string(c.Local), Got: h.Target, Err: ErrTarget}
+	if err := checkBound(h, c, syncpkt.KindSync); err != nil {
+		return nil, err
 	}
 	origin, ok := reg[replica.ID(h.Origin)]
 	if !ok || origin.ID == c.Local {
